@@ -1,0 +1,133 @@
+//! Command-line arguments (clap derive). Raw arguments only: validation happens when they
+//! become a [`crate::spec::Model`] or a migration request.
+
+use crate::spec::Backend;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "dieselkit",
+    version,
+    about = "Scaffold, evolve and migrate Diesel + actix-web services",
+    long_about = "Scaffold, evolve and migrate Diesel + actix-web services.\n\n\
+        Exit codes: 0 ok, 1 error, 2 usage or invalid input, 3 problems found, 130 aborted prompt.",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Database to migrate [default: MIGRATION_DATABASE_URL, else DATABASE_URL, from the
+    /// environment, else from the project's .env]
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// The project to work in [default: current directory]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub project_dir: Option<PathBuf>,
+    /// Print only errors
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Print more detail (where the database URL came from, each file written)
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    /// When to color output
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Generate a new Diesel + actix-web service
+    #[command(name = "new-project")]
+    NewProject(NewProjectArgs),
+    /// Apply, revert and inspect migrations
+    #[command(subcommand)]
+    Migrate(MigrateCommand),
+    /// Print a shell completion script
+    Completions {
+        /// The shell to complete for
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct NewProjectArgs {
+    /// Project (and crate) name; asked for when missing and a terminal is attached
+    pub name: Option<String>,
+    /// Database backend [default: sqlite]
+    #[arg(long, value_enum)]
+    pub backend: Option<Backend>,
+    /// A resource and its fields: 'NAME FIELD...', e.g. 'author name:string(100) bio:text?'
+    /// (repeatable; see the field-spec grammar in the README)
+    #[arg(long = "resource", value_name = "SPEC")]
+    pub resources: Vec<String>,
+    /// Read answers and resources from a dieselkit.toml
+    #[arg(long, value_name = "FILE")]
+    pub from: Option<PathBuf>,
+    /// Ask nothing: use defaults for every answer not given by a flag or --from
+    #[arg(short, long)]
+    pub yes: bool,
+    /// Print the files that would be written and write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Write into an existing non-empty directory, replacing generated files
+    #[arg(long)]
+    pub force: bool,
+    /// A directory of templates overriding the built-in ones, file by file
+    /// [default: .dieselkit/templates next to the --from file, if present]
+    #[arg(long, value_name = "DIR")]
+    pub templates: Option<PathBuf>,
+    /// Where to create the project [default: ./NAME]
+    #[arg(long, short, value_name = "DIR")]
+    pub output: Option<PathBuf>,
+    /// Do not generate src/bin/seed.rs
+    #[arg(long)]
+    pub no_seed: bool,
+    /// Do not generate a CI workflow
+    #[arg(long)]
+    pub no_ci: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MigrateCommand {
+    /// Apply pending migrations (creates the database if missing)
+    Run {
+        /// Stop after this version (e.g. 2024-01-15-093000)
+        #[arg(long, value_name = "VERSION")]
+        to: Option<String>,
+    },
+    /// Revert applied migrations (the last one by default)
+    Revert {
+        /// How many migrations to revert
+        #[arg(short = 'n', long = "number", value_name = "N", conflicts_with = "all")]
+        number: Option<usize>,
+        /// Revert every applied migration
+        #[arg(long)]
+        all: bool,
+    },
+    /// Revert and re-apply the last migration(s)
+    Redo {
+        /// How many migrations to redo
+        #[arg(short = 'n', long = "number", value_name = "N", conflicts_with = "all")]
+        number: Option<usize>,
+        /// Redo every applied migration
+        #[arg(long)]
+        all: bool,
+    },
+    /// List migrations and whether each is applied
+    Status,
+}

@@ -1,0 +1,25 @@
+//! One module per subcommand: each turns arguments into calls of the library stages and
+//! reports through [`crate::ui::Ui`].
+
+pub mod migrate;
+pub mod new_project;
+
+use crate::cli::{Cli, Command};
+use crate::error::Result;
+use crate::ui::Ui;
+
+/// Run a parsed command line; returns the process exit code.
+pub fn run(cli: Cli, ui: &Ui) -> Result<i32> {
+    match cli.command {
+        Command::NewProject(args) => new_project::run(args, &cli.global, ui),
+        Command::Migrate(cmd) => migrate::run(cmd, &cli.global, ui),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut cmd = Cli::command();
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "dieselkit", &mut out);
+            ui.data(String::from_utf8_lossy(&out));
+            Ok(0)
+        }
+    }
+}

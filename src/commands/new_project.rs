@@ -1,0 +1,117 @@
+//! `dieselkit new-project`: gather answers (flags, `--from`, wizard), validate them into a
+//! model, plan the files and write them atomically.
+
+use crate::cli::{GlobalArgs, NewProjectArgs};
+use crate::error::{Error, Result};
+use crate::spec::{Model, ProjectFile, ResourceSection};
+use crate::ui::Ui;
+use crate::{plan, wizard, write};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+fn read_project_file(path: &Path) -> Result<ProjectFile> {
+    let text = fs_err::read_to_string(path).map_err(|e| Error::ReadFile {
+        path: path.to_path_buf(),
+        source: e,
+    })?;
+    toml::from_str(&text).map_err(|e| Error::Toml {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
+}
+
+pub fn run(args: NewProjectArgs, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
+    let mut file = match &args.from {
+        Some(path) => read_project_file(path)?,
+        None => ProjectFile::default(),
+    };
+    let from_gave_backend = args.from.is_some();
+    if let Some(name) = &args.name {
+        file.project.name = name.clone();
+    }
+    if let Some(backend) = args.backend {
+        file.project.backend = backend;
+    }
+    for flag in &args.resources {
+        let section = ResourceSection::from_flag(flag).map_err(|e| e.within("`--resource`".into()))?;
+        file.resources.push(section);
+    }
+    if args.no_seed {
+        file.options.seed = false;
+    }
+    if args.no_ci {
+        file.options.ci = false;
+    }
+
+    let missing = wizard::Missing {
+        name: file.project.name.is_empty(),
+        backend: args.backend.is_none() && !from_gave_backend,
+        resources: file.resources.is_empty(),
+        options: !args.no_seed && !args.no_ci && args.from.is_none(),
+    };
+    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    if !args.yes && interactive {
+        wizard::fill(&mut file, missing)?;
+    } else if missing.name {
+        return Err(Error::MissingAnswer {
+            what: "the project name".into(),
+            hint: "pass it as `dieselkit new-project NAME` or set `project.name` in the `--from` file".into(),
+        });
+    }
+    if file.resources.is_empty() {
+        return Err(Error::MissingAnswer {
+            what: "at least one resource".into(),
+            hint: "pass `--resource 'author name:string(100)'` (repeatable) or `--from dieselkit.toml`".into(),
+        });
+    }
+
+    let model = Model::from_file(&file)?;
+    let epoch = plan::generation_epoch()?;
+    let templates = args.templates.clone().or_else(|| {
+        let dir = args.from.as_ref()?.parent()?.join(".dieselkit/templates");
+        dir.is_dir().then_some(dir)
+    });
+    if let Some(dir) = &templates {
+        ui.detail("Templates", format!("overriding from `{}`", dir.display()));
+    }
+    let files = plan::new_project(&model, epoch, templates.as_deref())?;
+    let dest = destination(&args, global, &model);
+
+    if args.dry_run {
+        ui.data(write::describe_tree(&dest, &files));
+        ui.status("Dry run", format!("{} files; nothing was written", files.len() + 1));
+        return Ok(0);
+    }
+    write::write_project(&dest, &files, args.force)?;
+    for f in &files {
+        ui.detail("Wrote", f.path.display().to_string());
+    }
+    ui.status(
+        "Created",
+        format!(
+            "`{}` ({} backend, {} resource{}, {} files) in `{}`",
+            model.name,
+            model.backend,
+            model.resources.len(),
+            if model.resources.len() == 1 { "" } else { "s" },
+            files.len() + 1,
+            dest.display()
+        ),
+    );
+    ui.note(format!(
+        "\nNext steps:\n    cd {}\n    dieselkit migrate run     # create the database and apply migrations\n    cargo run --bin seed      # optional sample data\n    cargo run                 # serve on http://127.0.0.1:8000\n    cargo test",
+        dest.display()
+    ));
+    Ok(0)
+}
+
+fn destination(args: &NewProjectArgs, global: &GlobalArgs, model: &Model) -> PathBuf {
+    match &args.output {
+        Some(dir) => dir.clone(),
+        None => global
+            .project_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("."))
+            .join(&model.name),
+    }
+}

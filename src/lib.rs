@@ -1,0 +1,21 @@
+//! dieselkit: scaffold, evolve and migrate Diesel + actix-web services.
+//!
+//! Data flows one way: answers → [`spec::Model`] → [`schema::Schema`] →
+//! [`diff::diff`] → [`sql`] → [`plan`] (with [`render`]) → [`write`]. Only the last stage,
+//! and [`migrations`], touch the disk or a database.
+
+pub mod cli;
+pub mod commands;
+pub mod diff;
+pub mod error;
+pub mod migrations;
+pub mod plan;
+pub mod render;
+pub mod schema;
+pub mod spec;
+pub mod sql;
+pub mod ui;
+pub mod wizard;
+pub mod write;
+
+pub use error::{Error, Result};

@@ -1,0 +1,113 @@
+//! The plan of a new project: rendered templates plus the files dieselkit writes itself
+//! (the model, schema.rs, the initial migrations from `diff(empty, desired)`).
+
+use crate::diff::{self, Op};
+use crate::error::{Error, Result};
+use crate::render::{self, PlannedFile};
+use crate::schema::{self, Schema};
+use crate::spec::Model;
+use std::path::{Path, PathBuf};
+
+/// A migration directory to write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMigration {
+    /// `2024-01-15-093000_create_authors`
+    pub dir_name: String,
+    pub up: String,
+    pub down: String,
+}
+
+/// Diesel's migration version format, UTC.
+pub fn version_string(epoch_seconds: i64) -> String {
+    chrono::DateTime::from_timestamp(epoch_seconds, 0)
+        .unwrap_or_default()
+        .format("%Y-%m-%d-%H%M%S")
+        .to_string()
+}
+
+/// The clock for generated names: `SOURCE_DATE_EPOCH` when set (reproducible builds),
+/// else now.
+pub fn generation_epoch() -> Result<i64> {
+    match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(v) => v.trim().parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+            Error::usage(format!(
+                "`SOURCE_DATE_EPOCH={v}` is not a number of seconds since 1970; unset it or set it to e.g. 1700000000"
+            ))
+        }),
+        Err(_) => Ok(chrono::Utc::now().timestamp()),
+    }
+}
+
+/// The first migrations of a project: one per table, parents first, versions one second
+/// apart starting at `epoch`.
+pub fn initial_migrations(model: &Model, epoch: i64) -> Result<Vec<NewMigration>> {
+    let desired = schema::from_model(model);
+    let ops = diff::diff(&Schema::default(), &desired).map_err(|u| {
+        Error::Internal(format!("diff from an empty schema reported unsupported changes: {u:?}"))
+    })?;
+    Ok(ops
+        .iter()
+        .enumerate()
+        .map(|(i, op)| {
+            let (up, down) = crate::sql::up_and_down(std::slice::from_ref(op), model.backend);
+            let name = match op {
+                Op::CreateTable(t) => format!("create_{}", t.name),
+                other => format!("change_{}", other.table()),
+            };
+            NewMigration {
+                dir_name: format!("{}_{name}", version_string(epoch + i as i64)),
+                up,
+                down,
+            }
+        })
+        .collect())
+}
+
+fn file(path: impl Into<PathBuf>, contents: impl Into<Vec<u8>>) -> PlannedFile {
+    PlannedFile {
+        path: path.into(),
+        contents: contents.into(),
+    }
+}
+
+/// Every file of a new project for `model`, sorted by path.
+pub fn new_project(model: &Model, epoch: i64, templates: Option<&Path>) -> Result<Vec<PlannedFile>> {
+    let mut files = render::render_templates(model, templates)?;
+    let desired = schema::from_model(model);
+    files.push(file(
+        "src/schema.rs",
+        schema::rust::render_schema_rs(&desired, model.backend),
+    ));
+    files.push(file("dieselkit.toml", model.to_toml()));
+    for m in initial_migrations(model, epoch)? {
+        let dir = Path::new("migrations").join(&m.dir_name);
+        files.push(file(dir.join("up.sql"), m.up));
+        files.push(file(dir.join("down.sql"), m.down));
+    }
+    if !files.iter().any(|f| f.path.starts_with("migrations")) {
+        // Keep an empty migrations directory in the tree (and in git).
+        files.push(file("migrations/.keep", ""));
+    }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut seen = std::collections::BTreeSet::new();
+    for f in &files {
+        if !seen.insert(f.path.clone()) {
+            return Err(Error::Template {
+                template: f.path.display().to_string(),
+                message: "two templates produce the same file; dieselkit writes this file itself, remove the template".into(),
+            });
+        }
+    }
+    Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_follow_diesel_format() {
+        assert_eq!(version_string(0), "1970-01-01-000000");
+        assert_eq!(version_string(1_700_000_000), "2023-11-14-221320");
+    }
+}

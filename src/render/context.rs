@@ -1,0 +1,257 @@
+//! The one serializable context every template sees (documented in
+//! templates/CONTEXT.md). Names are computed here, once, never in templates.
+
+use crate::schema::{rust, sql_type_of};
+use crate::spec::{names, FieldSpec, FieldType, Model, Resource};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Context {
+    pub dieselkit_version: &'static str,
+    pub project: ProjectCtx,
+    pub options: crate::spec::Options,
+    pub needs: Needs,
+    pub resources: Vec<ResourceCtx>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ProjectCtx {
+    pub name: String,
+    pub crate_name: String,
+    pub backend: &'static str,
+    pub database_url: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Needs {
+    pub chrono: bool,
+    pub decimal: bool,
+    pub json: bool,
+    pub uuid: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ResourceCtx {
+    pub name: String,
+    pub module: String,
+    pub struct_name: String,
+    pub table: String,
+    pub fields: Vec<FieldCtx>,
+    pub parents: Vec<RelationCtx>,
+    pub children: Vec<RelationCtx>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FieldCtx {
+    pub name: String,
+    pub kind: &'static str,
+    pub nullable: bool,
+    pub unique: bool,
+    pub max_length: Option<u32>,
+    pub rust_type: &'static str,
+    pub diesel_type: &'static str,
+    pub sample_a: Value,
+    pub sample_b: Value,
+    pub references: Option<ReferenceCtx>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReferenceCtx {
+    pub resource: String,
+    pub module: String,
+    pub struct_name: String,
+    pub table: String,
+    pub on_delete: crate::spec::OnDelete,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RelationCtx {
+    pub field: String,
+    pub resource: String,
+    pub module: String,
+    pub struct_name: String,
+    pub table: String,
+}
+
+fn kind(ty: &FieldType) -> &'static str {
+    match ty {
+        FieldType::Int => "int",
+        FieldType::BigInt => "bigint",
+        FieldType::SmallInt => "smallint",
+        FieldType::Float => "float",
+        FieldType::Double => "double",
+        FieldType::Decimal { .. } => "decimal",
+        FieldType::Bool => "bool",
+        FieldType::String { .. } => "string",
+        FieldType::Text => "text",
+        FieldType::Date => "date",
+        FieldType::Time => "time",
+        FieldType::Datetime => "datetime",
+        FieldType::Timestamptz => "timestamptz",
+        FieldType::Uuid => "uuid",
+        FieldType::Json => "json",
+        FieldType::Bytes => "bytes",
+        FieldType::References { .. } => "references",
+    }
+}
+
+/// Two distinct valid sample values (as JSON) for a field: used by seed data and the
+/// generated tests.
+fn samples(field: &FieldSpec, rust_type: &str) -> (Value, Value) {
+    match &field.ty {
+        FieldType::Int | FieldType::BigInt | FieldType::SmallInt => (json!(1), json!(2)),
+        FieldType::Float | FieldType::Double => (json!(1.5), json!(2.5)),
+        FieldType::Decimal { precision, scale } => {
+            if precision > scale && *scale > 0 {
+                (json!(1.5), json!(2.25))
+            } else if precision > scale {
+                (json!(1), json!(2))
+            } else {
+                (json!(0.5), json!(0.25))
+            }
+        }
+        FieldType::Bool => (json!(true), json!(false)),
+        FieldType::String { max_length } => {
+            let n = *max_length as usize;
+            let pick = |i: u32| {
+                let long = format!("{} {i}", field.name.replace('_', " "));
+                if long.chars().count() <= n {
+                    long
+                } else {
+                    i.to_string()
+                }
+            };
+            (json!(pick(1)), json!(pick(2)))
+        }
+        FieldType::Text => (
+            json!(format!("Sample {} 1", field.name.replace('_', " "))),
+            json!(format!("Sample {} 2", field.name.replace('_', " "))),
+        ),
+        FieldType::Date => (json!("2024-01-15"), json!("2024-02-20")),
+        FieldType::Time => (json!("09:30:00"), json!("17:45:00")),
+        FieldType::Datetime | FieldType::Timestamptz => {
+            if rust_type.contains("DateTime<") {
+                (json!("2024-01-15T09:30:00Z"), json!("2024-02-20T17:45:00Z"))
+            } else {
+                (json!("2024-01-15T09:30:00"), json!("2024-02-20T17:45:00"))
+            }
+        }
+        FieldType::Uuid => (
+            json!("0b6f1c2e-8d3a-4f5b-9c7d-1e2f3a4b5c61"),
+            json!("0b6f1c2e-8d3a-4f5b-9c7d-1e2f3a4b5c62"),
+        ),
+        FieldType::Json => {
+            if rust_type == "String" {
+                (json!(r#"{"key":1}"#), json!(r#"{"key":2}"#))
+            } else {
+                (json!({"key": 1}), json!({"key": 2}))
+            }
+        }
+        FieldType::Bytes => (json!([1, 2, 3]), json!([4, 5])),
+        FieldType::References { .. } => (Value::Null, Value::Null),
+    }
+}
+
+fn relation(field: &str, resource: &Resource) -> RelationCtx {
+    RelationCtx {
+        field: field.to_string(),
+        resource: resource.name.clone(),
+        module: resource.name.clone(),
+        struct_name: names::pascal(&resource.name),
+        table: resource.table.clone(),
+    }
+}
+
+pub fn build(model: &Model) -> Context {
+    let backend = model.backend;
+    let mut needs = Needs {
+        chrono: true,
+        decimal: false,
+        json: false,
+        uuid: false,
+    };
+    let resources = model
+        .resources
+        .iter()
+        .map(|resource| {
+            let fields = resource
+                .fields
+                .iter()
+                .map(|field| {
+                    let sql_type = sql_type_of(&field.ty);
+                    let rust_type = rust::rust_type(&sql_type, backend);
+                    needs.decimal |= rust_type.starts_with("bigdecimal");
+                    needs.json |= rust_type.starts_with("serde_json");
+                    needs.uuid |= rust_type.starts_with("uuid");
+                    let (sample_a, sample_b) = samples(field, rust_type);
+                    let references = match &field.ty {
+                        FieldType::References { resource: target } => {
+                            model.resource(target).map(|r| ReferenceCtx {
+                                resource: r.name.clone(),
+                                module: r.name.clone(),
+                                struct_name: names::pascal(&r.name),
+                                table: r.table.clone(),
+                                on_delete: field.on_delete.unwrap_or_default(),
+                            })
+                        }
+                        _ => None,
+                    };
+                    FieldCtx {
+                        name: field.column(),
+                        kind: kind(&field.ty),
+                        nullable: field.nullable,
+                        unique: field.unique,
+                        max_length: match field.ty {
+                            FieldType::String { max_length } => Some(max_length),
+                            _ => None,
+                        },
+                        rust_type,
+                        diesel_type: rust::diesel_type(&sql_type, backend),
+                        sample_a,
+                        sample_b,
+                        references,
+                    }
+                })
+                .collect();
+            let parents = resource
+                .references()
+                .filter_map(|(field, target)| {
+                    model.resource(target).map(|r| relation(&field.column(), r))
+                })
+                .collect();
+            let children = model
+                .resources
+                .iter()
+                .flat_map(|other| {
+                    other
+                        .references()
+                        .filter(|(_, target)| *target == resource.name)
+                        .map(|(field, _)| relation(&field.column(), other))
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            ResourceCtx {
+                name: resource.name.clone(),
+                module: resource.name.clone(),
+                struct_name: names::pascal(&resource.name),
+                table: resource.table.clone(),
+                fields,
+                parents,
+                children,
+            }
+        })
+        .collect();
+    Context {
+        dieselkit_version: env!("CARGO_PKG_VERSION"),
+        project: ProjectCtx {
+            name: model.name.clone(),
+            crate_name: model.crate_name(),
+            backend: backend.name(),
+            database_url: format!("{}.db", model.crate_name()),
+        },
+        options: model.options.clone(),
+        needs,
+        resources,
+    }
+}

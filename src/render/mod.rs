@@ -1,0 +1,209 @@
+//! Rendering: the plan of files a model produces. Templates are embedded in the binary
+//! (so binary and templates cannot drift) and may be overridden file by file from a
+//! directory. Output is deterministic: same model and clock, same bytes.
+
+pub mod context;
+
+use crate::error::{Error, Result};
+use crate::spec::Model;
+use include_dir::{include_dir, Dir};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+static EMBEDDED: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/templates/project");
+
+/// A template source file: its path under templates/project and its bytes.
+#[derive(Debug, Clone)]
+struct TemplateFile {
+    path: String,
+    bytes: Vec<u8>,
+}
+
+fn collect_embedded(dir: &Dir<'static>, out: &mut BTreeMap<String, TemplateFile>) {
+    for file in dir.files() {
+        let path = file.path().to_string_lossy().replace('\\', "/");
+        out.insert(
+            path.clone(),
+            TemplateFile {
+                path,
+                bytes: file.contents().to_vec(),
+            },
+        );
+    }
+    for sub in dir.dirs() {
+        collect_embedded(sub, out);
+    }
+}
+
+fn collect_dir(root: &Path, dir: &Path, out: &mut BTreeMap<String, TemplateFile>) -> Result<()> {
+    let entries = fs_err::read_dir(dir)?;
+    for entry in entries {
+        let entry = entry?;
+        let path = entry.path();
+        if path.is_dir() {
+            collect_dir(root, &path, out)?;
+        } else {
+            let rel = path
+                .strip_prefix(root)
+                .map_err(|e| Error::Internal(e.to_string()))?
+                .to_string_lossy()
+                .replace('\\', "/");
+            let bytes = fs_err::read(&path)?;
+            out.insert(rel.clone(), TemplateFile { path: rel, bytes });
+        }
+    }
+    Ok(())
+}
+
+/// The embedded templates, with files from `overrides` replacing or adding to them.
+fn template_set(overrides: Option<&Path>) -> Result<BTreeMap<String, TemplateFile>> {
+    let mut files = BTreeMap::new();
+    collect_embedded(&EMBEDDED, &mut files);
+    if let Some(dir) = overrides {
+        if !dir.is_dir() {
+            return Err(Error::usage(format!(
+                "templates directory `{}` does not exist; `--templates` takes a directory mirroring dieselkit's templates/project",
+                dir.display()
+            )));
+        }
+        collect_dir(dir, dir, &mut files)?;
+    }
+    Ok(files)
+}
+
+/// Where a template lands in the generated project (`dot_gitignore.tera` → `.gitignore`).
+fn output_path(template: &str, module: Option<&str>) -> String {
+    let path = template.strip_suffix(".tera").unwrap_or(template);
+    let path = path
+        .split('/')
+        .map(|seg| match seg.strip_prefix("dot_") {
+            Some(rest) => format!(".{rest}"),
+            None => seg.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("/");
+    match module {
+        Some(m) => path.replace("__resource__", m),
+        None => path,
+    }
+}
+
+fn included(template: &str, model: &Model) -> bool {
+    if template.starts_with("src/bin/seed") {
+        return model.options.seed;
+    }
+    if template.starts_with("dot_github/") {
+        return model.options.ci;
+    }
+    true
+}
+
+fn tera_error(template: &str, e: tera::Error) -> Error {
+    // Tera puts the useful part (the undefined variable, the bad filter) in the source chain.
+    let mut message = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    Error::Template {
+        template: template.to_string(),
+        message,
+    }
+}
+
+fn string_filter(
+    f: fn(&str) -> String,
+) -> impl Fn(&tera::Value, &std::collections::HashMap<String, tera::Value>) -> tera::Result<tera::Value>
+       + Sync
+       + Send {
+    move |value, _| match value.as_str() {
+        Some(s) => Ok(tera::Value::String(f(s))),
+        None => Err(tera::Error::msg("this filter takes a string")),
+    }
+}
+
+fn build_tera(templates: &BTreeMap<String, TemplateFile>) -> Result<tera::Tera> {
+    let mut tera = tera::Tera::default();
+    // This is code, not HTML.
+    tera.autoescape_on(vec![]);
+    tera.register_filter("snake", string_filter(|s| heck::ToSnakeCase::to_snake_case(s)));
+    tera.register_filter("pascal", string_filter(crate::spec::names::pascal));
+    tera.register_filter("plural", string_filter(crate::spec::names::plural));
+    tera.register_filter("singular", string_filter(crate::spec::names::singular));
+    let mut sources = Vec::new();
+    for t in templates.values().filter(|t| t.path.ends_with(".tera")) {
+        let text = String::from_utf8(t.bytes.clone()).map_err(|_| Error::Template {
+            template: t.path.clone(),
+            message: "not valid UTF-8".into(),
+        })?;
+        sources.push((t.path.clone(), text));
+    }
+    tera.add_raw_templates(sources)
+        .map_err(|e| tera_error("(parsing templates)", e))?;
+    Ok(tera)
+}
+
+/// One file of the generated project.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedFile {
+    pub path: PathBuf,
+    pub contents: Vec<u8>,
+}
+
+/// Render every template for `model`. The result is sorted by path.
+pub fn render_templates(model: &Model, overrides: Option<&Path>) -> Result<Vec<PlannedFile>> {
+    let templates = template_set(overrides)?;
+    let tera = build_tera(&templates)?;
+    let ctx = context::build(model);
+    let base = tera::Context::from_serialize(&ctx).map_err(|e| tera_error("(context)", e))?;
+    let mut out = Vec::new();
+    for t in templates.values().filter(|t| included(&t.path, model)) {
+        let per_resource = t.path.contains("__resource__");
+        let targets: Vec<Option<&context::ResourceCtx>> = if per_resource {
+            ctx.resources.iter().map(Some).collect()
+        } else {
+            vec![None]
+        };
+        for resource in targets {
+            let path = output_path(&t.path, resource.map(|r| r.module.as_str()));
+            let contents = if t.path.ends_with(".tera") {
+                let mut c = base.clone();
+                if let Some(r) = resource {
+                    c.insert("resource", r);
+                }
+                tera.render(&t.path, &c)
+                    .map_err(|e| tera_error(&t.path, e))?
+                    .into_bytes()
+            } else {
+                t.bytes.clone()
+            };
+            out.push(PlannedFile {
+                path: PathBuf::from(path),
+                contents,
+            });
+        }
+    }
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_paths() {
+        assert_eq!(output_path("dot_gitignore.tera", None), ".gitignore");
+        assert_eq!(
+            output_path("dot_github/workflows/ci.yml.tera", None),
+            ".github/workflows/ci.yml"
+        );
+        assert_eq!(
+            output_path("src/models/__resource__.rs.tera", Some("author")),
+            "src/models/author.rs"
+        );
+        assert_eq!(output_path("static/docs.css", None), "static/docs.css");
+    }
+}

@@ -1,0 +1,507 @@
+//! The model: `dieselkit.toml`, `--resource` flags and wizard answers all become one
+//! validated [`Model`]. Raw input ([`ProjectFile`]) and the validated model are different
+//! types, so nothing downstream sees an unchecked name.
+
+mod field;
+pub mod names;
+
+pub use field::{type_name, DefaultValue, FieldSpec, FieldType, OnDelete};
+
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+/// A problem in user input, with where it is and what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecError {
+    /// Where the problem is: "resource `book`, field 2".
+    pub context: Option<String>,
+    pub message: String,
+    /// The offending spec text with the byte range to underline.
+    pub source: Option<(String, usize, usize)>,
+}
+
+impl SpecError {
+    pub fn plain(message: impl Into<String>) -> Self {
+        SpecError {
+            context: None,
+            message: message.into(),
+            source: None,
+        }
+    }
+    pub fn at(spec: &str, pos: usize, len: usize, message: String) -> Self {
+        SpecError {
+            context: None,
+            message,
+            source: Some((spec.to_string(), pos, len)),
+        }
+    }
+    pub fn within(mut self, context: String) -> Self {
+        self.context = Some(match self.context {
+            Some(inner) => format!("{context}, {inner}"),
+            None => context,
+        });
+        self
+    }
+}
+
+impl fmt::Display for SpecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(ctx) = &self.context {
+            write!(f, "{ctx}: ")?;
+        }
+        write!(f, "{}", self.message)?;
+        if let Some((spec, pos, len)) = &self.source {
+            let col = spec[..(*pos).min(spec.len())].chars().count();
+            write!(f, "\n    {spec}\n    {}{}", " ".repeat(col), "^".repeat((*len).max(1)))?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for SpecError {}
+
+/// The database a project targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// Embedded SQLite: needs no server (the default).
+    #[default]
+    Sqlite,
+    /// PostgreSQL (not available in this version).
+    #[value(skip)]
+    Postgres,
+    /// MySQL / MariaDB (not available in this version).
+    #[value(skip)]
+    Mysql,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+            Backend::Mysql => "mysql",
+        }
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// What the generated project includes besides models and migrations.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Options {
+    /// CRUD routes for every resource.
+    #[serde(default = "yes")]
+    pub crud: bool,
+    /// `src/bin/seed.rs` with sample data.
+    #[serde(default = "yes")]
+    pub seed: bool,
+    /// A GitHub Actions workflow.
+    #[serde(default = "yes")]
+    pub ci: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            crud: true,
+            seed: true,
+            ci: true,
+        }
+    }
+}
+
+/// `dieselkit.toml` as written by a user: unchecked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectFile {
+    pub project: ProjectSection,
+    #[serde(default)]
+    pub options: Options,
+    #[serde(default)]
+    pub resources: Vec<ResourceSection>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectSection {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub backend: Backend,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceSection {
+    pub name: String,
+    #[serde(default)]
+    pub fields: Vec<String>,
+}
+
+impl ResourceSection {
+    /// Parse a `--resource 'author name:string(100) bio:text?'` flag value.
+    pub fn from_flag(value: &str) -> Result<ResourceSection, SpecError> {
+        let mut words = value.split_whitespace();
+        let Some(name) = words.next() else {
+            return Err(SpecError::plain(
+                "empty `--resource`; write `--resource 'NAME FIELD...'`, for example `--resource 'author name:string(100)'`",
+            ));
+        };
+        if name.contains(':') {
+            return Err(SpecError::plain(format!(
+                "`--resource '{value}'` must start with the resource name, then its fields: `--resource 'author {value}'`"
+            )));
+        }
+        Ok(ResourceSection {
+            name: name.to_string(),
+            fields: words.map(str::to_string).collect(),
+        })
+    }
+}
+
+/// A validated resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resource {
+    /// Singular snake_case (`author`).
+    pub name: String,
+    /// Plural snake_case table name (`authors`).
+    pub table: String,
+    pub fields: Vec<FieldSpec>,
+}
+
+impl Resource {
+    pub fn references(&self) -> impl Iterator<Item = (&FieldSpec, &str)> {
+        self.fields.iter().filter_map(|f| match &f.ty {
+            FieldType::References { resource } => Some((f, resource.as_str())),
+            _ => None,
+        })
+    }
+}
+
+/// The validated model every later stage works from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Model {
+    pub name: String,
+    pub backend: Backend,
+    pub options: Options,
+    /// In dependency order: a referenced resource comes before its referrers.
+    pub resources: Vec<Resource>,
+}
+
+/// Columns every table gets.
+pub const GENERATED_COLUMNS: &[&str] = &["id", "created_at", "updated_at"];
+
+impl Model {
+    pub fn from_toml_str(text: &str) -> Result<ProjectFile, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// Validate a project file into a model.
+    pub fn from_file(file: &ProjectFile) -> Result<Model, SpecError> {
+        validate_project_name(&file.project.name)?;
+        if file.project.backend != Backend::Sqlite {
+            return Err(SpecError::plain(format!(
+                "backend `{}` is not available in this version of dieselkit; use `sqlite`",
+                file.project.backend
+            ))
+            .within("`project.backend`".into()));
+        }
+        let mut resources = Vec::new();
+        let mut seen_names = BTreeSet::new();
+        for (i, section) in file.resources.iter().enumerate() {
+            let resource = validate_resource(section)
+                .map_err(|e| e.within(format!("resource {} (`{}`)", i + 1, section.name)))?;
+            if !seen_names.insert(resource.name.clone()) {
+                return Err(SpecError::plain(format!(
+                    "resource `{}` is declared twice; merge its fields into one declaration",
+                    resource.name
+                )));
+            }
+            resources.push(resource);
+        }
+        check_references(&resources)?;
+        let resources = dependency_order(resources)?;
+        Ok(Model {
+            name: file.project.name.clone(),
+            backend: file.project.backend,
+            options: file.options.clone(),
+            resources,
+        })
+    }
+
+    /// The canonical `dieselkit.toml` for this model (stable across runs).
+    pub fn to_file(&self) -> ProjectFile {
+        ProjectFile {
+            project: ProjectSection {
+                name: self.name.clone(),
+                backend: self.backend,
+            },
+            options: self.options.clone(),
+            resources: self
+                .resources
+                .iter()
+                .map(|r| ResourceSection {
+                    name: r.name.clone(),
+                    fields: r.fields.iter().map(ToString::to_string).collect(),
+                })
+                .collect(),
+        }
+    }
+
+    pub fn to_toml(&self) -> String {
+        let body = toml::to_string(&self.to_file())
+            .unwrap_or_else(|e| format!("# internal error: cannot serialize the model: {e}\n"));
+        format!(
+            "# dieselkit model: the answers and resources this project was generated from.\n\
+             # Edit it and run `dieselkit generate migration -m \"...\"`, or use `dieselkit generate`.\n\n{body}"
+        )
+    }
+
+    pub fn resource(&self, name: &str) -> Option<&Resource> {
+        self.resources.iter().find(|r| r.name == name)
+    }
+
+    /// The Rust crate name of the generated project.
+    pub fn crate_name(&self) -> String {
+        self.name.replace('-', "_")
+    }
+}
+
+pub fn validate_project_name(name: &str) -> Result<(), SpecError> {
+    let ctx = || "project name".to_string();
+    if name.is_empty() {
+        return Err(SpecError::plain(
+            "the project has no name; pass `NAME` (e.g. `dieselkit new-project bookstore`) or set `project.name` in dieselkit.toml",
+        ));
+    }
+    let first_ok = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic());
+    if !first_ok
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(SpecError::plain(format!(
+            "`{name}` is not a valid package name: start with a letter and use only letters, digits, `-` and `_`"
+        ))
+        .within(ctx()));
+    }
+    let crate_name = name.replace('-', "_").to_ascii_lowercase();
+    if names::is_rust_keyword(&crate_name) || names::is_reserved_crate_name(&crate_name) {
+        return Err(SpecError::plain(format!(
+            "`{name}` cannot be a crate name (it is a Rust keyword or a built-in crate); choose another, like `{name}-service`"
+        ))
+        .within(ctx()));
+    }
+    if name.len() > 64 {
+        return Err(SpecError::plain(format!("`{name}` is longer than 64 characters")).within(ctx()));
+    }
+    Ok(())
+}
+
+fn validate_resource_name(name: &str) -> Result<String, SpecError> {
+    if let Some(problem) = names::snake_identifier_problem(name) {
+        let hint = names::suggest_snake(name)
+            .map(|s| format!("; try `{s}`"))
+            .unwrap_or_default();
+        return Err(SpecError::plain(format!(
+            "invalid resource name `{name}`: {problem}{hint}"
+        )));
+    }
+    let singular = names::singular(name);
+    if singular != name && names::plural(&singular) == name {
+        return Err(SpecError::plain(format!(
+            "resource names are singular: use `{singular}` (its table will be `{name}`)"
+        )));
+    }
+    if names::is_rust_keyword(name) {
+        return Err(SpecError::plain(format!(
+            "resource name `{name}` is a Rust keyword and cannot name a module; choose another"
+        )));
+    }
+    let table = names::plural(name);
+    if names::is_sql_reserved(&table) || names::is_sql_reserved(name) {
+        return Err(SpecError::plain(format!(
+            "resource name `{name}` (table `{table}`) is an SQL reserved word; choose another"
+        )));
+    }
+    if names::pascal(name) == "Self" {
+        return Err(SpecError::plain(format!("resource name `{name}` is reserved")));
+    }
+    Ok(table)
+}
+
+fn validate_resource(section: &ResourceSection) -> Result<Resource, SpecError> {
+    let table = validate_resource_name(&section.name)?;
+    let mut fields = Vec::new();
+    let mut columns: BTreeMap<String, usize> = BTreeMap::new();
+    for (i, spec) in section.fields.iter().enumerate() {
+        let ctx = || format!("field {} (`{spec}`)", i + 1);
+        let field = FieldSpec::parse(spec).map_err(|e| e.within(ctx()))?;
+        let column = field.column();
+        for name in [&field.name, &column] {
+            if names::is_rust_keyword(name) {
+                return Err(SpecError::plain(format!(
+                    "`{name}` is a Rust keyword and cannot name a struct field; rename it (for example `{name}_value` or a more specific word)"
+                ))
+                .within(ctx()));
+            }
+            if names::is_sql_reserved(name) {
+                return Err(SpecError::plain(format!(
+                    "`{name}` is an SQL reserved word; rename it (for example `{}_{name}`)",
+                    section.name
+                ))
+                .within(ctx()));
+            }
+        }
+        if GENERATED_COLUMNS.contains(&column.as_str()) {
+            return Err(SpecError::plain(format!(
+                "`{column}` is generated for every table (id, created_at, updated_at); remove this field"
+            ))
+            .within(ctx()));
+        }
+        if let Some(first) = columns.insert(column.clone(), i + 1) {
+            return Err(SpecError::plain(format!(
+                "column `{column}` is already defined by field {first}; each field needs a distinct name"
+            ))
+            .within(ctx()));
+        }
+        fields.push(field);
+    }
+    Ok(Resource {
+        name: section.name.clone(),
+        table,
+        fields,
+    })
+}
+
+fn check_references(resources: &[Resource]) -> Result<(), SpecError> {
+    let known: BTreeSet<&str> = resources.iter().map(|r| r.name.as_str()).collect();
+    for r in resources {
+        for (field, target) in r.references() {
+            if !known.contains(target) {
+                let listed = known.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>();
+                return Err(SpecError::plain(format!(
+                    "`{}` references unknown resource `{target}`; declare a resource `{target}`{}, or use `{}:references(RESOURCE)` (known: {})",
+                    field.name,
+                    if field.name == target { "" } else { " first" },
+                    field.name,
+                    if listed.is_empty() { "none".into() } else { listed.join(", ") }
+                ))
+                .within(format!("resource `{}`", r.name)));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Stable topological order: declaration order, except that a referenced resource moves
+/// before its referrers. Self-references are fine; cycles between resources are refused.
+fn dependency_order(resources: Vec<Resource>) -> Result<Vec<Resource>, SpecError> {
+    let mut remaining = resources;
+    let mut ordered: Vec<Resource> = Vec::new();
+    while !remaining.is_empty() {
+        let placed: BTreeSet<String> = ordered.iter().map(|r| r.name.clone()).collect();
+        let ready = remaining.iter().position(|r| {
+            r.references()
+                .all(|(_, t)| t == r.name || placed.contains(t))
+        });
+        match ready {
+            Some(i) => ordered.push(remaining.remove(i)),
+            None => {
+                let cycle = remaining
+                    .iter()
+                    .map(|r| format!("`{}`", r.name))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                return Err(SpecError::plain(format!(
+                    "resources {cycle} reference each other in a cycle; make one reference nullable and add it in a later migration with `dieselkit generate field`"
+                )));
+            }
+        }
+    }
+    Ok(ordered)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model(resources: &[(&str, &[&str])]) -> Result<Model, SpecError> {
+        Model::from_file(&ProjectFile {
+            project: ProjectSection {
+                name: "shop".into(),
+                backend: Backend::Sqlite,
+            },
+            options: Options::default(),
+            resources: resources
+                .iter()
+                .map(|(n, f)| ResourceSection {
+                    name: n.to_string(),
+                    fields: f.iter().map(|s| s.to_string()).collect(),
+                })
+                .collect(),
+        })
+    }
+    fn err(resources: &[(&str, &[&str])]) -> String {
+        model(resources).err().map(|e| e.to_string()).unwrap_or_default()
+    }
+
+    #[test]
+    fn orders_by_dependency() {
+        let m = model(&[
+            ("book", &["title:text", "author:references"]),
+            ("author", &["name:text"]),
+        ])
+        .expect("valid");
+        let names: Vec<_> = m.resources.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["author", "book"]);
+    }
+
+    #[test]
+    fn validation_messages() {
+        assert!(err(&[("book", &["type:text"])]).contains("`type` is a Rust keyword"));
+        assert!(err(&[("book", &["order:int"])]).contains("SQL reserved word"));
+        assert!(err(&[("book", &["a:int", "a:text"])]).contains("already defined by field 1"));
+        assert!(err(&[("book", &["id:int"])]).contains("generated for every table"));
+        assert!(err(&[("book", &["author:references"])]).contains("unknown resource `author`"));
+        assert!(err(&[("books", &[])]).contains("resource names are singular: use `book`"));
+        assert!(err(&[("Book", &[])]).contains("try `book`"));
+        assert!(err(&[("book", &[]), ("book", &[])]).contains("declared twice"));
+        assert!(err(&[("writer", &["editor:references"]), ("editor", &["writer:references"])]).contains("cycle"));
+        let e = err(&[("book", &["title:text", "x:strng"])]);
+        assert!(e.starts_with("resource 1 (`book`), field 2 (`x:strng`): unknown type"), "{e}");
+    }
+
+    #[test]
+    fn self_reference_is_allowed() {
+        assert!(model(&[("category", &["parent:references(category)?:on_delete=set_null"])]).is_ok());
+    }
+
+    #[test]
+    fn project_names() {
+        assert!(validate_project_name("book-store").is_ok());
+        assert!(validate_project_name("1shop").is_err());
+        assert!(validate_project_name("fn").is_err());
+        assert!(validate_project_name("test").is_err());
+        assert!(validate_project_name("a b").is_err());
+    }
+
+    #[test]
+    fn toml_round_trip() {
+        let m = model(&[("author", &["name:string(100)", "bio:text?"])]).expect("valid");
+        let text = m.to_toml();
+        let back = Model::from_file(&Model::from_toml_str(&text).expect("toml")).expect("valid");
+        assert_eq!(back, m);
+    }
+}

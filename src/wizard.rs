@@ -1,0 +1,164 @@
+//! The interactive wizard (dialoguer). It only asks for what flags and `--from` left
+//! out; every answer it collects has a flag. Ctrl-C (or a closed terminal) aborts
+//! before anything is written.
+
+use crate::error::{Error, Result};
+use crate::spec::{self, names, Backend, FieldSpec, ProjectFile, ResourceSection};
+use dialoguer::{theme::ColorfulTheme, Confirm, Input, MultiSelect, Select};
+
+/// Which answers still need asking.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Missing {
+    pub name: bool,
+    pub backend: bool,
+    pub resources: bool,
+    pub options: bool,
+}
+
+fn aborted(e: dialoguer::Error) -> Error {
+    match e {
+        dialoguer::Error::IO(io) if io.kind() == std::io::ErrorKind::Interrupted => Error::Aborted,
+        dialoguer::Error::IO(io) => Error::Io(io),
+    }
+}
+
+/// Fill the missing answers of `file` by asking on the terminal.
+pub fn fill(file: &mut ProjectFile, missing: Missing) -> Result<()> {
+    let theme = ColorfulTheme::default();
+    if missing.name {
+        file.project.name = Input::<String>::with_theme(&theme)
+            .with_prompt("Project name")
+            .validate_with(|s: &String| -> Result<(), String> {
+                spec::validate_project_name(s).map_err(|e| e.to_string())
+            })
+            .interact_text()
+            .map_err(aborted)?;
+    }
+    if missing.backend {
+        let choices = ["SQLite (embedded, needs no server)"];
+        let picked = Select::with_theme(&theme)
+            .with_prompt("Database (PostgreSQL and MySQL arrive in a later version)")
+            .items(&choices)
+            .default(0)
+            .interact()
+            .map_err(aborted)?;
+        file.project.backend = [Backend::Sqlite][picked];
+    }
+    if missing.resources {
+        ask_resources(&theme, file)?;
+    }
+    if missing.options {
+        let items = ["Seed data (cargo run --bin seed)", "CI workflow (GitHub Actions)"];
+        let picked = MultiSelect::with_theme(&theme)
+            .with_prompt("Options (space to toggle, enter to confirm)")
+            .items(&items)
+            .defaults(&[true, true])
+            .interact()
+            .map_err(aborted)?;
+        file.options.seed = picked.contains(&0);
+        file.options.ci = picked.contains(&1);
+    }
+    Ok(())
+}
+
+fn ask_resources(theme: &ColorfulTheme, file: &mut ProjectFile) -> Result<()> {
+    loop {
+        let first = file.resources.is_empty();
+        let known: Vec<String> = file.resources.iter().map(|r| r.name.clone()).collect();
+        let name: String = Input::with_theme(theme)
+            .with_prompt(if first {
+                "Resource name (singular, e.g. author)"
+            } else {
+                "Another resource (empty to finish)"
+            })
+            .allow_empty(!first)
+            .validate_with(|s: &String| -> Result<(), String> {
+                if s.is_empty() {
+                    return Ok(());
+                }
+                if known.contains(s) {
+                    return Err(format!("`{s}` is already a resource"));
+                }
+                let probe = ProjectFile {
+                    project: spec::ProjectSection {
+                        name: "probe".into(),
+                        backend: Backend::Sqlite,
+                    },
+                    options: Default::default(),
+                    resources: vec![ResourceSection {
+                        name: s.clone(),
+                        fields: vec![],
+                    }],
+                };
+                spec::Model::from_file(&probe).map(|_| ()).map_err(|e| e.to_string())
+            })
+            .interact_text()
+            .map_err(aborted)?;
+        if name.is_empty() {
+            return Ok(());
+        }
+        let mut fields: Vec<String> = Vec::new();
+        loop {
+            let taken: Vec<String> = fields
+                .iter()
+                .filter_map(|f| FieldSpec::parse(f).ok().map(|f| f.column()))
+                .collect();
+            let spec: String = Input::with_theme(theme)
+                .with_prompt(format!(
+                    "Field of `{name}` as NAME:TYPE[?][:unique][:index][:default=V] (empty to finish)"
+                ))
+                .allow_empty(true)
+                .validate_with(|s: &String| -> Result<(), String> {
+                    if s.is_empty() {
+                        return Ok(());
+                    }
+                    let field = FieldSpec::parse(s).map_err(|e| e.to_string())?;
+                    if taken.contains(&field.column()) {
+                        return Err(format!("`{}` is already a field", field.column()));
+                    }
+                    if matches!(field.ty, spec::FieldType::References { .. }) {
+                        return Err("add relations at the next question".into());
+                    }
+                    Ok(())
+                })
+                .interact_text()
+                .map_err(aborted)?;
+            if spec.is_empty() {
+                break;
+            }
+            fields.push(spec);
+        }
+        if !known.is_empty() {
+            let wants = Confirm::with_theme(theme)
+                .with_prompt(format!("Does `{name}` belong to another resource?"))
+                .default(false)
+                .interact()
+                .map_err(aborted)?;
+            if wants {
+                let parent = Select::with_theme(theme)
+                    .with_prompt(format!("`{name}` belongs to"))
+                    .items(&known)
+                    .default(known.len() - 1)
+                    .interact()
+                    .map_err(aborted)?;
+                let actions = ["cascade (delete its rows too)", "restrict (refuse the delete)", "set_null (keep rows, clear the link)"];
+                let action = Select::with_theme(theme)
+                    .with_prompt(format!("When a `{}` is deleted", known[parent]))
+                    .items(&actions)
+                    .default(1)
+                    .interact()
+                    .map_err(aborted)?;
+                let suffix = ["cascade", "restrict", "set_null"][action];
+                let nullable = if suffix == "set_null" { "?" } else { "" };
+                fields.push(format!(
+                    "{}:references{nullable}:on_delete={suffix}",
+                    known[parent]
+                ));
+            }
+        }
+        file.resources.push(ResourceSection {
+            name: names::singular(&name).eq(&name).then(|| name.clone()).unwrap_or(name),
+            fields,
+        });
+    }
+}

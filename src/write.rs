@@ -1,0 +1,186 @@
+//! The only stage that writes project files: stage everything in a temporary directory
+//! next to the destination, then move it into place, so a failure never leaves a
+//! half-written project. A manifest records each generated file's hash so later commands
+//! can tell generated files from files the user edited.
+
+use crate::error::{Error, Result};
+use crate::render::PlannedFile;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub const MANIFEST_PATH: &str = ".dieselkit/manifest.toml";
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The manifest for a set of files: `path = "sha256:..."`, sorted.
+pub fn manifest(files: &[PlannedFile]) -> PlannedFile {
+    let entries: BTreeMap<String, String> = files
+        .iter()
+        .map(|f| {
+            (
+                f.path.to_string_lossy().replace('\\', "/"),
+                format!("sha256:{}", sha256_hex(&f.contents)),
+            )
+        })
+        .collect();
+    let mut text = String::from(
+        "# Written by dieselkit: the hash of every file as generated. dieselkit never\n\
+         # overwrites a file whose content no longer matches its hash here.\n\n[files]\n",
+    );
+    for (path, hash) in entries {
+        text.push_str(&format!("{} = \"{hash}\"\n", toml_key(&path)));
+    }
+    PlannedFile {
+        path: PathBuf::from(MANIFEST_PATH),
+        contents: text.into_bytes(),
+    }
+}
+
+fn toml_key(path: &str) -> String {
+    format!("\"{}\"", path.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+fn is_nonempty_dir(path: &Path) -> bool {
+    fs_err::read_dir(path)
+        .map(|mut entries| entries.next().is_some())
+        .unwrap_or(false)
+}
+
+/// Write `files` (plus their manifest) to `dest`. An existing non-empty `dest` is refused
+/// unless `force`; with `force`, generated files replace their counterparts and other
+/// files in `dest` are left alone.
+pub fn write_project(dest: &Path, files: &[PlannedFile], force: bool) -> Result<()> {
+    if dest.exists() && !dest.is_dir() {
+        return Err(Error::usage(format!(
+            "destination `{}` exists and is a file; choose another name or `--output`",
+            dest.display()
+        )));
+    }
+    let occupied = is_nonempty_dir(dest);
+    if occupied && !force {
+        return Err(Error::DestinationExists {
+            path: dest.to_path_buf(),
+        });
+    }
+    let parent = match dest.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    fs_err::create_dir_all(&parent)?;
+    let staging = tempfile::Builder::new()
+        .prefix(".dieselkit-staging-")
+        .tempdir_in(&parent)
+        .map_err(|e| Error::ReadFile {
+            path: parent.clone(),
+            source: e,
+        })?;
+    let mut all = files.to_vec();
+    all.push(manifest(files));
+    for f in &all {
+        let target = staging.path().join(&f.path);
+        if let Some(dir) = target.parent() {
+            fs_err::create_dir_all(dir)?;
+        }
+        fs_err::write(&target, &f.contents)?;
+    }
+    if !occupied {
+        if dest.exists() {
+            fs_err::remove_dir(dest)?;
+        }
+        let staged = staging.keep();
+        fs_err::rename(&staged, dest)?;
+        return Ok(());
+    }
+    // --force over an existing tree: move file by file (each rename is atomic).
+    for f in &all {
+        let target = dest.join(&f.path);
+        if let Some(dir) = target.parent() {
+            fs_err::create_dir_all(dir)?;
+        }
+        if target.is_dir() {
+            return Err(Error::usage(format!(
+                "`{}` is a directory where dieselkit must write a file; move it away and retry",
+                target.display()
+            )));
+        }
+        fs_err::rename(staging.path().join(&f.path), &target)?;
+    }
+    Ok(())
+}
+
+/// The tree `--dry-run` prints: one line per file with its size.
+pub fn describe_tree(dest: &Path, files: &[PlannedFile]) -> String {
+    let mut all = files.to_vec();
+    all.push(manifest(files));
+    all.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut out = format!("{}/\n", dest.display());
+    for f in &all {
+        out.push_str(&format!(
+            "  {:<56} {:>7} bytes\n",
+            f.path.to_string_lossy().replace('\\', "/"),
+            f.contents.len()
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files() -> Vec<PlannedFile> {
+        vec![
+            PlannedFile {
+                path: "a.txt".into(),
+                contents: b"one".to_vec(),
+            },
+            PlannedFile {
+                path: "dir/b.txt".into(),
+                contents: b"two".to_vec(),
+            },
+        ]
+    }
+
+    #[test]
+    fn writes_and_refuses_existing() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dest = tmp.path().join("proj");
+        write_project(&dest, &files(), false).expect("write");
+        assert_eq!(fs_err::read_to_string(dest.join("dir/b.txt")).expect("read"), "two");
+        assert!(dest.join(MANIFEST_PATH).exists());
+        let err = write_project(&dest, &files(), false).expect_err("refused");
+        assert!(matches!(err, Error::DestinationExists { .. }));
+        // Nothing left behind by the refused attempt.
+        let leftovers: Vec<_> = fs_err::read_dir(tmp.path())
+            .expect("list")
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".dieselkit-staging"))
+            .collect();
+        assert!(leftovers.is_empty());
+    }
+
+    #[test]
+    fn force_keeps_other_files() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dest = tmp.path().join("proj");
+        fs_err::create_dir_all(&dest).expect("mkdir");
+        fs_err::write(dest.join("mine.txt"), "keep").expect("write");
+        fs_err::write(dest.join("a.txt"), "old").expect("write");
+        write_project(&dest, &files(), true).expect("write");
+        assert_eq!(fs_err::read_to_string(dest.join("mine.txt")).expect("read"), "keep");
+        assert_eq!(fs_err::read_to_string(dest.join("a.txt")).expect("read"), "one");
+    }
+
+    #[test]
+    fn manifest_is_sorted_and_hashed() {
+        let m = String::from_utf8(manifest(&files()).contents).expect("utf8");
+        let a = m.find("\"a.txt\"").expect("a");
+        let b = m.find("\"dir/b.txt\"").expect("b");
+        assert!(a < b);
+        assert!(m.contains(&sha256_hex(b"one")));
+    }
+}
