@@ -15,7 +15,7 @@ pub mod exit {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Bad user input in a field spec, a flag or dieselkit.toml (exit 2).
-    #[error("{0}")]
+    #[error(transparent)]
     Spec(#[from] crate::spec::SpecError),
 
     #[error("{message}")]
@@ -60,7 +60,9 @@ pub enum Error {
     #[error("{0}")]
     Migration(String),
 
-    #[error("internal error: {0}; please report this at https://github.com/dieselkit/dieselkit/issues")]
+    #[error(
+        "internal error: {0}; please report this at https://github.com/dieselkit/dieselkit/issues"
+    )]
     Internal(String),
 }
 
@@ -74,7 +76,10 @@ impl Error {
     /// The exit code this error maps to.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Spec(_) | Error::Usage { .. } | Error::MissingAnswer { .. } => exit::USAGE,
+            Error::Spec(_)
+            | Error::Usage { .. }
+            | Error::MissingAnswer { .. }
+            | Error::Toml { .. } => exit::USAGE,
             Error::Aborted => exit::ABORTED,
             _ => exit::ERROR,
         }

@@ -43,7 +43,9 @@ pub fn generation_epoch() -> Result<i64> {
 pub fn initial_migrations(model: &Model, epoch: i64) -> Result<Vec<NewMigration>> {
     let desired = schema::from_model(model);
     let ops = diff::diff(&Schema::default(), &desired).map_err(|u| {
-        Error::Internal(format!("diff from an empty schema reported unsupported changes: {u:?}"))
+        Error::Internal(format!(
+            "diff from an empty schema reported unsupported changes: {u:?}"
+        ))
     })?;
     Ok(ops
         .iter()
@@ -71,7 +73,11 @@ fn file(path: impl Into<PathBuf>, contents: impl Into<Vec<u8>>) -> PlannedFile {
 }
 
 /// Every file of a new project for `model`, sorted by path.
-pub fn new_project(model: &Model, epoch: i64, templates: Option<&Path>) -> Result<Vec<PlannedFile>> {
+pub fn new_project(
+    model: &Model,
+    epoch: i64,
+    templates: Option<&Path>,
+) -> Result<Vec<PlannedFile>> {
     let mut files = render::render_templates(model, templates)?;
     let desired = schema::from_model(model);
     files.push(file(

@@ -3,7 +3,7 @@
 //! before anything is written.
 
 use crate::error::{Error, Result};
-use crate::spec::{self, names, Backend, FieldSpec, ProjectFile, ResourceSection};
+use crate::spec::{self, Backend, FieldSpec, ProjectFile, ResourceSection};
 use dialoguer::{theme::ColorfulTheme, Confirm, Input, MultiSelect, Select};
 
 /// Which answers still need asking.
@@ -48,7 +48,10 @@ pub fn fill(file: &mut ProjectFile, missing: Missing) -> Result<()> {
         ask_resources(&theme, file)?;
     }
     if missing.options {
-        let items = ["Seed data (cargo run --bin seed)", "CI workflow (GitHub Actions)"];
+        let items = [
+            "Seed data (cargo run --bin seed)",
+            "CI workflow (GitHub Actions)",
+        ];
         let picked = MultiSelect::with_theme(&theme)
             .with_prompt("Options (space to toggle, enter to confirm)")
             .items(&items)
@@ -90,7 +93,9 @@ fn ask_resources(theme: &ColorfulTheme, file: &mut ProjectFile) -> Result<()> {
                         fields: vec![],
                     }],
                 };
-                spec::Model::from_file(&probe).map(|_| ()).map_err(|e| e.to_string())
+                spec::Model::from_file(&probe)
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
             })
             .interact_text()
             .map_err(aborted)?;
@@ -141,7 +146,11 @@ fn ask_resources(theme: &ColorfulTheme, file: &mut ProjectFile) -> Result<()> {
                     .default(known.len() - 1)
                     .interact()
                     .map_err(aborted)?;
-                let actions = ["cascade (delete its rows too)", "restrict (refuse the delete)", "set_null (keep rows, clear the link)"];
+                let actions = [
+                    "cascade (delete its rows too)",
+                    "restrict (refuse the delete)",
+                    "set_null (keep rows, clear the link)",
+                ];
                 let action = Select::with_theme(theme)
                     .with_prompt(format!("When a `{}` is deleted", known[parent]))
                     .items(&actions)
@@ -156,9 +165,6 @@ fn ask_resources(theme: &ColorfulTheme, file: &mut ProjectFile) -> Result<()> {
                 ));
             }
         }
-        file.resources.push(ResourceSection {
-            name: names::singular(&name).eq(&name).then(|| name.clone()).unwrap_or(name),
-            fields,
-        });
+        file.resources.push(ResourceSection { name, fields });
     }
 }

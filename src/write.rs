@@ -150,7 +150,10 @@ mod tests {
         let tmp = tempfile::tempdir().expect("tempdir");
         let dest = tmp.path().join("proj");
         write_project(&dest, &files(), false).expect("write");
-        assert_eq!(fs_err::read_to_string(dest.join("dir/b.txt")).expect("read"), "two");
+        assert_eq!(
+            fs_err::read_to_string(dest.join("dir/b.txt")).expect("read"),
+            "two"
+        );
         assert!(dest.join(MANIFEST_PATH).exists());
         let err = write_project(&dest, &files(), false).expect_err("refused");
         assert!(matches!(err, Error::DestinationExists { .. }));
@@ -158,7 +161,11 @@ mod tests {
         let leftovers: Vec<_> = fs_err::read_dir(tmp.path())
             .expect("list")
             .filter_map(|e| e.ok())
-            .filter(|e| e.file_name().to_string_lossy().starts_with(".dieselkit-staging"))
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with(".dieselkit-staging")
+            })
             .collect();
         assert!(leftovers.is_empty());
     }
@@ -171,8 +178,14 @@ mod tests {
         fs_err::write(dest.join("mine.txt"), "keep").expect("write");
         fs_err::write(dest.join("a.txt"), "old").expect("write");
         write_project(&dest, &files(), true).expect("write");
-        assert_eq!(fs_err::read_to_string(dest.join("mine.txt")).expect("read"), "keep");
-        assert_eq!(fs_err::read_to_string(dest.join("a.txt")).expect("read"), "one");
+        assert_eq!(
+            fs_err::read_to_string(dest.join("mine.txt")).expect("read"),
+            "keep"
+        );
+        assert_eq!(
+            fs_err::read_to_string(dest.join("a.txt")).expect("read"),
+            "one"
+        );
     }
 
     #[test]

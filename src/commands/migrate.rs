@@ -7,11 +7,18 @@ use crate::ui::Ui;
 use std::path::PathBuf;
 
 pub fn run(cmd: MigrateCommand, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
-    let project_dir = global.project_dir.clone().unwrap_or_else(|| PathBuf::from("."));
+    let project_dir = global
+        .project_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("."));
     let url = resolve_database_url(global.database_url.as_deref(), &project_dir)?;
     ui.detail(
         "Database",
-        format!("{} (from {})", crate::migrations::redact(&url.url), url.source),
+        format!(
+            "{} (from {})",
+            crate::migrations::redact(&url.url),
+            url.source
+        ),
     );
     let mut migrator = Migrator::open(&url.url, &project_dir)?;
     match cmd {
@@ -43,7 +50,12 @@ pub fn run(cmd: MigrateCommand, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
         }
         MigrateCommand::Status => {
             let states = migrator.status()?;
-            let width = states.iter().map(|s| s.name.len()).max().unwrap_or(9).max(9);
+            let width = states
+                .iter()
+                .map(|s| s.name.len())
+                .max()
+                .unwrap_or(9)
+                .max(9);
             let mut out = format!("{:<width$}  STATE\n", "MIGRATION");
             for s in &states {
                 out.push_str(&format!(

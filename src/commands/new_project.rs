@@ -33,7 +33,8 @@ pub fn run(args: NewProjectArgs, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
         file.project.backend = backend;
     }
     for flag in &args.resources {
-        let section = ResourceSection::from_flag(flag).map_err(|e| e.within("`--resource`".into()))?;
+        let section =
+            ResourceSection::from_flag(flag).map_err(|e| e.within("`--resource`".into()))?;
         file.resources.push(section);
     }
     if args.no_seed {
@@ -55,7 +56,9 @@ pub fn run(args: NewProjectArgs, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
     } else if missing.name {
         return Err(Error::MissingAnswer {
             what: "the project name".into(),
-            hint: "pass it as `dieselkit new-project NAME` or set `project.name` in the `--from` file".into(),
+            hint:
+                "pass it as `dieselkit new-project NAME` or set `project.name` in the `--from` file"
+                    .into(),
         });
     }
     if file.resources.is_empty() {
@@ -79,7 +82,10 @@ pub fn run(args: NewProjectArgs, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
 
     if args.dry_run {
         ui.data(write::describe_tree(&dest, &files));
-        ui.status("Dry run", format!("{} files; nothing was written", files.len() + 1));
+        ui.status(
+            "Dry run",
+            format!("{} files; nothing was written", files.len() + 1),
+        );
         return Ok(0);
     }
     write::write_project(&dest, &files, args.force)?;

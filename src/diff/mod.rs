@@ -10,10 +10,22 @@ pub enum Op {
     /// Create a table with its foreign keys and indexes.
     CreateTable(Table),
     DropTable(Table),
-    AddColumn { table: String, column: Column },
-    DropColumn { table: String, column: Column },
-    CreateIndex { table: String, index: Index },
-    DropIndex { table: String, index: Index },
+    AddColumn {
+        table: String,
+        column: Column,
+    },
+    DropColumn {
+        table: String,
+        column: Column,
+    },
+    CreateIndex {
+        table: String,
+        index: Index,
+    },
+    DropIndex {
+        table: String,
+        index: Index,
+    },
 }
 
 impl Op {

@@ -67,7 +67,10 @@ pub fn resolve_database_url(flag: Option<&str>, project_dir: &Path) -> Result<Da
 /// are relative to the project directory.
 fn sqlite_path(url: &str, project_dir: &Path) -> Result<String> {
     let lower = url.to_ascii_lowercase();
-    if lower.starts_with("postgres://") || lower.starts_with("postgresql://") || lower.starts_with("mysql://") {
+    if lower.starts_with("postgres://")
+        || lower.starts_with("postgresql://")
+        || lower.starts_with("mysql://")
+    {
         return Err(Error::usage(format!(
             "`{}` is a server URL, but this version of dieselkit migrates SQLite databases only; use a file path such as `app.db`",
             redact(url)
@@ -137,8 +140,9 @@ impl Migrator {
                 path: migrations_dir,
             });
         }
-        let source = FileBasedMigrations::from_path(&migrations_dir)
-            .map_err(|e| Error::Migration(format!("cannot read `{}`: {e}", migrations_dir.display())))?;
+        let source = FileBasedMigrations::from_path(&migrations_dir).map_err(|e| {
+            Error::Migration(format!("cannot read `{}`: {e}", migrations_dir.display()))
+        })?;
         let path = sqlite_path(url, project_dir)?;
         let conn = SqliteConnection::establish(&path).map_err(|e| Error::DatabaseConnect {
             url: redact(url),
@@ -217,7 +221,11 @@ impl Migrator {
     }
 
     /// Revert the `n` most recently applied migrations (all of them when `n` is None).
-    pub fn revert(&mut self, n: Option<usize>, mut on_revert: impl FnMut(&str)) -> Result<Vec<String>> {
+    pub fn revert(
+        &mut self,
+        n: Option<usize>,
+        mut on_revert: impl FnMut(&str),
+    ) -> Result<Vec<String>> {
         let applied = self.applied_versions()?;
         let all = self.on_disk()?;
         let mut to_revert: Vec<&Box<dyn Migration<Sqlite>>> = all
@@ -325,7 +333,10 @@ mod tests {
 
     #[test]
     fn versions_normalize() {
-        assert_eq!(normalize_version("2024-01-15-093000_create_x"), "20240115093000");
+        assert_eq!(
+            normalize_version("2024-01-15-093000_create_x"),
+            "20240115093000"
+        );
         assert_eq!(normalize_version("20240115093000"), "20240115093000");
     }
 }

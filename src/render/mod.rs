@@ -115,7 +115,10 @@ fn tera_error(template: &str, e: tera::Error) -> Error {
 
 fn string_filter(
     f: fn(&str) -> String,
-) -> impl Fn(&tera::Value, &std::collections::HashMap<String, tera::Value>) -> tera::Result<tera::Value>
+) -> impl Fn(
+    &tera::Value,
+    &std::collections::HashMap<String, tera::Value>,
+) -> tera::Result<tera::Value>
        + Sync
        + Send {
     move |value, _| match value.as_str() {
@@ -128,7 +131,7 @@ fn build_tera(templates: &BTreeMap<String, TemplateFile>) -> Result<tera::Tera> 
     let mut tera = tera::Tera::default();
     // This is code, not HTML.
     tera.autoescape_on(vec![]);
-    tera.register_filter("snake", string_filter(|s| heck::ToSnakeCase::to_snake_case(s)));
+    tera.register_filter("snake", string_filter(heck::ToSnakeCase::to_snake_case));
     tera.register_filter("pascal", string_filter(crate::spec::names::pascal));
     tera.register_filter("plural", string_filter(crate::spec::names::plural));
     tera.register_filter("singular", string_filter(crate::spec::names::singular));

@@ -125,7 +125,9 @@ pub fn render_schema_rs(schema: &Schema, backend: Backend) -> String {
         out.push('\n');
     }
     for (table, parent, column) in &joins {
-        out.push_str(&format!("diesel::joinable!({table} -> {parent} ({column}));\n"));
+        out.push_str(&format!(
+            "diesel::joinable!({table} -> {parent} ({column}));\n"
+        ));
     }
     if tables.len() > 1 {
         out.push_str("\ndiesel::allow_tables_to_appear_in_same_query!(\n");

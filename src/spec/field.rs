@@ -14,9 +14,14 @@ pub enum FieldType {
     SmallInt,
     Float,
     Double,
-    Decimal { precision: u32, scale: u32 },
+    Decimal {
+        precision: u32,
+        scale: u32,
+    },
     Bool,
-    String { max_length: u32 },
+    String {
+        max_length: u32,
+    },
     Text,
     Date,
     Time,
@@ -26,7 +31,9 @@ pub enum FieldType {
     Json,
     Bytes,
     /// A foreign key to another resource's `id`.
-    References { resource: String },
+    References {
+        resource: String,
+    },
 }
 
 /// What happens to rows referencing a deleted parent.
@@ -124,8 +131,7 @@ impl FieldSpec {
             Some(t) => (t, true),
             None => (ty_text, false),
         };
-        let ty = parse_type(name, ty_text)
-            .map_err(|msg| err(ty_pos, ty_text.len().max(1), msg))?;
+        let ty = parse_type(name, ty_text).map_err(|msg| err(ty_pos, ty_text.len().max(1), msg))?;
         let mut field = FieldSpec {
             name: name.to_string(),
             ty,
@@ -309,14 +315,18 @@ fn parse_type(name: &str, text: &str) -> Result<FieldType, String> {
             Some(target) => {
                 let target = target.trim();
                 if let Some(problem) = names::snake_identifier_problem(target) {
-                    return Err(format!("invalid resource `{target}` in `references({target})`: {problem}"));
+                    return Err(format!(
+                        "invalid resource `{target}` in `references({target})`: {problem}"
+                    ));
                 }
                 Ok(FieldType::References {
                     resource: target.to_string(),
                 })
             }
         },
-        "" => Err(format!("field `{name}` has an empty type; types: {TYPE_LIST}")),
+        "" => Err(format!(
+            "field `{name}` has an empty type; types: {TYPE_LIST}"
+        )),
         other => Err(format!("unknown type `{other}`; types: {TYPE_LIST}")),
     }
 }
@@ -384,7 +394,9 @@ fn parse_default(name: &str, ty: &FieldType, value: &str) -> Result<DefaultValue
         }
         FieldType::Uuid => {
             if looks_like(
-                &unquoted.to_ascii_lowercase().replace(|c: char| c.is_ascii_hexdigit(), "d"),
+                &unquoted
+                    .to_ascii_lowercase()
+                    .replace(|c: char| c.is_ascii_hexdigit(), "d"),
                 "dddddddd-dddd-dddd-dddd-dddddddddddd",
             ) {
                 Ok(DefaultValue::Text(unquoted.to_ascii_lowercase()))
@@ -492,7 +504,13 @@ mod tests {
             ("a:smallint", FieldType::SmallInt),
             ("a:float", FieldType::Float),
             ("a:double", FieldType::Double),
-            ("a:decimal(10,2)", FieldType::Decimal { precision: 10, scale: 2 }),
+            (
+                "a:decimal(10,2)",
+                FieldType::Decimal {
+                    precision: 10,
+                    scale: 2,
+                },
+            ),
             ("a:bool", FieldType::Bool),
             ("a:string(20)", FieldType::String { max_length: 20 }),
             ("a:text", FieldType::Text),
@@ -503,8 +521,18 @@ mod tests {
             ("a:uuid", FieldType::Uuid),
             ("a:json", FieldType::Json),
             ("a:bytes", FieldType::Bytes),
-            ("a:references", FieldType::References { resource: "a".into() }),
-            ("a:references(author)", FieldType::References { resource: "author".into() }),
+            (
+                "a:references",
+                FieldType::References {
+                    resource: "a".into(),
+                },
+            ),
+            (
+                "a:references(author)",
+                FieldType::References {
+                    resource: "author".into(),
+                },
+            ),
         ] {
             assert_eq!(parse(spec).ty, ty, "{spec}");
         }

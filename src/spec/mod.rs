@@ -53,7 +53,12 @@ impl fmt::Display for SpecError {
         write!(f, "{}", self.message)?;
         if let Some((spec, pos, len)) = &self.source {
             let col = spec[..(*pos).min(spec.len())].chars().count();
-            write!(f, "\n    {spec}\n    {}{}", " ".repeat(col), "^".repeat((*len).max(1)))?;
+            write!(
+                f,
+                "\n    {spec}\n    {}{}",
+                " ".repeat(col),
+                "^".repeat((*len).max(1))
+            )?;
         }
         Ok(())
     }
@@ -62,7 +67,9 @@ impl fmt::Display for SpecError {
 impl std::error::Error for SpecError {}
 
 /// The database a project targets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Backend {
     /// Embedded SQLite: needs no server (the default).
@@ -264,7 +271,7 @@ impl Model {
             .unwrap_or_else(|e| format!("# internal error: cannot serialize the model: {e}\n"));
         format!(
             "# dieselkit model: the answers and resources this project was generated from.\n\
-             # Edit it and run `dieselkit generate migration -m \"...\"`, or use `dieselkit generate`.\n\n{body}"
+             # `dieselkit new-project --from dieselkit.toml` regenerates the same project.\n\n{body}"
         )
     }
 
@@ -304,7 +311,9 @@ pub fn validate_project_name(name: &str) -> Result<(), SpecError> {
         .within(ctx()));
     }
     if name.len() > 64 {
-        return Err(SpecError::plain(format!("`{name}` is longer than 64 characters")).within(ctx()));
+        return Err(
+            SpecError::plain(format!("`{name}` is longer than 64 characters")).within(ctx()),
+        );
     }
     Ok(())
 }
@@ -336,7 +345,9 @@ fn validate_resource_name(name: &str) -> Result<String, SpecError> {
         )));
     }
     if names::pascal(name) == "Self" {
-        return Err(SpecError::plain(format!("resource name `{name}` is reserved")));
+        return Err(SpecError::plain(format!(
+            "resource name `{name}` is reserved"
+        )));
     }
     Ok(table)
 }
@@ -454,7 +465,10 @@ mod tests {
         })
     }
     fn err(resources: &[(&str, &[&str])]) -> String {
-        model(resources).err().map(|e| e.to_string()).unwrap_or_default()
+        model(resources)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
     }
 
     #[test]
@@ -478,14 +492,25 @@ mod tests {
         assert!(err(&[("books", &[])]).contains("resource names are singular: use `book`"));
         assert!(err(&[("Book", &[])]).contains("try `book`"));
         assert!(err(&[("book", &[]), ("book", &[])]).contains("declared twice"));
-        assert!(err(&[("writer", &["editor:references"]), ("editor", &["writer:references"])]).contains("cycle"));
+        assert!(err(&[
+            ("writer", &["editor:references"]),
+            ("editor", &["writer:references"])
+        ])
+        .contains("cycle"));
         let e = err(&[("book", &["title:text", "x:strng"])]);
-        assert!(e.starts_with("resource 1 (`book`), field 2 (`x:strng`): unknown type"), "{e}");
+        assert!(
+            e.starts_with("resource 1 (`book`), field 2 (`x:strng`): unknown type"),
+            "{e}"
+        );
     }
 
     #[test]
     fn self_reference_is_allowed() {
-        assert!(model(&[("category", &["parent:references(category)?:on_delete=set_null"])]).is_ok());
+        assert!(model(&[(
+            "category",
+            &["parent:references(category)?:on_delete=set_null"]
+        )])
+        .is_ok());
     }
 
     #[test]

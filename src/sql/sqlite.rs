@@ -89,7 +89,10 @@ pub fn statements(op: &Op) -> Vec<String> {
         Op::CreateTable(table) => create_table(table),
         Op::DropTable(table) => vec![format!("DROP TABLE {}", table.name)],
         Op::AddColumn { table, column } => {
-            vec![format!("ALTER TABLE {table} ADD COLUMN {}", column_sql(column))]
+            vec![format!(
+                "ALTER TABLE {table} ADD COLUMN {}",
+                column_sql(column)
+            )]
         }
         Op::DropColumn { table, column } => {
             vec![format!("ALTER TABLE {table} DROP COLUMN {}", column.name)]

@@ -1,0 +1,8 @@
+//! dieselkit's one integration-test binary: CLI behaviour, snapshots, and end-to-end
+//! runs that generate, build, migrate, test and serve real projects.
+
+mod support;
+
+mod cli;
+mod e2e;
+mod snapshots;

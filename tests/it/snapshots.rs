@@ -1,0 +1,65 @@
+//! Snapshots: every `--help`, the SQL and schema.rs for every field type, and the whole
+//! rendered bookstore tree. Review changes with `cargo insta review`.
+
+use crate::support::{dk, example, tree};
+
+fn help(args: &[&str]) -> String {
+    let mut all = args.to_vec();
+    all.push("--help");
+    dk().args(all).run().success().stdout()
+}
+
+#[test]
+fn help_texts() {
+    for (name, args) in [
+        ("help_main", vec![]),
+        ("help_new_project", vec!["new-project"]),
+        ("help_migrate", vec!["migrate"]),
+        ("help_migrate_run", vec!["migrate", "run"]),
+        ("help_migrate_revert", vec!["migrate", "revert"]),
+        ("help_migrate_redo", vec!["migrate", "redo"]),
+        ("help_migrate_status", vec!["migrate", "status"]),
+        ("help_completions", vec!["completions"]),
+    ] {
+        insta::assert_snapshot!(name, help(&args));
+    }
+}
+
+fn generate(example_file: &str) -> (tempfile::TempDir, Vec<(String, Vec<u8>)>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    dk().args(["new-project", "--output"])
+        .args([dir.path().join("out")])
+        .args(["--from"])
+        .args([example(example_file)])
+        .run()
+        .success();
+    let files = tree(&dir.path().join("out"));
+    (dir, files)
+}
+
+fn concat(files: &[(String, Vec<u8>)], keep: impl Fn(&str) -> bool) -> String {
+    let mut out = String::new();
+    for (path, bytes) in files.iter().filter(|(p, _)| keep(p)) {
+        out.push_str(&format!(
+            "==> {path} <==\n{}\n",
+            String::from_utf8_lossy(bytes)
+        ));
+    }
+    out
+}
+
+#[test]
+fn every_field_type_sql_and_schema() {
+    let (_dir, files) = generate("every_type.toml");
+    insta::assert_snapshot!(
+        "every_type_sqlite",
+        concat(&files, |p| p.starts_with("migrations/")
+            || p == "src/schema.rs")
+    );
+}
+
+#[test]
+fn bookstore_tree() {
+    let (_dir, files) = generate("bookstore.toml");
+    insta::assert_snapshot!("bookstore_tree", concat(&files, |_| true));
+}
