@@ -54,8 +54,12 @@ pub enum Error {
     #[error("no migrations directory at `{}`; run this inside a dieselkit or Diesel project, or pass `--project-dir`", path.display())]
     NoMigrations { path: PathBuf },
 
-    #[error("migration `{name}` failed: {message}")]
-    MigrationFailed { name: String, message: String },
+    #[error("migration `{name}` failed in `{}`: {message}", file.display())]
+    MigrationFailed {
+        name: String,
+        file: PathBuf,
+        message: String,
+    },
 
     #[error("{0}")]
     Migration(String),

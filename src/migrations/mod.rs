@@ -125,10 +125,30 @@ pub struct MigrationState {
     pub applied: bool,
 }
 
-fn migration_error(name: &str, e: impl std::fmt::Display) -> Error {
-    Error::MigrationFailed {
-        name: name.to_string(),
-        message: e.to_string(),
+impl Migrator {
+    /// A failed migration, naming its file. diesel wraps the database message in
+    /// "Failed to run NAME with: ", which we drop because we name the migration ourselves.
+    fn failure(
+        &self,
+        name: &str,
+        file: &str,
+        in_transaction: bool,
+        e: impl std::fmt::Display,
+    ) -> Error {
+        let text = e.to_string();
+        let message = match text.split_once(" with: ") {
+            Some((prefix, rest)) if prefix.starts_with("Failed to run") => rest.to_string(),
+            _ => text,
+        };
+        Error::MigrationFailed {
+            name: name.to_string(),
+            file: self.migrations_dir.join(name).join(file),
+            message: if in_transaction {
+                format!("{message}; the migration was rolled back and its version is not recorded")
+            } else {
+                format!("{message}; this migration runs outside a transaction (metadata.toml), so statements before the failing one were applied")
+            },
+        }
     }
 }
 
@@ -214,7 +234,7 @@ impl Migrator {
             on_apply(&name);
             self.conn
                 .run_migration(m.as_ref())
-                .map_err(|e| migration_error(&name, e))?;
+                .map_err(|e| self.failure(&name, "up.sql", m.metadata().run_in_transaction(), e))?;
             done.push(name);
         }
         Ok(done)
@@ -256,9 +276,9 @@ impl Migrator {
         for m in to_revert {
             let name = m.name().to_string();
             on_revert(&name);
-            self.conn
-                .revert_migration(m.as_ref())
-                .map_err(|e| migration_error(&name, e))?;
+            self.conn.revert_migration(m.as_ref()).map_err(|e| {
+                self.failure(&name, "down.sql", m.metadata().run_in_transaction(), e)
+            })?;
             done.push(name);
         }
         Ok(done)
@@ -276,9 +296,9 @@ impl Migrator {
         for name in reverted.iter().rev() {
             if let Some(m) = all.iter().find(|m| m.name().to_string() == *name) {
                 on_step("Applying", name);
-                self.conn
-                    .run_migration(m.as_ref())
-                    .map_err(|e| migration_error(name, e))?;
+                self.conn.run_migration(m.as_ref()).map_err(|e| {
+                    self.failure(name, "up.sql", m.metadata().run_in_transaction(), e)
+                })?;
                 again.push(name.clone());
             }
         }

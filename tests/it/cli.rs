@@ -448,7 +448,9 @@ fn failing_migration_names_the_migration_and_keeps_the_previous_version() {
         .current_dir(dir.path())
         .run()
         .failure()
-        .stderr_has("migration `2024-01-02-000000_create_second` failed")
+        .stderr_has("migration `2024-01-02-000000_create_second` failed in")
+        .stderr_has("create_second/up.sql")
+        .stderr_has("rolled back")
         .stderr_has("nowhere");
     let status = dk()
         .args(["migrate", "status"])
