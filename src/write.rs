@@ -11,6 +11,26 @@ use std::path::{Path, PathBuf};
 
 pub const MANIFEST_PATH: &str = ".dieselkit/manifest.toml";
 
+/// Set while files are being moved into place; the Ctrl-C handler lets that finish so an
+/// interrupt never leaves a half-written project.
+pub static MOVING_INTO_PLACE: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+struct MovingGuard;
+
+impl MovingGuard {
+    fn start() -> MovingGuard {
+        MOVING_INTO_PLACE.store(true, std::sync::atomic::Ordering::SeqCst);
+        MovingGuard
+    }
+}
+
+impl Drop for MovingGuard {
+    fn drop(&mut self) {
+        MOVING_INTO_PLACE.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 pub fn sha256_hex(bytes: &[u8]) -> String {
     let digest = Sha256::digest(bytes);
     digest.iter().map(|b| format!("{b:02x}")).collect()
@@ -87,6 +107,7 @@ pub fn write_project(dest: &Path, files: &[PlannedFile], force: bool) -> Result<
         }
         fs_err::write(&target, &f.contents)?;
     }
+    let _guard = MovingGuard::start();
     if !occupied {
         if dest.exists() {
             fs_err::remove_dir(dest)?;

@@ -1,0 +1,106 @@
+//! The wizard on a real pseudo-terminal: it asks only what flags left out, validates at
+//! the prompt, and Ctrl-C writes nothing and exits 130.
+
+use crate::support::{tree, EPOCH};
+use rexpect::process::WaitStatus;
+use rexpect::session::PtySession;
+use std::path::Path;
+use std::process::Command;
+
+fn wizard(dir: &Path, args: &[&str]) -> PtySession {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dieselkit"));
+    cmd.args(args)
+        .current_dir(dir)
+        .env("SOURCE_DATE_EPOCH", EPOCH)
+        .env("NO_COLOR", "1")
+        .env("TERM", "xterm");
+    rexpect::session::spawn_command(cmd, Some(20_000)).expect("spawn on a pty")
+}
+
+/// Wait for a prompt, then type. The pause lets the prompt switch the terminal mode
+/// first: a mode switch discards input typed before it.
+fn answer(p: &mut PtySession, prompt: &str, keys: &str) {
+    p.exp_string(prompt)
+        .unwrap_or_else(|e| panic!("waiting for {prompt:?}: {e}"));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    p.send(keys).expect("send");
+    p.flush().expect("flush");
+}
+
+fn exit_code(session: &PtySession) -> i32 {
+    match session.process().wait().expect("wait") {
+        WaitStatus::Exited(_, code) => code,
+        other => panic!("dieselkit did not exit normally: {other:?}"),
+    }
+}
+
+#[test]
+fn wizard_builds_a_project_with_a_relation() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut p = wizard(dir.path(), &["new-project"]);
+    answer(&mut p, "Project name", "shop\n");
+    answer(&mut p, "Database", "\n");
+    answer(&mut p, "Resource name", "author\n");
+    // Invalid input is rejected at the prompt, with the reason, and asked again.
+    answer(&mut p, "Field of `author`", "name:strng\n");
+    answer(&mut p, "unknown type `strng`", "name:string(100)\n");
+    answer(&mut p, "Field of `author`", "\n");
+    answer(&mut p, "Another resource", "book\n");
+    answer(&mut p, "Field of `book`", "title:string(200)\n");
+    answer(&mut p, "Field of `book`", "\n");
+    answer(&mut p, "belong to another resource", "y");
+    answer(&mut p, "belongs to", "\n");
+    answer(&mut p, "is deleted", "\n");
+    answer(&mut p, "Another resource", "\n");
+    answer(&mut p, "Options", "\n");
+    p.exp_eof().expect("finishes");
+    assert_eq!(exit_code(&p), 0);
+    let model = std::fs::read_to_string(dir.path().join("shop/dieselkit.toml")).expect("model");
+    assert!(
+        model.contains(r#"fields = ["name:string(100)"]"#),
+        "{model}"
+    );
+    assert!(
+        model.contains(r#""title:string(200)", "author:references:on_delete=restrict""#),
+        "{model}"
+    );
+}
+
+#[test]
+fn wizard_asks_only_what_flags_left_out() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut p = wizard(
+        dir.path(),
+        &[
+            "new-project",
+            "--backend",
+            "sqlite",
+            "--no-ci",
+            "--resource",
+            "author name:text",
+        ],
+    );
+    // Name is the only missing answer.
+    answer(&mut p, "Project name", "shop\n");
+    p.exp_eof().expect("no further prompts");
+    assert_eq!(exit_code(&p), 0);
+    assert!(dir.path().join("shop/src/schema.rs").exists());
+    assert!(
+        !dir.path().join("shop/.github").exists(),
+        "--no-ci respected"
+    );
+}
+
+#[test]
+fn ctrl_c_at_a_prompt_writes_nothing_and_exits_130() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut p = wizard(dir.path(), &["new-project"]);
+    answer(&mut p, "Project name", "shop\n");
+    answer(&mut p, "Database", "\n");
+    p.exp_string("Resource name").expect("resource prompt");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    p.send_control('c').expect("ctrl-c");
+    p.exp_string("nothing was written").expect("abort message");
+    assert_eq!(exit_code(&p), 130);
+    assert!(tree(dir.path()).is_empty(), "nothing may be written");
+}
