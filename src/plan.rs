@@ -47,22 +47,27 @@ pub fn initial_migrations(model: &Model, epoch: i64) -> Result<Vec<NewMigration>
             "diff from an empty schema reported unsupported changes: {u:?}"
         ))
     })?;
-    Ok(ops
-        .iter()
-        .enumerate()
-        .map(|(i, op)| {
-            let (up, down) = crate::sql::up_and_down(std::slice::from_ref(op), model.backend);
-            let name = match op {
-                Op::CreateTable(t) => format!("create_{}", t.name),
-                other => format!("change_{}", other.table()),
-            };
-            NewMigration {
-                dir_name: format!("{}_{name}", version_string(epoch + i as i64)),
-                up,
-                down,
-            }
-        })
-        .collect())
+    let mut migrations = Vec::new();
+    if model.backend == crate::spec::Backend::Postgres {
+        migrations.push(NewMigration {
+            dir_name: crate::sql::POSTGRES_SETUP_DIR.into(),
+            up: crate::sql::POSTGRES_SETUP_UP.into(),
+            down: crate::sql::POSTGRES_SETUP_DOWN.into(),
+        });
+    }
+    migrations.extend(ops.iter().enumerate().map(|(i, op)| {
+        let (up, down) = crate::sql::up_and_down(std::slice::from_ref(op), model.backend);
+        let name = match op {
+            Op::CreateTable(t) => format!("create_{}", t.name),
+            other => format!("change_{}", other.table()),
+        };
+        NewMigration {
+            dir_name: format!("{}_{name}", version_string(epoch + i as i64)),
+            up,
+            down,
+        }
+    }));
+    Ok(migrations)
 }
 
 fn file(path: impl Into<PathBuf>, contents: impl Into<Vec<u8>>) -> PlannedFile {

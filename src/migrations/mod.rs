@@ -3,9 +3,9 @@
 //! at a time so each step is reported.
 
 use crate::error::{Error, Result};
-use diesel::migration::{Migration, MigrationSource, MigrationVersion};
+use diesel::migration::{Migration, MigrationSource};
 use diesel::prelude::*;
-use diesel::sqlite::{Sqlite, SqliteConnection};
+use diesel::sqlite::SqliteConnection;
 use diesel_migrations::{FileBasedMigrations, MigrationHarness};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -63,19 +63,21 @@ pub fn resolve_database_url(flag: Option<&str>, project_dir: &Path) -> Result<Da
     Err(Error::NoDatabaseUrl { env_file })
 }
 
-/// A SQLite path from a URL: `sqlite://x.db`, `file:x.db` or a plain path. Relative paths
-/// are relative to the project directory.
-fn sqlite_path(url: &str, project_dir: &Path) -> Result<String> {
+/// Which backend a URL is for.
+pub fn backend_of(url: &str) -> crate::spec::Backend {
     let lower = url.to_ascii_lowercase();
-    if lower.starts_with("postgres://")
-        || lower.starts_with("postgresql://")
-        || lower.starts_with("mysql://")
-    {
-        return Err(Error::usage(format!(
-            "`{}` is a server URL, but this version of dieselkit migrates SQLite databases only; use a file path such as `app.db`",
-            redact(url)
-        )));
+    if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
+        crate::spec::Backend::Postgres
+    } else if lower.starts_with("mysql://") || lower.starts_with("mariadb://") {
+        crate::spec::Backend::Mysql
+    } else {
+        crate::spec::Backend::Sqlite
     }
+}
+
+/// A SQLite path from a URL: `sqlite://x.db`, `file:x.db` or a plain path. Relative paths
+/// are relative to the project directory. The file's directory is created if missing.
+fn sqlite_path(url: &str, project_dir: &Path) -> Result<String> {
     if url == ":memory:" {
         return Ok(url.to_string());
     }
@@ -101,7 +103,7 @@ fn sqlite_path(url: &str, project_dir: &Path) -> Result<String> {
 /// A URL safe to print: the password, if any, replaced by `***`.
 pub fn redact(url: &str) -> String {
     if let Some((scheme, rest)) = url.split_once("://") {
-        if let Some((creds, host)) = rest.split_once('@') {
+        if let Some((creds, host)) = rest.rsplit_once('@') {
             if let Some((user, _)) = creds.split_once(':') {
                 return format!("{scheme}://{user}:***@{host}");
             }
@@ -110,11 +112,114 @@ pub fn redact(url: &str) -> String {
     url.to_string()
 }
 
+/// Split a server URL into (URL of a maintenance database, database name).
+#[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
+fn server_and_database(url: &str, maintenance: &str) -> Option<(String, String)> {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://")? + 3;
+    let slash = base[scheme_end..].find('/')? + scheme_end;
+    let name = &base[slash + 1..];
+    if name.is_empty() {
+        return None;
+    }
+    let mut server = format!("{}/{maintenance}", &base[..slash]);
+    if let Some(q) = query {
+        server.push('?');
+        server.push_str(q);
+    }
+    Some((server, name.to_string()))
+}
+
+fn connect_error(url: &str, e: impl std::fmt::Display) -> Error {
+    Error::DatabaseConnect {
+        url: redact(url),
+        message: e.to_string(),
+    }
+}
+
+fn not_built_for(backend: crate::spec::Backend, url: &str) -> Error {
+    let (feature, lib) = match backend {
+        crate::spec::Backend::Postgres => ("postgres", "libpq (Debian/Ubuntu: `apt install libpq-dev`; macOS: `brew install libpq`)"),
+        _ => ("mysql", "libmysqlclient or libmariadb (Debian/Ubuntu: `apt install libmariadb-dev-compat libmariadb-dev`; macOS: `brew install mysql-client`)"),
+    };
+    Error::usage(format!(
+        "`{}` is a {backend} database, but this dieselkit was built without {backend} support; reinstall with `cargo install dieselkit --features {feature}` (needs {lib})",
+        redact(url)
+    ))
+}
+
+#[cfg(feature = "postgres")]
+fn connect_postgres(url: &str) -> Result<diesel::PgConnection> {
+    use diesel::PgConnection;
+    match PgConnection::establish(url) {
+        Ok(c) => Ok(c),
+        Err(e) if e.to_string().contains("does not exist") => {
+            let (server, name) =
+                server_and_database(url, "postgres").ok_or_else(|| connect_error(url, &e))?;
+            let mut admin =
+                PgConnection::establish(&server).map_err(|e| connect_error(&server, e))?;
+            diesel::sql_query(format!("CREATE DATABASE \"{}\"", name.replace('"', "\"\"")))
+                .execute(&mut admin)
+                .map_err(|e| connect_error(url, format!("cannot create database `{name}`: {e}")))?;
+            PgConnection::establish(url).map_err(|e| connect_error(url, e))
+        }
+        Err(e) => Err(connect_error(url, e)),
+    }
+}
+
+#[cfg(feature = "mysql")]
+fn connect_mysql(url: &str) -> Result<diesel::MysqlConnection> {
+    use diesel::MysqlConnection;
+    let url = url.replacen("mariadb://", "mysql://", 1);
+    match MysqlConnection::establish(&url) {
+        Ok(c) => Ok(c),
+        Err(e) if e.to_string().contains("Unknown database") => {
+            let (server, name) = server_and_database(&url, "information_schema")
+                .ok_or_else(|| connect_error(&url, &e))?;
+            let mut admin =
+                MysqlConnection::establish(&server).map_err(|e| connect_error(&server, e))?;
+            diesel::sql_query(format!(
+                "CREATE DATABASE IF NOT EXISTS `{}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci",
+                name.replace('`', "``")
+            ))
+            .execute(&mut admin)
+            .map_err(|e| connect_error(&url, format!("cannot create database `{name}`: {e}")))?;
+            MysqlConnection::establish(&url).map_err(|e| connect_error(&url, e))
+        }
+        Err(e) => Err(connect_error(&url, e)),
+    }
+}
+
+enum Conn {
+    Sqlite(SqliteConnection),
+    #[cfg(feature = "postgres")]
+    Pg(diesel::PgConnection),
+    #[cfg(feature = "mysql")]
+    Mysql(diesel::MysqlConnection),
+}
+
+/// Run `$body` with `$c` bound to the open connection, whatever its backend.
+macro_rules! with_conn {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            Conn::Sqlite($c) => $body,
+            #[cfg(feature = "postgres")]
+            Conn::Pg($c) => $body,
+            #[cfg(feature = "mysql")]
+            Conn::Mysql($c) => $body,
+        }
+    };
+}
+
 /// An open migration session on one database with one migrations directory.
 pub struct Migrator {
-    conn: SqliteConnection,
+    conn: Conn,
     source: FileBasedMigrations,
     pub migrations_dir: PathBuf,
+    pub backend: crate::spec::Backend,
 }
 
 /// One migration and whether it is applied.
@@ -125,31 +230,192 @@ pub struct MigrationState {
     pub applied: bool,
 }
 
-impl Migrator {
-    /// A failed migration, naming its file. diesel wraps the database message in
-    /// "Failed to run NAME with: ", which we drop because we name the migration ourselves.
-    fn failure(
-        &self,
-        name: &str,
-        file: &str,
-        in_transaction: bool,
-        e: impl std::fmt::Display,
-    ) -> Error {
-        let text = e.to_string();
-        let message = match text.split_once(" with: ") {
-            Some((prefix, rest)) if prefix.starts_with("Failed to run") => rest.to_string(),
-            _ => text,
-        };
-        Error::MigrationFailed {
-            name: name.to_string(),
-            file: self.migrations_dir.join(name).join(file),
-            message: if in_transaction {
-                format!("{message}; the migration was rolled back and its version is not recorded")
-            } else {
-                format!("{message}; this migration runs outside a transaction (metadata.toml), so statements before the failing one were applied")
-            },
+/// A failed migration, naming its file. diesel wraps the database message in
+/// "Failed to run NAME with: ", which we drop because we name the migration ourselves.
+fn failure(
+    dir: &Path,
+    name: &str,
+    file: &str,
+    in_transaction: bool,
+    e: impl std::fmt::Display,
+) -> Error {
+    let text = e.to_string();
+    let message = match text.split_once(" with: ") {
+        Some((prefix, rest)) if prefix.starts_with("Failed to run") => rest.to_string(),
+        _ => text,
+    };
+    Error::MigrationFailed {
+        name: name.to_string(),
+        file: dir.join(name).join(file),
+        message: if in_transaction {
+            format!("{message}; the migration was rolled back and its version is not recorded")
+        } else {
+            format!("{message}; this migration runs outside a transaction (metadata.toml), so statements before the failing one were applied")
+        },
+    }
+}
+
+/// All migrations on disk, sorted by version.
+fn on_disk<DB: diesel::backend::Backend>(
+    source: &FileBasedMigrations,
+    dir: &Path,
+) -> Result<Vec<Box<dyn Migration<DB>>>>
+where
+    FileBasedMigrations: MigrationSource<DB>,
+{
+    let mut list = MigrationSource::<DB>::migrations(source).map_err(|e| {
+        Error::Migration(format!(
+            "cannot read migrations in `{}`: {e}",
+            dir.display()
+        ))
+    })?;
+    list.sort_by_key(|m| m.name().version().to_string());
+    Ok(list)
+}
+
+fn applied_versions<DB: diesel::backend::Backend>(
+    conn: &mut impl MigrationHarness<DB>,
+) -> Result<BTreeSet<String>> {
+    let applied = conn
+        .applied_migrations()
+        .map_err(|e| Error::Migration(format!("cannot read applied migrations: {e}")))?;
+    Ok(applied.iter().map(ToString::to_string).collect())
+}
+
+fn status_of<DB: diesel::backend::Backend>(
+    conn: &mut impl MigrationHarness<DB>,
+    source: &FileBasedMigrations,
+    dir: &Path,
+) -> Result<Vec<MigrationState>>
+where
+    FileBasedMigrations: MigrationSource<DB>,
+{
+    let applied = applied_versions(conn)?;
+    Ok(on_disk::<DB>(source, dir)?
+        .iter()
+        .map(|m| {
+            let version = m.name().version().to_string();
+            MigrationState {
+                name: m.name().to_string(),
+                applied: applied.contains(&version),
+                version,
+            }
+        })
+        .collect())
+}
+
+fn run_pending<DB: diesel::backend::Backend>(
+    conn: &mut impl MigrationHarness<DB>,
+    source: &FileBasedMigrations,
+    dir: &Path,
+    to: Option<&str>,
+    on_apply: &mut dyn FnMut(&str),
+) -> Result<Vec<String>>
+where
+    FileBasedMigrations: MigrationSource<DB>,
+{
+    let applied = applied_versions(conn)?;
+    let all = on_disk::<DB>(source, dir)?;
+    let target = match to {
+        Some(t) => Some(check_target(
+            all.iter().map(|m| m.name().version().to_string()),
+            t,
+        )?),
+        None => None,
+    };
+    let mut done = Vec::new();
+    for m in &all {
+        let version = m.name().version().to_string();
+        if target.as_ref().is_some_and(|t| version > *t) {
+            break;
+        }
+        if applied.contains(&version) {
+            continue;
+        }
+        let name = m.name().to_string();
+        on_apply(&name);
+        conn.run_migration(m.as_ref())
+            .map_err(|e| failure(dir, &name, "up.sql", m.metadata().run_in_transaction(), e))?;
+        done.push(name);
+    }
+    Ok(done)
+}
+
+fn revert_applied<DB: diesel::backend::Backend>(
+    conn: &mut impl MigrationHarness<DB>,
+    source: &FileBasedMigrations,
+    dir: &Path,
+    n: Option<usize>,
+    on_revert: &mut dyn FnMut(&str),
+) -> Result<Vec<String>>
+where
+    FileBasedMigrations: MigrationSource<DB>,
+{
+    let applied = applied_versions(conn)?;
+    let all = on_disk::<DB>(source, dir)?;
+    let on_disk_versions: BTreeSet<String> =
+        all.iter().map(|m| m.name().version().to_string()).collect();
+    let mut to_revert: Vec<&Box<dyn Migration<DB>>> = all
+        .iter()
+        .filter(|m| applied.contains(&m.name().version().to_string()))
+        .collect();
+    to_revert.reverse();
+    if let Some(n) = n {
+        to_revert.truncate(n);
+    }
+    // An applied version newer than what we would revert, but missing on disk, would be
+    // skipped silently and leave the schema inconsistent: refuse instead.
+    if let Some(missing) = applied
+        .iter()
+        .rev()
+        .find(|v| !on_disk_versions.contains(*v))
+    {
+        let oldest_reverted = to_revert.last().map(|m| m.name().version().to_string());
+        if oldest_reverted.is_none_or(|o| *missing > o) {
+            return Err(Error::Migration(format!(
+                "applied migration version {missing} is not in `{}`; restore its directory to revert past it",
+                dir.display()
+            )));
         }
     }
+    let mut done = Vec::new();
+    for m in to_revert {
+        let name = m.name().to_string();
+        on_revert(&name);
+        conn.revert_migration(m.as_ref())
+            .map_err(|e| failure(dir, &name, "down.sql", m.metadata().run_in_transaction(), e))?;
+        done.push(name);
+    }
+    Ok(done)
+}
+
+fn reapply<DB: diesel::backend::Backend>(
+    conn: &mut impl MigrationHarness<DB>,
+    source: &FileBasedMigrations,
+    dir: &Path,
+    names: &[String],
+    on_apply: &mut dyn FnMut(&str),
+) -> Result<Vec<String>>
+where
+    FileBasedMigrations: MigrationSource<DB>,
+{
+    let all = on_disk::<DB>(source, dir)?;
+    let mut again = Vec::new();
+    for name in names.iter().rev() {
+        if let Some(m) = all.iter().find(|m| m.name().to_string() == *name) {
+            on_apply(name);
+            conn.run_migration(m.as_ref())
+                .map_err(|e| failure(dir, name, "up.sql", m.metadata().run_in_transaction(), e))?;
+            again.push(name.clone());
+        }
+    }
+    Ok(again)
+}
+
+#[derive(QueryableByName)]
+struct NameRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    name: String,
 }
 
 impl Migrator {
@@ -163,81 +429,35 @@ impl Migrator {
         let source = FileBasedMigrations::from_path(&migrations_dir).map_err(|e| {
             Error::Migration(format!("cannot read `{}`: {e}", migrations_dir.display()))
         })?;
-        let path = sqlite_path(url, project_dir)?;
-        let conn = SqliteConnection::establish(&path).map_err(|e| Error::DatabaseConnect {
-            url: redact(url),
-            message: e.to_string(),
-        })?;
+        let backend = backend_of(url);
+        let conn = match backend {
+            crate::spec::Backend::Sqlite => {
+                let path = sqlite_path(url, project_dir)?;
+                Conn::Sqlite(SqliteConnection::establish(&path).map_err(|e| connect_error(url, e))?)
+            }
+            #[cfg(feature = "postgres")]
+            crate::spec::Backend::Postgres => Conn::Pg(connect_postgres(url)?),
+            #[cfg(feature = "mysql")]
+            crate::spec::Backend::Mysql => Conn::Mysql(connect_mysql(url)?),
+            #[allow(unreachable_patterns)]
+            other => return Err(not_built_for(other, url)),
+        };
         Ok(Migrator {
             conn,
             source,
             migrations_dir,
+            backend,
         })
     }
 
-    /// All migrations on disk, sorted by version.
-    fn on_disk(&self) -> Result<Vec<Box<dyn Migration<Sqlite>>>> {
-        let mut list = MigrationSource::<Sqlite>::migrations(&self.source).map_err(|e| {
-            Error::Migration(format!(
-                "cannot read migrations in `{}`: {e}",
-                self.migrations_dir.display()
-            ))
-        })?;
-        list.sort_by_key(|m| m.name().version().to_string());
-        Ok(list)
-    }
-
-    fn applied_versions(&mut self) -> Result<BTreeSet<String>> {
-        let applied = self
-            .conn
-            .applied_migrations()
-            .map_err(|e| Error::Migration(format!("cannot read applied migrations: {e}")))?;
-        Ok(applied.iter().map(ToString::to_string).collect())
-    }
-
     pub fn status(&mut self) -> Result<Vec<MigrationState>> {
-        let applied = self.applied_versions()?;
-        Ok(self
-            .on_disk()?
-            .iter()
-            .map(|m| {
-                let version = m.name().version().to_string();
-                MigrationState {
-                    name: m.name().to_string(),
-                    applied: applied.contains(&version),
-                    version,
-                }
-            })
-            .collect())
+        with_conn!(&mut self.conn, c => status_of(c, &self.source, &self.migrations_dir))
     }
 
     /// Apply pending migrations in version order, up to and including `to` when given.
     /// `on_apply` is called before each one.
     pub fn run(&mut self, to: Option<&str>, mut on_apply: impl FnMut(&str)) -> Result<Vec<String>> {
-        let applied = self.applied_versions()?;
-        let all = self.on_disk()?;
-        if let Some(target) = to {
-            check_target(&all, target)?;
-        }
-        let mut done = Vec::new();
-        for m in &all {
-            let version = m.name().version().to_string();
-            if let Some(target) = to {
-                if version.as_str() > normalize_version(target).as_str() {
-                    break;
-                }
-            }
-            if applied.contains(&version) {
-                continue;
-            }
-            let name = m.name().to_string();
-            on_apply(&name);
-            self.conn
-                .run_migration(m.as_ref())
-                .map_err(|e| self.failure(&name, "up.sql", m.metadata().run_in_transaction(), e))?;
-            done.push(name);
-        }
-        Ok(done)
+        with_conn!(&mut self.conn, c => run_pending(c, &self.source, &self.migrations_dir, to, &mut on_apply))
     }
 
     /// Revert the `n` most recently applied migrations (all of them when `n` is None).
@@ -246,42 +466,7 @@ impl Migrator {
         n: Option<usize>,
         mut on_revert: impl FnMut(&str),
     ) -> Result<Vec<String>> {
-        let applied = self.applied_versions()?;
-        let all = self.on_disk()?;
-        let mut to_revert: Vec<&Box<dyn Migration<Sqlite>>> = all
-            .iter()
-            .filter(|m| applied.contains(&m.name().version().to_string()))
-            .collect();
-        let missing: Vec<&String> = applied
-            .iter()
-            .filter(|v| !all.iter().any(|m| m.name().version().to_string() == **v))
-            .collect();
-        to_revert.reverse();
-        if let Some(n) = n {
-            to_revert.truncate(n);
-        }
-        // An applied version newer than everything on disk cannot be reverted from here.
-        if let Some(newest_missing) = missing.iter().max() {
-            if to_revert
-                .first()
-                .is_none_or(|m| m.name().version().to_string() < **newest_missing)
-            {
-                return Err(Error::Migration(format!(
-                    "the most recently applied migration (version {newest_missing}) is not in `{}`; restore its directory to revert it",
-                    self.migrations_dir.display()
-                )));
-            }
-        }
-        let mut done = Vec::new();
-        for m in to_revert {
-            let name = m.name().to_string();
-            on_revert(&name);
-            self.conn.revert_migration(m.as_ref()).map_err(|e| {
-                self.failure(&name, "down.sql", m.metadata().run_in_transaction(), e)
-            })?;
-            done.push(name);
-        }
-        Ok(done)
+        with_conn!(&mut self.conn, c => revert_applied(c, &self.source, &self.migrations_dir, n, &mut on_revert))
     }
 
     /// Revert the last `n` migrations and apply them again.
@@ -291,32 +476,18 @@ impl Migrator {
         mut on_step: impl FnMut(&str, &str),
     ) -> Result<Vec<String>> {
         let reverted = self.revert(n, |name| on_step("Reverting", name))?;
-        let all = self.on_disk()?;
-        let mut again = Vec::new();
-        for name in reverted.iter().rev() {
-            if let Some(m) = all.iter().find(|m| m.name().to_string() == *name) {
-                on_step("Applying", name);
-                self.conn.run_migration(m.as_ref()).map_err(|e| {
-                    self.failure(name, "up.sql", m.metadata().run_in_transaction(), e)
-                })?;
-                again.push(name.clone());
-            }
-        }
-        Ok(again)
+        with_conn!(&mut self.conn, c => reapply(c, &self.source, &self.migrations_dir, &reverted, &mut |name| on_step("Applying", name)))
     }
 
-    /// Names of user tables in the database (for tests and `status`).
+    /// Names of application tables in the database (excluding diesel's bookkeeping).
     pub fn table_names(&mut self) -> Result<Vec<String>> {
-        #[derive(QueryableByName)]
-        struct Row {
-            #[diesel(sql_type = diesel::sql_types::Text)]
-            name: String,
-        }
-        let rows: Vec<Row> = diesel::sql_query(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name != '__diesel_schema_migrations' ORDER BY name",
-        )
-        .load(&mut self.conn)
-        .map_err(|e| Error::Migration(e.to_string()))?;
+        let query = match self.backend {
+            crate::spec::Backend::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name != '__diesel_schema_migrations' ORDER BY name",
+            crate::spec::Backend::Postgres => "SELECT tablename::text AS name FROM pg_tables WHERE schemaname = current_schema() AND tablename != '__diesel_schema_migrations' ORDER BY tablename",
+            crate::spec::Backend::Mysql => "SELECT CAST(table_name AS CHAR) AS name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name != '__diesel_schema_migrations' ORDER BY table_name",
+        };
+        let rows: Vec<NameRow> = with_conn!(&mut self.conn, c => diesel::sql_query(query).load(c))
+            .map_err(|e| Error::Migration(e.to_string()))?;
         Ok(rows.into_iter().map(|r| r.name).collect())
     }
 }
@@ -327,13 +498,11 @@ fn normalize_version(v: &str) -> String {
     v.chars().filter(|c| c.is_ascii_digit()).collect()
 }
 
-fn check_target(all: &[Box<dyn Migration<Sqlite>>], target: &str) -> Result<()> {
+/// The normalized version `--to` names, if a migration has it.
+fn check_target(versions: impl Iterator<Item = String>, target: &str) -> Result<String> {
     let wanted = normalize_version(target);
-    if all
-        .iter()
-        .any(|m| MigrationVersion::to_string(&m.name().version()) == wanted)
-    {
-        Ok(())
+    if versions.into_iter().any(|v| v == wanted) {
+        Ok(wanted)
     } else {
         Err(Error::usage(format!(
             "`--to {target}`: no migration has that version; run `dieselkit migrate status` to list them"
@@ -349,6 +518,21 @@ mod tests {
     fn redacts_passwords() {
         assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
         assert_eq!(redact("app.db"), "app.db");
+    }
+
+    #[test]
+    fn maintenance_urls() {
+        assert_eq!(
+            server_and_database("postgres://u:p@h:5432/app?sslmode=disable", "postgres"),
+            Some((
+                "postgres://u:p@h:5432/postgres?sslmode=disable".into(),
+                "app".into()
+            ))
+        );
+        assert_eq!(
+            server_and_database("mysql://root@h/", "information_schema"),
+            None
+        );
     }
 
     #[test]

@@ -9,29 +9,39 @@ use crate::spec::Backend;
 /// On SQLite the inference is by type name, so several model types share one diesel type
 /// (see the type table in README.md).
 pub fn diesel_type(ty: &SqlType, backend: Backend) -> &'static str {
+    use Backend::*;
     match (backend, ty) {
+        (Postgres, SqlType::Integer) => "Int4",
+        (Postgres, SqlType::BigInt) => "Int8",
+        (Postgres, SqlType::SmallInt) => "Int2",
+        (Postgres, SqlType::Float) => "Float4",
+        (Postgres, SqlType::Double) => "Float8",
+        (Postgres, SqlType::Decimal { .. }) => "Numeric",
+        (Postgres, SqlType::Varchar { .. }) => "Varchar",
+        (Postgres, SqlType::Timestamptz) => "Timestamptz",
+        (Postgres, SqlType::Uuid) => "Uuid",
+        (Postgres, SqlType::Json) => "Jsonb",
+        (Postgres, SqlType::Binary) => "Bytea",
+        (Mysql, SqlType::BigInt) => "Bigint",
+        (Mysql, SqlType::SmallInt) => "Smallint",
+        (Mysql, SqlType::Decimal { .. }) => "Decimal",
+        (Mysql, SqlType::Varchar { .. }) => "Varchar",
+        (Mysql, SqlType::Timestamp | SqlType::Timestamptz) => "Datetime",
+        (Mysql, SqlType::Uuid) => "Char",
+        (Mysql, SqlType::Binary) => "Blob",
+        (Sqlite, SqlType::Decimal { .. }) => "Double",
+        (Sqlite, SqlType::Varchar { .. } | SqlType::Uuid) => "Text",
+        (Sqlite, SqlType::Timestamptz) => "Timestamp",
         (_, SqlType::Integer) => "Integer",
         (_, SqlType::BigInt) => "BigInt",
         (_, SqlType::SmallInt) => "SmallInt",
         (_, SqlType::Float) => "Float",
         (_, SqlType::Double) => "Double",
-        (Backend::Sqlite, SqlType::Decimal { .. }) => "Double",
-        (_, SqlType::Decimal { .. }) => "Numeric",
         (_, SqlType::Bool) => "Bool",
-        (Backend::Sqlite, SqlType::Varchar { .. }) => "Text",
-        (_, SqlType::Varchar { .. }) => "Varchar",
-        (_, SqlType::Text) => "Text",
+        (_, SqlType::Text | SqlType::Json) => "Text",
         (_, SqlType::Date) => "Date",
         (_, SqlType::Time) => "Time",
         (_, SqlType::Timestamp) => "Timestamp",
-        (Backend::Sqlite, SqlType::Timestamptz) => "Timestamp",
-        (Backend::Postgres, SqlType::Timestamptz) => "Timestamptz",
-        (Backend::Mysql, SqlType::Timestamptz) => "Datetime",
-        (Backend::Postgres, SqlType::Uuid) => "Uuid",
-        (_, SqlType::Uuid) => "Text",
-        (Backend::Sqlite, SqlType::Json) => "Text",
-        (Backend::Postgres, SqlType::Json) => "Jsonb",
-        (Backend::Mysql, SqlType::Json) => "Json",
         (_, SqlType::Binary) => "Binary",
     }
 }
@@ -39,12 +49,12 @@ pub fn diesel_type(ty: &SqlType, backend: Backend) -> &'static str {
 /// The Rust type of a (non-null) column of this type.
 pub fn rust_type(ty: &SqlType, backend: Backend) -> &'static str {
     match diesel_type(ty, backend) {
-        "Integer" => "i32",
-        "BigInt" => "i64",
-        "SmallInt" => "i16",
-        "Float" => "f32",
-        "Double" => "f64",
-        "Numeric" => "bigdecimal::BigDecimal",
+        "Integer" | "Int4" => "i32",
+        "BigInt" | "Bigint" | "Int8" => "i64",
+        "SmallInt" | "Smallint" | "Int2" => "i16",
+        "Float" | "Float4" => "f32",
+        "Double" | "Float8" => "f64",
+        "Numeric" | "Decimal" => "bigdecimal::BigDecimal",
         "Bool" => "bool",
         "Date" => "chrono::NaiveDate",
         "Time" => "chrono::NaiveTime",
@@ -52,7 +62,7 @@ pub fn rust_type(ty: &SqlType, backend: Backend) -> &'static str {
         "Timestamptz" => "chrono::DateTime<chrono::Utc>",
         "Uuid" => "uuid::Uuid",
         "Json" | "Jsonb" => "serde_json::Value",
-        "Binary" => "Vec<u8>",
+        "Binary" | "Bytea" | "Blob" => "Vec<u8>",
         _ => "String",
     }
 }
@@ -77,10 +87,14 @@ pub fn render_schema_rs(schema: &Schema, backend: Backend) -> String {
             pk.join(", ")
         ));
         for column in &table.columns {
-            if backend != Backend::Sqlite {
-                if let SqlType::Varchar { max_length } = column.sql_type {
-                    out.push_str(&format!("        #[max_length = {max_length}]\n"));
-                }
+            let max_length = match (backend, &column.sql_type) {
+                (Backend::Sqlite, _) => None,
+                (_, SqlType::Varchar { max_length }) => Some(*max_length),
+                (Backend::Mysql, SqlType::Uuid) => Some(36),
+                _ => None,
+            };
+            if let Some(n) = max_length {
+                out.push_str(&format!("        #[max_length = {n}]\n"));
             }
             let ty = diesel_type(&column.sql_type, backend);
             if column.nullable {
