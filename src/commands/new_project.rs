@@ -3,7 +3,7 @@
 
 use crate::cli::{GlobalArgs, NewProjectArgs};
 use crate::error::{Error, Result};
-use crate::spec::{Model, ProjectFile, ResourceSection};
+use crate::spec::{Backend, Model, ProjectFile, ResourceSection};
 use crate::ui::Ui;
 use crate::{plan, wizard, write};
 use std::io::IsTerminal;
@@ -69,6 +69,14 @@ pub fn run(args: NewProjectArgs, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
     }
 
     let model = Model::from_file(&file)?;
+    if model.backend != Backend::Sqlite {
+        return Err(crate::spec::SpecError::plain(format!(
+            "backend `{}` is not available for new projects in this version of dieselkit; use `sqlite`",
+            model.backend
+        ))
+        .within("`project.backend`".into())
+        .into());
+    }
     let epoch = plan::generation_epoch()?;
     let templates = args.templates.clone().or_else(|| {
         let dir = args.from.as_ref()?.parent()?.join(".dieselkit/templates");

@@ -232,11 +232,30 @@ pub struct MigrationState {
 
 /// A failed migration, naming its file. diesel wraps the database message in
 /// "Failed to run NAME with: ", which we drop because we name the migration ourselves.
+/// How a failed migration leaves the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rollback {
+    /// In a transaction on a backend with transactional DDL: nothing was applied.
+    Complete,
+    /// `run_in_transaction = false`: earlier statements were applied.
+    NoTransaction,
+    /// MySQL commits DDL implicitly: earlier statements may have been applied.
+    ImplicitCommit,
+}
+
+fn rollback_of(in_transaction: bool, backend: crate::spec::Backend) -> Rollback {
+    match (in_transaction, backend) {
+        (false, _) => Rollback::NoTransaction,
+        (true, crate::spec::Backend::Mysql) => Rollback::ImplicitCommit,
+        (true, _) => Rollback::Complete,
+    }
+}
+
 fn failure(
     dir: &Path,
     name: &str,
     file: &str,
-    in_transaction: bool,
+    rollback: Rollback,
     e: impl std::fmt::Display,
 ) -> Error {
     let text = e.to_string();
@@ -247,10 +266,10 @@ fn failure(
     Error::MigrationFailed {
         name: name.to_string(),
         file: dir.join(name).join(file),
-        message: if in_transaction {
-            format!("{message}; the migration was rolled back and its version is not recorded")
-        } else {
-            format!("{message}; this migration runs outside a transaction (metadata.toml), so statements before the failing one were applied")
+        message: match rollback {
+            Rollback::Complete => format!("{message}; the migration was rolled back and its version is not recorded"),
+            Rollback::NoTransaction => format!("{message}; this migration runs outside a transaction (metadata.toml), so statements before the failing one were applied and its version is not recorded"),
+            Rollback::ImplicitCommit => format!("{message}; MySQL commits schema changes immediately, so statements before the failing one were applied; its version is not recorded"),
         },
     }
 }
@@ -308,6 +327,7 @@ fn run_pending<DB: diesel::backend::Backend>(
     conn: &mut impl MigrationHarness<DB>,
     source: &FileBasedMigrations,
     dir: &Path,
+    backend: crate::spec::Backend,
     to: Option<&str>,
     on_apply: &mut dyn FnMut(&str),
 ) -> Result<Vec<String>>
@@ -334,8 +354,15 @@ where
         }
         let name = m.name().to_string();
         on_apply(&name);
-        conn.run_migration(m.as_ref())
-            .map_err(|e| failure(dir, &name, "up.sql", m.metadata().run_in_transaction(), e))?;
+        conn.run_migration(m.as_ref()).map_err(|e| {
+            failure(
+                dir,
+                &name,
+                "up.sql",
+                rollback_of(m.metadata().run_in_transaction(), backend),
+                e,
+            )
+        })?;
         done.push(name);
     }
     Ok(done)
@@ -345,6 +372,7 @@ fn revert_applied<DB: diesel::backend::Backend>(
     conn: &mut impl MigrationHarness<DB>,
     source: &FileBasedMigrations,
     dir: &Path,
+    backend: crate::spec::Backend,
     n: Option<usize>,
     on_revert: &mut dyn FnMut(&str),
 ) -> Result<Vec<String>>
@@ -382,8 +410,15 @@ where
     for m in to_revert {
         let name = m.name().to_string();
         on_revert(&name);
-        conn.revert_migration(m.as_ref())
-            .map_err(|e| failure(dir, &name, "down.sql", m.metadata().run_in_transaction(), e))?;
+        conn.revert_migration(m.as_ref()).map_err(|e| {
+            failure(
+                dir,
+                &name,
+                "down.sql",
+                rollback_of(m.metadata().run_in_transaction(), backend),
+                e,
+            )
+        })?;
         done.push(name);
     }
     Ok(done)
@@ -393,6 +428,7 @@ fn reapply<DB: diesel::backend::Backend>(
     conn: &mut impl MigrationHarness<DB>,
     source: &FileBasedMigrations,
     dir: &Path,
+    backend: crate::spec::Backend,
     names: &[String],
     on_apply: &mut dyn FnMut(&str),
 ) -> Result<Vec<String>>
@@ -404,8 +440,15 @@ where
     for name in names.iter().rev() {
         if let Some(m) = all.iter().find(|m| m.name().to_string() == *name) {
             on_apply(name);
-            conn.run_migration(m.as_ref())
-                .map_err(|e| failure(dir, name, "up.sql", m.metadata().run_in_transaction(), e))?;
+            conn.run_migration(m.as_ref()).map_err(|e| {
+                failure(
+                    dir,
+                    name,
+                    "up.sql",
+                    rollback_of(m.metadata().run_in_transaction(), backend),
+                    e,
+                )
+            })?;
             again.push(name.clone());
         }
     }
@@ -457,7 +500,7 @@ impl Migrator {
     /// Apply pending migrations in version order, up to and including `to` when given.
     /// `on_apply` is called before each one.
     pub fn run(&mut self, to: Option<&str>, mut on_apply: impl FnMut(&str)) -> Result<Vec<String>> {
-        with_conn!(&mut self.conn, c => run_pending(c, &self.source, &self.migrations_dir, to, &mut on_apply))
+        with_conn!(&mut self.conn, c => run_pending(c, &self.source, &self.migrations_dir, self.backend, to, &mut on_apply))
     }
 
     /// Revert the `n` most recently applied migrations (all of them when `n` is None).
@@ -466,7 +509,7 @@ impl Migrator {
         n: Option<usize>,
         mut on_revert: impl FnMut(&str),
     ) -> Result<Vec<String>> {
-        with_conn!(&mut self.conn, c => revert_applied(c, &self.source, &self.migrations_dir, n, &mut on_revert))
+        with_conn!(&mut self.conn, c => revert_applied(c, &self.source, &self.migrations_dir, self.backend, n, &mut on_revert))
     }
 
     /// Revert the last `n` migrations and apply them again.
@@ -476,7 +519,7 @@ impl Migrator {
         mut on_step: impl FnMut(&str, &str),
     ) -> Result<Vec<String>> {
         let reverted = self.revert(n, |name| on_step("Reverting", name))?;
-        with_conn!(&mut self.conn, c => reapply(c, &self.source, &self.migrations_dir, &reverted, &mut |name| on_step("Applying", name)))
+        with_conn!(&mut self.conn, c => reapply(c, &self.source, &self.migrations_dir, self.backend, &reverted, &mut |name| on_step("Applying", name)))
     }
 
     /// Names of application tables in the database (excluding diesel's bookkeeping).

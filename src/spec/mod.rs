@@ -217,13 +217,6 @@ impl Model {
     /// Validate a project file into a model.
     pub fn from_file(file: &ProjectFile) -> Result<Model, SpecError> {
         validate_project_name(&file.project.name)?;
-        if file.project.backend != Backend::Sqlite {
-            return Err(SpecError::plain(format!(
-                "backend `{}` is not available in this version of dieselkit; use `sqlite`",
-                file.project.backend
-            ))
-            .within("`project.backend`".into()));
-        }
         let mut resources = Vec::new();
         let mut seen_names = BTreeSet::new();
         for (i, section) in file.resources.iter().enumerate() {
@@ -328,7 +321,9 @@ fn validate_resource_name(name: &str) -> Result<String, SpecError> {
         )));
     }
     let singular = names::singular(name);
-    if singular != name && names::plural(&singular) == name {
+    // Plural when singularizing and re-pluralizing round-trips and pluralizing changes
+    // nothing (`books`); `specimen` is singular although `speciman` pluralizes to it.
+    if singular != name && names::plural(&singular) == name && names::plural(name) == name {
         return Err(SpecError::plain(format!(
             "resource names are singular: use `{singular}` (its table will be `{name}`)"
         )));
@@ -502,6 +497,13 @@ mod tests {
             e.starts_with("resource 1 (`book`), field 2 (`x:strng`): unknown type"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn singular_names_that_look_plural_are_accepted() {
+        for name in ["status", "news_item", "person", "address"] {
+            assert!(model(&[(name, &["x:int"])]).is_ok(), "{name}");
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod backends;
 mod cli;
 mod e2e;
 mod snapshots;

@@ -147,3 +147,119 @@ pub fn generated_target_dir() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| repo_root().join("target").join("generated"))
 }
+
+/// A uniquely named database on a real server, created for one test and dropped when the
+/// test ends. Server URLs come from `DIESELKIT_TEST_POSTGRES_URL` and
+/// `DIESELKIT_TEST_MYSQL_URL` (without a database name, e.g.
+/// `postgres://postgres@127.0.0.1:5432`). Without them a test is skipped with a notice,
+/// except under `CI=true`, where a missing server is a failure.
+pub struct TestDb {
+    pub url: String,
+    admin_url: String,
+    name: String,
+    kind: ServerKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerKind {
+    Postgres,
+    Mysql,
+}
+
+impl ServerKind {
+    fn env_var(self) -> &'static str {
+        match self {
+            ServerKind::Postgres => "DIESELKIT_TEST_POSTGRES_URL",
+            ServerKind::Mysql => "DIESELKIT_TEST_MYSQL_URL",
+        }
+    }
+}
+
+fn admin_exec(kind: ServerKind, admin_url: &str, sql: &str) -> Result<(), String> {
+    use diesel::{Connection, RunQueryDsl};
+    match kind {
+        ServerKind::Postgres => {
+            let mut c = diesel::PgConnection::establish(admin_url).map_err(|e| e.to_string())?;
+            diesel::sql_query(sql)
+                .execute(&mut c)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        }
+        ServerKind::Mysql => {
+            let mut c = diesel::MysqlConnection::establish(admin_url).map_err(|e| e.to_string())?;
+            diesel::sql_query(sql)
+                .execute(&mut c)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        }
+    }
+}
+
+impl TestDb {
+    /// A fresh database for `test`, or None (skipped locally) when no server is configured.
+    pub fn new(kind: ServerKind, test: &str) -> Option<TestDb> {
+        let server = match std::env::var(kind.env_var()) {
+            Ok(url) if !url.trim().is_empty() => url.trim_end_matches('/').to_string(),
+            _ => {
+                if std::env::var("CI").is_ok_and(|v| v == "true") {
+                    panic!(
+                        "{} is not set; under CI=true database tests may not be skipped",
+                        kind.env_var()
+                    );
+                }
+                eprintln!("notice: skipping {test}: set {} to run it", kind.env_var());
+                return None;
+            }
+        };
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let name = format!(
+            "dk_{}_{}_{}",
+            test.chars()
+                .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .take(30)
+                .collect::<String>(),
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst)
+        )
+        .to_ascii_lowercase();
+        let admin_url = match kind {
+            ServerKind::Postgres => format!("{server}/postgres"),
+            ServerKind::Mysql => format!("{server}/information_schema"),
+        };
+        let db = TestDb {
+            url: format!("{server}/{name}"),
+            admin_url,
+            name,
+            kind,
+        };
+        db.drop_database();
+        Some(db)
+    }
+
+    /// Create the database now (dieselkit creates it itself when migrating).
+    pub fn create(&self) {
+        admin_exec(
+            self.kind,
+            &self.admin_url,
+            &format!("CREATE DATABASE {}", self.name),
+        )
+        .unwrap_or_else(|e| panic!("create database {}: {e}", self.name));
+    }
+
+    fn drop_database(&self) {
+        let sql = match self.kind {
+            ServerKind::Postgres => format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+            ServerKind::Mysql => format!("DROP DATABASE IF EXISTS {}", self.name),
+        };
+        if let Err(e) = admin_exec(self.kind, &self.admin_url, &sql) {
+            eprintln!("warning: could not drop test database {}: {e}", self.name);
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        self.drop_database();
+    }
+}
