@@ -54,8 +54,7 @@ pub enum Command {
     #[command(name = "new-project")]
     NewProject(NewProjectArgs),
     /// Apply, revert and inspect migrations
-    #[command(subcommand)]
-    Migrate(MigrateCommand),
+    Migrate(MigrateArgs),
     /// Print a shell completion script
     Completions {
         /// The shell to complete for
@@ -102,6 +101,15 @@ pub struct NewProjectArgs {
     pub no_ci: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// Seconds to wait for another process's migration lock
+    #[arg(long, global = true, value_name = "SECS", default_value_t = 60)]
+    pub lock_timeout: u64,
+    #[command(subcommand)]
+    pub command: MigrateCommand,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum MigrateCommand {
     /// Apply pending migrations (creates the database if missing)
@@ -109,15 +117,27 @@ pub enum MigrateCommand {
         /// Stop after this version (e.g. 2024-01-15-093000)
         #[arg(long, value_name = "VERSION")]
         to: Option<String>,
+        /// Print the SQL that would run, including bookkeeping and transactions; change nothing
+        #[arg(long)]
+        sql: bool,
+        /// Refuse pending migrations older than the newest applied one (from a merged branch)
+        #[arg(long)]
+        strict: bool,
     },
     /// Revert applied migrations (the last one by default)
     Revert {
         /// How many migrations to revert
-        #[arg(short = 'n', long = "number", value_name = "N", conflicts_with = "all")]
+        #[arg(short = 'n', long = "number", value_name = "N", conflicts_with_all = ["all", "to"])]
         number: Option<usize>,
+        /// Revert every migration newer than this version
+        #[arg(long, value_name = "VERSION", conflicts_with = "all")]
+        to: Option<String>,
         /// Revert every applied migration
         #[arg(long)]
         all: bool,
+        /// Print the SQL that would run; change nothing
+        #[arg(long)]
+        sql: bool,
     },
     /// Revert and re-apply the last migration(s)
     Redo {
@@ -128,6 +148,37 @@ pub enum MigrateCommand {
         #[arg(long)]
         all: bool,
     },
-    /// List migrations and whether each is applied
-    Status,
+    /// List migrations: applied or pending, when applied, checksum state
+    Status {
+        /// Print JSON instead of a table
+        #[arg(long)]
+        json: bool,
+    },
+    /// List applied migrations in the order they were applied
+    History {
+        /// Print JSON instead of a table
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the newest applied version
+    Current,
+    /// Mark migrations up to VERSION as applied without running them (adopt an existing
+    /// database), or accept an edit to an applied migration by re-recording its checksum
+    Stamp {
+        /// The version to stamp up to
+        #[arg(value_name = "VERSION")]
+        target: String,
+    },
+    /// Replay every migration on a scratch database and check each down.sql restores the
+    /// schema exactly (exit 3 if not)
+    Verify,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }

@@ -64,6 +64,13 @@ pub enum Error {
     #[error("{0}")]
     Migration(String),
 
+    /// `verify`, `check` or `lint` found problems (exit 3).
+    #[error("{0}")]
+    Problems(String),
+
+    #[error("database error: {0}")]
+    Database(#[from] diesel::result::Error),
+
     #[error(
         "internal error: {0}; please report this at https://github.com/dieselkit/dieselkit/issues"
     )]
@@ -85,6 +92,7 @@ impl Error {
             | Error::MissingAnswer { .. }
             | Error::Toml { .. } => exit::USAGE,
             Error::Aborted => exit::ABORTED,
+            Error::Problems(_) => exit::PROBLEMS,
             _ => exit::ERROR,
         }
     }

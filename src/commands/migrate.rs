@@ -1,12 +1,21 @@
-//! `dieselkit migrate run | revert | redo | status`.
+//! `dieselkit migrate run | revert | redo | status | history | current | stamp | verify`.
 
-use crate::cli::{GlobalArgs, MigrateCommand};
-use crate::error::Result;
-use crate::migrations::{resolve_database_url, Migrator};
+use crate::cli::{GlobalArgs, MigrateArgs, MigrateCommand};
+use crate::error::{Error, Result};
+use crate::migrations::{self, engine, resolve_database_url, Migrator, RevertLimit};
 use crate::ui::Ui;
 use std::path::PathBuf;
+use std::time::Duration;
 
-pub fn run(cmd: MigrateCommand, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
+fn limit(number: Option<usize>, to: Option<&str>, all: bool) -> RevertLimit<'_> {
+    match (all, to) {
+        (true, _) => RevertLimit::All,
+        (false, Some(v)) => RevertLimit::To(v),
+        (false, None) => RevertLimit::Count(number.unwrap_or(1)),
+    }
+}
+
+pub fn run(args: MigrateArgs, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
     let project_dir = global
         .project_dir
         .clone()
@@ -14,63 +23,250 @@ pub fn run(cmd: MigrateCommand, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
     let url = resolve_database_url(global.database_url.as_deref(), &project_dir)?;
     ui.detail(
         "Database",
-        format!(
-            "{} (from {})",
-            crate::migrations::redact(&url.url),
-            url.source
-        ),
+        format!("{} (from {})", migrations::redact(&url.url), url.source),
     );
-    let mut migrator = Migrator::open(&url.url, &project_dir)?;
-    match cmd {
-        MigrateCommand::Run { to } => {
-            let done = migrator.run(to.as_deref(), |name| ui.status("Applying", name))?;
+    if let MigrateCommand::Verify = args.command {
+        return verify(&url.url, &project_dir, ui);
+    }
+    let preview = matches!(
+        args.command,
+        MigrateCommand::Run { sql: true, .. } | MigrateCommand::Revert { sql: true, .. }
+    );
+    let mut m = Migrator::open_with(&url.url, &project_dir, !preview)?;
+    m.lock_timeout = Duration::from_secs(args.lock_timeout);
+    let timeout = args.lock_timeout;
+    let mut on_wait = || {
+        ui.status(
+            "Waiting",
+            format!("for the migration lock held by another process (up to {timeout}s)"),
+        )
+    };
+    match args.command {
+        MigrateCommand::Run { to, sql: true, .. } => ui.data(m.preview_run(to.as_deref())?),
+        MigrateCommand::Run { to, strict, .. } => {
+            warn_about_order(&mut m, ui, strict)?;
+            let done = m.run(to.as_deref(), &mut on_wait, &mut |n| {
+                ui.status("Applying", n)
+            })?;
             if done.is_empty() {
                 ui.status("Fresh", "no pending migrations; the database is up to date");
             } else {
                 ui.status("Finished", format!("applied {} migration(s)", done.len()));
             }
         }
-        MigrateCommand::Revert { number, all } => {
-            let n = if all { None } else { Some(number.unwrap_or(1)) };
-            let done = migrator.revert(n, |name| ui.status("Reverting", name))?;
-            if done.is_empty() {
-                ui.status("Fresh", "no applied migrations to revert");
+        MigrateCommand::Revert {
+            number,
+            to,
+            all,
+            sql,
+        } => {
+            let limit = limit(number, to.as_deref(), all);
+            if sql {
+                ui.data(m.preview_revert(limit)?);
             } else {
-                ui.status("Finished", format!("reverted {} migration(s)", done.len()));
+                let done = m.revert(limit, &mut on_wait, &mut |n| ui.status("Reverting", n))?;
+                if done.is_empty() {
+                    ui.status("Fresh", "no applied migrations to revert");
+                } else {
+                    ui.status("Finished", format!("reverted {} migration(s)", done.len()));
+                }
             }
         }
         MigrateCommand::Redo { number, all } => {
-            let n = if all { None } else { Some(number.unwrap_or(1)) };
-            let done = migrator.redo(n, |verb, name| ui.status(verb, name))?;
+            let done = m.redo(limit(number, None, all), &mut on_wait, &mut |verb, n| {
+                ui.status(verb, n)
+            })?;
             if done.is_empty() {
                 ui.status("Fresh", "no applied migrations to redo");
             } else {
                 ui.status("Finished", format!("redid {} migration(s)", done.len()));
             }
         }
-        MigrateCommand::Status => {
-            let states = migrator.status()?;
-            let width = states
-                .iter()
-                .map(|s| s.name.len())
-                .max()
-                .unwrap_or(9)
-                .max(9);
-            let mut out = format!("{:<width$}  STATE\n", "MIGRATION");
-            for s in &states {
-                out.push_str(&format!(
-                    "{:<width$}  {}\n",
-                    s.name,
-                    if s.applied { "applied" } else { "pending" }
-                ));
+        MigrateCommand::Status { json } => status(&mut m, ui, json)?,
+        MigrateCommand::History { json } => history(&mut m, ui, json)?,
+        MigrateCommand::Current => {
+            let applied = m.applied()?;
+            match applied.versions.keys().max() {
+                Some(v) => {
+                    let files = m.files()?;
+                    let name = files
+                        .iter()
+                        .find(|f| f.version == *v)
+                        .map(|f| f.name.clone())
+                        .unwrap_or_else(|| format!("{v} (no directory)"));
+                    ui.data(format!("{name}\n"));
+                }
+                None => ui.status("Current", "no migrations applied"),
             }
-            ui.data(out);
-            let pending = states.iter().filter(|s| !s.applied).count();
-            ui.status(
-                "Status",
-                format!("{} applied, {pending} pending", states.len() - pending),
-            );
         }
+        MigrateCommand::Stamp { target } => {
+            let n = m.stamp(&target, &mut on_wait, &mut |name, accepted_edit| {
+                if accepted_edit {
+                    ui.status(
+                        "Accepted",
+                        format!("{name}: recorded the checksum of its current up.sql"),
+                    )
+                } else {
+                    ui.status("Stamped", format!("{name} (marked applied, not run)"))
+                }
+            })?;
+            if n == 0 {
+                ui.status("Fresh", "nothing to stamp; every migration up to that version is applied with a matching checksum");
+            }
+        }
+        MigrateCommand::Verify => unreachable!("handled above"),
     }
     Ok(0)
+}
+
+fn warn_about_order(m: &mut Migrator, ui: &Ui, strict: bool) -> Result<()> {
+    let files = m.files()?;
+    let applied = m.applied()?;
+    for v in engine::missing(&files, &applied) {
+        ui.warn(format!(
+            "applied migration version {v} has no directory in `{}` (deleted, or from another branch)",
+            m.migrations_dir.display()
+        ));
+    }
+    let late = engine::out_of_order(&files, &applied);
+    if late.is_empty() {
+        return Ok(());
+    }
+    let list = late
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if strict {
+        return Err(Error::Migration(format!(
+            "pending migration(s) {list} are older than the newest applied one (probably merged from another branch); with `--strict` they are refused. Renumber them after the newest applied version, or run without `--strict` to apply them"
+        )));
+    }
+    ui.warn(format!(
+        "pending migration(s) {list} are older than the newest applied one (probably merged from another branch); they will be applied now, out of order"
+    ));
+    Ok(())
+}
+
+fn status(m: &mut Migrator, ui: &Ui, json: bool) -> Result<()> {
+    let st = m.status()?;
+    if json {
+        let text = serde_json::to_string_pretty(&st).map_err(|e| Error::Internal(e.to_string()))?;
+        ui.data(format!("{text}\n"));
+    } else {
+        let width = st
+            .migrations
+            .iter()
+            .map(|s| s.name.len())
+            .max()
+            .unwrap_or(9)
+            .max(9);
+        let mut out = format!(
+            "{:<width$}  {:<8}  {:<19}  CHECKSUM\n",
+            "MIGRATION", "STATE", "APPLIED AT"
+        );
+        for s in &st.migrations {
+            out.push_str(&format!(
+                "{:<width$}  {:<8}  {:<19}  {}{}\n",
+                s.name,
+                if s.applied { "applied" } else { "pending" },
+                s.applied_at.as_deref().unwrap_or("-"),
+                if s.applied { s.checksum } else { "-" },
+                if s.out_of_order {
+                    "  (older than the newest applied)"
+                } else {
+                    ""
+                }
+            ));
+        }
+        for v in &st.missing {
+            out.push_str(&format!("{v:<width$}  applied   (no directory on disk)\n"));
+        }
+        ui.data(out);
+    }
+    let pending = st.migrations.iter().filter(|s| !s.applied).count();
+    ui.status(
+        "Status",
+        format!(
+            "{} applied, {pending} pending",
+            st.migrations.len() - pending
+        ),
+    );
+    let edited: Vec<String> = st
+        .migrations
+        .iter()
+        .filter(|s| s.checksum == "edited")
+        .map(|s| {
+            m.migrations_dir
+                .join(&s.name)
+                .join("up.sql")
+                .display()
+                .to_string()
+        })
+        .collect();
+    if !edited.is_empty() {
+        return Err(engine::edited_error(&edited));
+    }
+    Ok(())
+}
+
+fn history(m: &mut Migrator, ui: &Ui, json: bool) -> Result<()> {
+    let files = m.files()?;
+    let applied = m.applied()?;
+    let mut rows: Vec<(String, String, String)> = applied
+        .versions
+        .iter()
+        .map(|(v, at)| {
+            let name = files
+                .iter()
+                .find(|f| f.version == *v)
+                .map(|f| f.name.clone())
+                .unwrap_or_else(|| format!("{v} (no directory)"));
+            (at.clone().unwrap_or_default(), v.clone(), name)
+        })
+        .collect();
+    rows.sort();
+    if json {
+        let list: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|(at, v, name)| serde_json::json!({"version": v, "name": name, "applied_at": at}))
+            .collect();
+        let text =
+            serde_json::to_string_pretty(&list).map_err(|e| Error::Internal(e.to_string()))?;
+        ui.data(format!("{text}\n"));
+    } else {
+        let mut out = format!("{:<19}  MIGRATION\n", "APPLIED AT");
+        for (at, _, name) in &rows {
+            out.push_str(&format!("{at:<19}  {name}\n"));
+        }
+        ui.data(out);
+    }
+    Ok(())
+}
+
+/// A scratch database next to the real one: a temporary SQLite file, or a uniquely named
+/// database on the same PostgreSQL/MySQL server, dropped afterwards.
+fn verify(url: &str, project_dir: &std::path::Path, ui: &Ui) -> Result<i32> {
+    let scratch = migrations::Scratch::create(url)?;
+    ui.status(
+        "Scratch",
+        format!(
+            "replaying migrations on `{}`",
+            migrations::redact(scratch.url())
+        ),
+    );
+    let result = migrations::verify::verify(scratch.url(), project_dir, &mut |verb, name| {
+        ui.detail(verb, name)
+    });
+    drop(scratch);
+    let mismatches = result?;
+    if mismatches.is_empty() {
+        ui.status(
+            "Verified",
+            "every down.sql restores the schema its up.sql started from",
+        );
+        Ok(0)
+    } else {
+        Err(migrations::verify::report(&mismatches))
+    }
 }

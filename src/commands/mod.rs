@@ -12,7 +12,7 @@ use crate::ui::Ui;
 pub fn run(cli: Cli, ui: &Ui) -> Result<i32> {
     match cli.command {
         Command::NewProject(args) => new_project::run(args, &cli.global, ui),
-        Command::Migrate(cmd) => migrate::run(cmd, &cli.global, ui),
+        Command::Migrate(args) => migrate::run(args, &cli.global, ui),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             let mut cmd = Cli::command();

@@ -2,13 +2,23 @@
 //! finds the database, lists migrations with their state and applies or reverts them one
 //! at a time so each step is reported.
 
+pub mod dump;
+pub mod engine;
+pub mod ledger;
+pub mod source;
+pub mod split;
+pub mod verify;
+
 use crate::error::{Error, Result};
-use diesel::migration::{Migration, MigrationSource};
+use diesel::migration::Migration;
 use diesel::prelude::*;
 use diesel::sqlite::SqliteConnection;
-use diesel_migrations::{FileBasedMigrations, MigrationHarness};
-use std::collections::BTreeSet;
+use diesel_migrations::MigrationHarness;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use engine::RevertLimit;
+pub use source::MigrationFile;
 
 /// Where the database URL came from (shown with `-v`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,9 +122,8 @@ pub fn redact(url: &str) -> String {
     url.to_string()
 }
 
-/// Split a server URL into (URL of a maintenance database, database name).
-#[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
-fn server_and_database(url: &str, maintenance: &str) -> Option<(String, String)> {
+/// The database name of a server URL and the same URL pointing at `other` instead.
+fn replace_database(url: &str, other: &str) -> Option<(String, String)> {
     let (base, query) = match url.split_once('?') {
         Some((b, q)) => (b, Some(q)),
         None => (url, None),
@@ -125,12 +134,102 @@ fn server_and_database(url: &str, maintenance: &str) -> Option<(String, String)>
     if name.is_empty() {
         return None;
     }
-    let mut server = format!("{}/{maintenance}", &base[..slash]);
+    let mut replaced = format!("{}/{other}", &base[..slash]);
     if let Some(q) = query {
-        server.push('?');
-        server.push_str(q);
+        replaced.push('?');
+        replaced.push_str(q);
     }
-    Some((server, name.to_string()))
+    Some((replaced, name.to_string()))
+}
+
+/// Split a server URL into (URL of a maintenance database, database name).
+#[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
+fn server_and_database(url: &str, maintenance: &str) -> Option<(String, String)> {
+    replace_database(url, maintenance)
+}
+
+/// A throwaway database for `verify`, dropped when this value is dropped.
+pub struct Scratch {
+    url: String,
+    drop_sql: Option<(String, String)>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Scratch {
+    pub fn create(like: &str) -> Result<Scratch> {
+        let backend = backend_of(like);
+        if backend == crate::spec::Backend::Sqlite {
+            let dir = tempfile::tempdir()?;
+            return Ok(Scratch {
+                url: dir.path().join("scratch.db").to_string_lossy().into_owned(),
+                drop_sql: None,
+                _dir: Some(dir),
+            });
+        }
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or_default();
+        let name = format!("dk_scratch_{}_{nanos}", std::process::id());
+        let maintenance = if backend == crate::spec::Backend::Postgres {
+            "postgres"
+        } else {
+            "information_schema"
+        };
+        let (admin, _) = replace_database(like, maintenance)
+            .ok_or_else(|| Error::usage(format!("`{}` names no database", redact(like))))?;
+        let (url, _) =
+            replace_database(like, &name).ok_or_else(|| Error::Internal("scratch url".into()))?;
+        let drop = match backend {
+            crate::spec::Backend::Postgres => {
+                format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            }
+            _ => format!("DROP DATABASE IF EXISTS {name}"),
+        };
+        admin_execute(&admin, &format!("CREATE DATABASE {name}"))?;
+        Ok(Scratch {
+            url,
+            drop_sql: Some((admin, drop)),
+            _dir: None,
+        })
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if let Some((admin, sql)) = &self.drop_sql {
+            let _ = admin_execute(admin, sql);
+        }
+    }
+}
+
+/// Run one statement on a server's maintenance database.
+fn admin_execute(admin_url: &str, sql: &str) -> Result<()> {
+    match backend_of(admin_url) {
+        #[cfg(feature = "postgres")]
+        crate::spec::Backend::Postgres => {
+            let mut c = diesel::PgConnection::establish(admin_url)
+                .map_err(|e| connect_error(admin_url, e))?;
+            diesel::sql_query(sql).execute(&mut c)?;
+            Ok(())
+        }
+        #[cfg(feature = "mysql")]
+        crate::spec::Backend::Mysql => {
+            let url = admin_url.replacen("mariadb://", "mysql://", 1);
+            let mut c = diesel::MysqlConnection::establish(&url)
+                .map_err(|e| connect_error(admin_url, e))?;
+            diesel::sql_query(sql).execute(&mut c)?;
+            Ok(())
+        }
+        other => {
+            let _ = sql;
+            Err(not_built_for(other, admin_url))
+        }
+    }
 }
 
 fn connect_error(url: &str, e: impl std::fmt::Display) -> Error {
@@ -152,18 +251,28 @@ fn not_built_for(backend: crate::spec::Backend, url: &str) -> Error {
 }
 
 #[cfg(feature = "postgres")]
-fn connect_postgres(url: &str) -> Result<diesel::PgConnection> {
+fn connect_postgres(url: &str, create: bool) -> Result<diesel::PgConnection> {
     use diesel::PgConnection;
     match PgConnection::establish(url) {
         Ok(c) => Ok(c),
-        Err(e) if e.to_string().contains("does not exist") => {
+        Err(e) if create && e.to_string().contains("does not exist") => {
             let (server, name) =
                 server_and_database(url, "postgres").ok_or_else(|| connect_error(url, &e))?;
             let mut admin =
                 PgConnection::establish(&server).map_err(|e| connect_error(&server, e))?;
-            diesel::sql_query(format!("CREATE DATABASE \"{}\"", name.replace('"', "\"\"")))
-                .execute(&mut admin)
-                .map_err(|e| connect_error(url, format!("cannot create database `{name}`: {e}")))?;
+            let created =
+                diesel::sql_query(format!("CREATE DATABASE \"{}\"", name.replace('"', "\"\"")))
+                    .execute(&mut admin);
+            match created {
+                // Another process created it at the same moment: fine.
+                Err(e) if !e.to_string().contains("already exists") => {
+                    return Err(connect_error(
+                        url,
+                        format!("cannot create database `{name}`: {e}"),
+                    ))
+                }
+                _ => {}
+            }
             PgConnection::establish(url).map_err(|e| connect_error(url, e))
         }
         Err(e) => Err(connect_error(url, e)),
@@ -171,12 +280,12 @@ fn connect_postgres(url: &str) -> Result<diesel::PgConnection> {
 }
 
 #[cfg(feature = "mysql")]
-fn connect_mysql(url: &str) -> Result<diesel::MysqlConnection> {
+fn connect_mysql(url: &str, create: bool) -> Result<diesel::MysqlConnection> {
     use diesel::MysqlConnection;
     let url = url.replacen("mariadb://", "mysql://", 1);
     match MysqlConnection::establish(&url) {
         Ok(c) => Ok(c),
-        Err(e) if e.to_string().contains("Unknown database") => {
+        Err(e) if create && e.to_string().contains("Unknown database") => {
             let (server, name) = server_and_database(&url, "information_schema")
                 .ok_or_else(|| connect_error(&url, &e))?;
             let mut admin =
@@ -192,6 +301,71 @@ fn connect_mysql(url: &str) -> Result<diesel::MysqlConnection> {
         Err(e) => Err(connect_error(&url, e)),
     }
 }
+
+/// Implement [`engine::Db`] for a diesel connection type.
+macro_rules! impl_db {
+    ($conn:ty, $db:ty, $backend:expr, $($extra:item)*) => {
+        impl engine::Db for $conn {
+            type B = $db;
+            fn backend(&self) -> crate::spec::Backend {
+                $backend
+            }
+            fn exec(&mut self, sql: &str) -> diesel::QueryResult<()> {
+                diesel::connection::SimpleConnection::batch_execute(self, sql)
+            }
+            fn lines(&mut self, sql: &str) -> diesel::QueryResult<Vec<String>> {
+                let rows: Vec<engine::Line> = diesel::sql_query(sql).load(self)?;
+                Ok(rows.into_iter().map(|r| r.line).collect())
+            }
+            fn pairs(&mut self, sql: &str) -> diesel::QueryResult<Vec<(String, Option<String>)>> {
+                let rows: Vec<engine::Pair> = diesel::sql_query(sql).load(self)?;
+                Ok(rows.into_iter().map(|r| (r.a, r.b)).collect())
+            }
+            fn run_migration(&mut self, m: &dyn Migration<$db>) -> diesel::migration::Result<()> {
+                MigrationHarness::run_migration(self, m).map(|_| ())
+            }
+            fn revert_migration(&mut self, m: &dyn Migration<$db>) -> diesel::migration::Result<()> {
+                MigrationHarness::revert_migration(self, m).map(|_| ())
+            }
+            $($extra)*
+        }
+    };
+}
+
+impl_db!(
+    SqliteConnection,
+    diesel::sqlite::Sqlite,
+    crate::spec::Backend::Sqlite,
+    fn locked_step<T>(&mut self, step: &mut dyn FnMut(&mut Self) -> Result<T>) -> Result<T> {
+        self.exclusive_transaction(|c| step(c))
+    },
+    fn set_busy_timeout(&mut self, ms: u64) -> diesel::QueryResult<()> {
+        diesel::connection::SimpleConnection::batch_execute(
+            self,
+            &format!("PRAGMA busy_timeout = {ms}"),
+        )
+    }
+);
+
+#[cfg(feature = "postgres")]
+impl_db!(
+    diesel::PgConnection,
+    diesel::pg::Pg,
+    crate::spec::Backend::Postgres,
+    fn locked_step<T>(&mut self, step: &mut dyn FnMut(&mut Self) -> Result<T>) -> Result<T> {
+        step(self)
+    }
+);
+
+#[cfg(feature = "mysql")]
+impl_db!(
+    diesel::MysqlConnection,
+    diesel::mysql::Mysql,
+    crate::spec::Backend::Mysql,
+    fn locked_step<T>(&mut self, step: &mut dyn FnMut(&mut Self) -> Result<T>) -> Result<T> {
+        step(self)
+    }
+);
 
 enum Conn {
     Sqlite(SqliteConnection),
@@ -217,321 +391,239 @@ macro_rules! with_conn {
 /// An open migration session on one database with one migrations directory.
 pub struct Migrator {
     conn: Conn,
-    source: FileBasedMigrations,
     pub migrations_dir: PathBuf,
     pub backend: crate::spec::Backend,
+    /// How long to wait for another process's migration lock.
+    pub lock_timeout: Duration,
 }
 
-/// One migration and whether it is applied.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One migration, its state and its checksum state.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct MigrationState {
     pub name: String,
     pub version: String,
     pub applied: bool,
+    pub applied_at: Option<String>,
+    /// "ok", "edited" (file changed since applied), "untracked" (applied without dieselkit),
+    /// or "pending".
+    pub checksum: &'static str,
+    /// Pending but older than the newest applied migration.
+    pub out_of_order: bool,
 }
 
-/// A failed migration, naming its file. diesel wraps the database message in
-/// "Failed to run NAME with: ", which we drop because we name the migration ourselves.
-/// How a failed migration leaves the database.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Rollback {
-    /// In a transaction on a backend with transactional DDL: nothing was applied.
-    Complete,
-    /// `run_in_transaction = false`: earlier statements were applied.
-    NoTransaction,
-    /// MySQL commits DDL implicitly: earlier statements may have been applied.
-    ImplicitCommit,
-}
-
-fn rollback_of(in_transaction: bool, backend: crate::spec::Backend) -> Rollback {
-    match (in_transaction, backend) {
-        (false, _) => Rollback::NoTransaction,
-        (true, crate::spec::Backend::Mysql) => Rollback::ImplicitCommit,
-        (true, _) => Rollback::Complete,
-    }
-}
-
-fn failure(
-    dir: &Path,
-    name: &str,
-    file: &str,
-    rollback: Rollback,
-    e: impl std::fmt::Display,
-) -> Error {
-    let text = e.to_string();
-    let message = match text.split_once(" with: ") {
-        Some((prefix, rest)) if prefix.starts_with("Failed to run") => rest.to_string(),
-        _ => text,
-    };
-    Error::MigrationFailed {
-        name: name.to_string(),
-        file: dir.join(name).join(file),
-        message: match rollback {
-            Rollback::Complete => format!("{message}; the migration was rolled back and its version is not recorded"),
-            Rollback::NoTransaction => format!("{message}; this migration runs outside a transaction (metadata.toml), so statements before the failing one were applied and its version is not recorded"),
-            Rollback::ImplicitCommit => format!("{message}; MySQL commits schema changes immediately, so statements before the failing one were applied; its version is not recorded"),
-        },
-    }
-}
-
-/// All migrations on disk, sorted by version.
-fn on_disk<DB: diesel::backend::Backend>(
-    source: &FileBasedMigrations,
-    dir: &Path,
-) -> Result<Vec<Box<dyn Migration<DB>>>>
-where
-    FileBasedMigrations: MigrationSource<DB>,
-{
-    let mut list = MigrationSource::<DB>::migrations(source).map_err(|e| {
-        Error::Migration(format!(
-            "cannot read migrations in `{}`: {e}",
-            dir.display()
-        ))
-    })?;
-    list.sort_by_key(|m| m.name().version().to_string());
-    Ok(list)
-}
-
-fn applied_versions<DB: diesel::backend::Backend>(
-    conn: &mut impl MigrationHarness<DB>,
-) -> Result<BTreeSet<String>> {
-    let applied = conn
-        .applied_migrations()
-        .map_err(|e| Error::Migration(format!("cannot read applied migrations: {e}")))?;
-    Ok(applied.iter().map(ToString::to_string).collect())
-}
-
-fn status_of<DB: diesel::backend::Backend>(
-    conn: &mut impl MigrationHarness<DB>,
-    source: &FileBasedMigrations,
-    dir: &Path,
-) -> Result<Vec<MigrationState>>
-where
-    FileBasedMigrations: MigrationSource<DB>,
-{
-    let applied = applied_versions(conn)?;
-    Ok(on_disk::<DB>(source, dir)?
-        .iter()
-        .map(|m| {
-            let version = m.name().version().to_string();
-            MigrationState {
-                name: m.name().to_string(),
-                applied: applied.contains(&version),
-                version,
-            }
-        })
-        .collect())
-}
-
-fn run_pending<DB: diesel::backend::Backend>(
-    conn: &mut impl MigrationHarness<DB>,
-    source: &FileBasedMigrations,
-    dir: &Path,
-    backend: crate::spec::Backend,
-    to: Option<&str>,
-    on_apply: &mut dyn FnMut(&str),
-) -> Result<Vec<String>>
-where
-    FileBasedMigrations: MigrationSource<DB>,
-{
-    let applied = applied_versions(conn)?;
-    let all = on_disk::<DB>(source, dir)?;
-    let target = match to {
-        Some(t) => Some(check_target(
-            all.iter().map(|m| m.name().version().to_string()),
-            t,
-        )?),
-        None => None,
-    };
-    let mut done = Vec::new();
-    for m in &all {
-        let version = m.name().version().to_string();
-        if target.as_ref().is_some_and(|t| version > *t) {
-            break;
-        }
-        if applied.contains(&version) {
-            continue;
-        }
-        let name = m.name().to_string();
-        on_apply(&name);
-        conn.run_migration(m.as_ref()).map_err(|e| {
-            failure(
-                dir,
-                &name,
-                "up.sql",
-                rollback_of(m.metadata().run_in_transaction(), backend),
-                e,
-            )
-        })?;
-        done.push(name);
-    }
-    Ok(done)
-}
-
-fn revert_applied<DB: diesel::backend::Backend>(
-    conn: &mut impl MigrationHarness<DB>,
-    source: &FileBasedMigrations,
-    dir: &Path,
-    backend: crate::spec::Backend,
-    n: Option<usize>,
-    on_revert: &mut dyn FnMut(&str),
-) -> Result<Vec<String>>
-where
-    FileBasedMigrations: MigrationSource<DB>,
-{
-    let applied = applied_versions(conn)?;
-    let all = on_disk::<DB>(source, dir)?;
-    let on_disk_versions: BTreeSet<String> =
-        all.iter().map(|m| m.name().version().to_string()).collect();
-    let mut to_revert: Vec<&Box<dyn Migration<DB>>> = all
-        .iter()
-        .filter(|m| applied.contains(&m.name().version().to_string()))
-        .collect();
-    to_revert.reverse();
-    if let Some(n) = n {
-        to_revert.truncate(n);
-    }
-    // An applied version newer than what we would revert, but missing on disk, would be
-    // skipped silently and leave the schema inconsistent: refuse instead.
-    if let Some(missing) = applied
-        .iter()
-        .rev()
-        .find(|v| !on_disk_versions.contains(*v))
-    {
-        let oldest_reverted = to_revert.last().map(|m| m.name().version().to_string());
-        if oldest_reverted.is_none_or(|o| *missing > o) {
-            return Err(Error::Migration(format!(
-                "applied migration version {missing} is not in `{}`; restore its directory to revert past it",
-                dir.display()
-            )));
-        }
-    }
-    let mut done = Vec::new();
-    for m in to_revert {
-        let name = m.name().to_string();
-        on_revert(&name);
-        conn.revert_migration(m.as_ref()).map_err(|e| {
-            failure(
-                dir,
-                &name,
-                "down.sql",
-                rollback_of(m.metadata().run_in_transaction(), backend),
-                e,
-            )
-        })?;
-        done.push(name);
-    }
-    Ok(done)
-}
-
-fn reapply<DB: diesel::backend::Backend>(
-    conn: &mut impl MigrationHarness<DB>,
-    source: &FileBasedMigrations,
-    dir: &Path,
-    backend: crate::spec::Backend,
-    names: &[String],
-    on_apply: &mut dyn FnMut(&str),
-) -> Result<Vec<String>>
-where
-    FileBasedMigrations: MigrationSource<DB>,
-{
-    let all = on_disk::<DB>(source, dir)?;
-    let mut again = Vec::new();
-    for name in names.iter().rev() {
-        if let Some(m) = all.iter().find(|m| m.name().to_string() == *name) {
-            on_apply(name);
-            conn.run_migration(m.as_ref()).map_err(|e| {
-                failure(
-                    dir,
-                    name,
-                    "up.sql",
-                    rollback_of(m.metadata().run_in_transaction(), backend),
-                    e,
-                )
-            })?;
-            again.push(name.clone());
-        }
-    }
-    Ok(again)
-}
-
-#[derive(QueryableByName)]
-struct NameRow {
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    name: String,
+/// The full picture `status` prints.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Status {
+    pub migrations: Vec<MigrationState>,
+    /// Applied versions with no migration directory.
+    pub missing: Vec<String>,
 }
 
 impl Migrator {
+    /// Connect to `url` (creating the database if it does not exist) for the migrations
+    /// in `project_dir/migrations`.
     pub fn open(url: &str, project_dir: &Path) -> Result<Migrator> {
+        Self::open_with(url, project_dir, true)
+    }
+
+    /// Like [`Migrator::open`]; with `create` false a missing server database is an error
+    /// (used by `--sql`, which must touch nothing).
+    pub fn open_with(url: &str, project_dir: &Path, create: bool) -> Result<Migrator> {
         let migrations_dir = project_dir.join("migrations");
         if !migrations_dir.is_dir() {
             return Err(Error::NoMigrations {
                 path: migrations_dir,
             });
         }
-        let source = FileBasedMigrations::from_path(&migrations_dir).map_err(|e| {
-            Error::Migration(format!("cannot read `{}`: {e}", migrations_dir.display()))
-        })?;
         let backend = backend_of(url);
         let conn = match backend {
             crate::spec::Backend::Sqlite => {
-                let path = sqlite_path(url, project_dir)?;
-                Conn::Sqlite(SqliteConnection::establish(&path).map_err(|e| connect_error(url, e))?)
+                let mut path = sqlite_path(url, project_dir)?;
+                if !create && !Path::new(&path).exists() {
+                    // Nothing is applied to a database that does not exist; don't create it.
+                    path = ":memory:".into();
+                }
+                let mut c =
+                    SqliteConnection::establish(&path).map_err(|e| connect_error(url, e))?;
+                diesel::connection::SimpleConnection::batch_execute(
+                    &mut c,
+                    "PRAGMA busy_timeout = 0",
+                )
+                .map_err(|e| connect_error(url, e))?;
+                Conn::Sqlite(c)
             }
             #[cfg(feature = "postgres")]
-            crate::spec::Backend::Postgres => Conn::Pg(connect_postgres(url)?),
+            crate::spec::Backend::Postgres => Conn::Pg(connect_postgres(url, create)?),
             #[cfg(feature = "mysql")]
-            crate::spec::Backend::Mysql => Conn::Mysql(connect_mysql(url)?),
+            crate::spec::Backend::Mysql => Conn::Mysql(connect_mysql(url, create)?),
             #[allow(unreachable_patterns)]
             other => return Err(not_built_for(other, url)),
         };
         Ok(Migrator {
             conn,
-            source,
             migrations_dir,
             backend,
+            lock_timeout: Duration::from_secs(60),
         })
     }
 
-    pub fn status(&mut self) -> Result<Vec<MigrationState>> {
-        with_conn!(&mut self.conn, c => status_of(c, &self.source, &self.migrations_dir))
+    pub fn files(&self) -> Result<Vec<MigrationFile>> {
+        source::load(&self.migrations_dir)
+    }
+
+    pub fn applied(&mut self) -> Result<engine::Applied> {
+        with_conn!(&mut self.conn, c => engine::read_applied(c))
+    }
+
+    pub fn status(&mut self) -> Result<Status> {
+        let files = self.files()?;
+        let applied = self.applied()?;
+        let late = engine::out_of_order(&files, &applied);
+        let migrations = files
+            .iter()
+            .map(|f| {
+                let applied_at = applied.versions.get(&f.version).cloned();
+                let is_applied = applied_at.is_some();
+                MigrationState {
+                    name: f.name.clone(),
+                    version: f.version.clone(),
+                    applied: is_applied,
+                    applied_at: applied_at.flatten(),
+                    checksum: match (is_applied, applied.checksums.get(&f.version)) {
+                        (false, _) => "pending",
+                        (true, None) => "untracked",
+                        (true, Some(sum)) if *sum == f.checksum => "ok",
+                        (true, Some(_)) => "edited",
+                    },
+                    out_of_order: late.contains(&f.name),
+                }
+            })
+            .collect();
+        Ok(Status {
+            migrations,
+            missing: engine::missing(&files, &applied),
+        })
+    }
+
+    fn lock_options<'a>(&self, on_wait: &'a mut dyn FnMut()) -> engine::LockOptions<'a> {
+        engine::LockOptions {
+            timeout: self.lock_timeout,
+            on_wait,
+        }
     }
 
     /// Apply pending migrations in version order, up to and including `to` when given.
-    /// `on_apply` is called before each one.
-    pub fn run(&mut self, to: Option<&str>, mut on_apply: impl FnMut(&str)) -> Result<Vec<String>> {
-        with_conn!(&mut self.conn, c => run_pending(c, &self.source, &self.migrations_dir, self.backend, to, &mut on_apply))
+    pub fn run(
+        &mut self,
+        to: Option<&str>,
+        on_wait: &mut dyn FnMut(),
+        on_apply: &mut dyn FnMut(&str),
+    ) -> Result<Vec<String>> {
+        let files = self.files()?;
+        let target = to.map(|t| check_target(&files, t)).transpose()?;
+        let mut opts = self.lock_options(on_wait);
+        with_conn!(&mut self.conn, c => engine::run(c, &files, target.as_deref(), &mut opts, on_apply))
     }
 
-    /// Revert the `n` most recently applied migrations (all of them when `n` is None).
     pub fn revert(
         &mut self,
-        n: Option<usize>,
-        mut on_revert: impl FnMut(&str),
+        limit: RevertLimit<'_>,
+        on_wait: &mut dyn FnMut(),
+        on_revert: &mut dyn FnMut(&str),
     ) -> Result<Vec<String>> {
-        with_conn!(&mut self.conn, c => revert_applied(c, &self.source, &self.migrations_dir, self.backend, n, &mut on_revert))
+        let files = self.files()?;
+        let normalized;
+        let limit = match limit {
+            RevertLimit::To(t) => {
+                normalized = check_target(&files, t)?;
+                RevertLimit::To(&normalized)
+            }
+            other => other,
+        };
+        let mut opts = self.lock_options(on_wait);
+        with_conn!(&mut self.conn, c => engine::revert(c, &files, limit, &mut opts, on_revert))
     }
 
-    /// Revert the last `n` migrations and apply them again.
+    /// Revert the last migrations and apply them again.
     pub fn redo(
         &mut self,
-        n: Option<usize>,
-        mut on_step: impl FnMut(&str, &str),
+        limit: RevertLimit<'_>,
+        on_wait: &mut dyn FnMut(),
+        on_step: &mut dyn FnMut(&str, &str),
     ) -> Result<Vec<String>> {
-        let reverted = self.revert(n, |name| on_step("Reverting", name))?;
-        with_conn!(&mut self.conn, c => reapply(c, &self.source, &self.migrations_dir, self.backend, &reverted, &mut |name| on_step("Applying", name)))
+        let reverted = self.revert(limit, on_wait, &mut |n| on_step("Reverting", n))?;
+        let Some(last) = reverted.last() else {
+            return Ok(vec![]);
+        };
+        let target = source::version_of(reverted.first().unwrap_or(last));
+        // Re-apply exactly up to the newest reverted migration.
+        self.run(Some(&target), on_wait, &mut |n| on_step("Applying", n))
     }
 
-    /// Names of application tables in the database (excluding diesel's bookkeeping).
+    pub fn stamp(
+        &mut self,
+        to: &str,
+        on_wait: &mut dyn FnMut(),
+        on_stamp: &mut dyn FnMut(&str, bool),
+    ) -> Result<usize> {
+        let files = self.files()?;
+        let target = check_target(&files, to)?;
+        let mut opts = self.lock_options(on_wait);
+        with_conn!(&mut self.conn, c => engine::stamp(c, &files, &target, &mut opts, on_stamp))
+    }
+
+    pub fn preview_run(&mut self, to: Option<&str>) -> Result<String> {
+        let files = self.files()?;
+        let target = to.map(|t| check_target(&files, t)).transpose()?;
+        let applied = self.applied()?;
+        let exist = with_conn!(&mut self.conn, c => engine::tables_exist(c))?;
+        Ok(engine::preview_run(
+            self.backend,
+            &files,
+            &applied,
+            target.as_deref(),
+            exist,
+        ))
+    }
+
+    pub fn preview_revert(&mut self, limit: RevertLimit<'_>) -> Result<String> {
+        let files = self.files()?;
+        let normalized;
+        let limit = match limit {
+            RevertLimit::To(t) => {
+                normalized = check_target(&files, t)?;
+                RevertLimit::To(&normalized)
+            }
+            other => other,
+        };
+        let applied = self.applied()?;
+        Ok(engine::preview_revert(
+            self.backend,
+            &files,
+            &applied,
+            limit,
+        ))
+    }
+
+    /// Names of application tables in the database (excluding the bookkeeping tables).
     pub fn table_names(&mut self) -> Result<Vec<String>> {
         let query = match self.backend {
-            crate::spec::Backend::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name != '__diesel_schema_migrations' ORDER BY name",
-            crate::spec::Backend::Postgres => "SELECT tablename::text AS name FROM pg_tables WHERE schemaname = current_schema() AND tablename != '__diesel_schema_migrations' ORDER BY tablename",
-            crate::spec::Backend::Mysql => "SELECT CAST(table_name AS CHAR) AS name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name != '__diesel_schema_migrations' ORDER BY table_name",
+            crate::spec::Backend::Sqlite => "SELECT name AS line FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '\\_\\_diesel%' ESCAPE '\\' ORDER BY name",
+            crate::spec::Backend::Postgres => "SELECT tablename::text AS line FROM pg_tables WHERE schemaname = current_schema() AND tablename NOT LIKE '\\_\\_diesel%' ORDER BY tablename",
+            crate::spec::Backend::Mysql => "SELECT CAST(table_name AS CHAR) AS line FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name NOT LIKE '\\_\\_diesel%' ORDER BY table_name",
         };
-        let rows: Vec<NameRow> = with_conn!(&mut self.conn, c => diesel::sql_query(query).load(c))
-            .map_err(|e| Error::Migration(e.to_string()))?;
-        Ok(rows.into_iter().map(|r| r.name).collect())
+        with_conn!(&mut self.conn, c => engine::Db::lines(c, query)).map_err(Error::from)
+    }
+
+    /// A normalized description of the schema, one line per column, index, constraint.
+    pub fn schema_dump(&mut self) -> Result<Vec<String>> {
+        let mut lines = Vec::new();
+        for query in dump::queries(self.backend) {
+            let mut rows = with_conn!(&mut self.conn, c => engine::Db::lines(c, query))?;
+            lines.append(&mut rows);
+        }
+        lines.sort();
+        Ok(lines)
     }
 }
 
@@ -541,14 +633,14 @@ fn normalize_version(v: &str) -> String {
     v.chars().filter(|c| c.is_ascii_digit()).collect()
 }
 
-/// The normalized version `--to` names, if a migration has it.
-fn check_target(versions: impl Iterator<Item = String>, target: &str) -> Result<String> {
+/// The normalized version `--to` or `stamp` names, if a migration has it.
+fn check_target(files: &[MigrationFile], target: &str) -> Result<String> {
     let wanted = normalize_version(target);
-    if versions.into_iter().any(|v| v == wanted) {
+    if files.iter().any(|f| f.version == wanted) {
         Ok(wanted)
     } else {
         Err(Error::usage(format!(
-            "`--to {target}`: no migration has that version; run `dieselkit migrate status` to list them"
+            "`{target}`: no migration has that version; run `dieselkit migrate status` to list them"
         )))
     }
 }

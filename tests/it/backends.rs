@@ -141,7 +141,7 @@ fn failing_migration(kind: ServerKind, test: &str, rolled_back: bool) {
         .stderr_has("second/up.sql")
         .stderr_has("nowhere");
     let mut m = dieselkit::migrations::Migrator::open(&db.url, dir.path()).expect("open");
-    let states = m.status().expect("status");
+    let states = m.status().expect("status").migrations;
     assert!(
         states[0].applied && !states[1].applied,
         "the ledger keeps the previous version"

@@ -1,0 +1,608 @@
+//! The migration engine, written once for every backend: a [`Db`] is a connection that
+//! can execute SQL, answer text queries, lock, and drive diesel_migrations'
+//! `MigrationHarness` with our [`Runnable`] migrations (which run statement by statement,
+//! so a failure names its statement, and record checksums in the same transaction).
+
+use super::ledger;
+use super::source::MigrationFile;
+use super::split;
+use crate::error::{Error, Result};
+use crate::spec::Backend;
+use diesel::backend::Backend as DieselBackend;
+use diesel::connection::BoxableConnection;
+use diesel::migration::{Migration, MigrationMetadata, MigrationName, MigrationVersion};
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::{Duration, Instant};
+
+#[derive(diesel::QueryableByName)]
+pub struct Line {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub line: String,
+}
+
+#[derive(diesel::QueryableByName)]
+pub struct Pair {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub a: String,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    pub b: Option<String>,
+}
+
+/// What the engine needs from a connection. Implemented for each diesel connection type
+/// in `mod.rs`.
+pub trait Db {
+    type B: DieselBackend;
+    fn backend(&self) -> Backend;
+    fn exec(&mut self, sql: &str) -> diesel::QueryResult<()>;
+    fn lines(&mut self, sql: &str) -> diesel::QueryResult<Vec<String>>;
+    fn pairs(&mut self, sql: &str) -> diesel::QueryResult<Vec<(String, Option<String>)>>;
+    fn run_migration(&mut self, m: &dyn Migration<Self::B>) -> diesel::migration::Result<()>;
+    fn revert_migration(&mut self, m: &dyn Migration<Self::B>) -> diesel::migration::Result<()>;
+    /// Run `step` holding the per-step lock (SQLite: an exclusive transaction; elsewhere the
+    /// session lock is already held and this just runs it).
+    fn locked_step<T>(&mut self, step: &mut dyn FnMut(&mut Self) -> Result<T>) -> Result<T>;
+    /// Set how long SQLite waits for a locked database, in milliseconds.
+    fn set_busy_timeout(&mut self, _ms: u64) -> diesel::QueryResult<()> {
+        Ok(())
+    }
+}
+
+struct Name {
+    name: String,
+    version: MigrationVersion<'static>,
+}
+
+impl MigrationName for Name {
+    fn version(&self) -> MigrationVersion<'_> {
+        self.version.as_owned()
+    }
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name)
+    }
+}
+
+struct Meta(bool);
+
+impl MigrationMetadata for Meta {
+    fn run_in_transaction(&self) -> bool {
+        self.0
+    }
+}
+
+/// The statement that failed, for the error message.
+#[derive(Debug, Clone)]
+struct StatementFailure {
+    file: &'static str,
+    line: usize,
+    sql: String,
+    message: String,
+}
+
+/// A migration file made runnable by diesel's harness.
+struct Runnable<'a> {
+    file: &'a MigrationFile,
+    name: Name,
+    meta: Meta,
+    backend: Backend,
+    failure: RefCell<Option<StatementFailure>>,
+}
+
+impl<'a> Runnable<'a> {
+    fn new(file: &'a MigrationFile, backend: Backend) -> Self {
+        Runnable {
+            file,
+            name: Name {
+                name: file.name.clone(),
+                version: MigrationVersion::from(file.version.clone()),
+            },
+            meta: Meta(file.run_in_transaction),
+            backend,
+            failure: RefCell::new(None),
+        }
+    }
+
+    fn execute<DB: DieselBackend>(
+        &self,
+        conn: &mut dyn BoxableConnection<DB>,
+        file: &'static str,
+        sql: &str,
+    ) -> diesel::migration::Result<()> {
+        for statement in split::split(sql) {
+            if let Err(e) = conn.batch_execute(&statement.sql) {
+                *self.failure.borrow_mut() = Some(StatementFailure {
+                    file,
+                    line: statement.line,
+                    sql: statement.sql.clone(),
+                    message: e.to_string(),
+                });
+                return Err(Box::new(e));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<DB: DieselBackend> Migration<DB> for Runnable<'_> {
+    fn run(&self, conn: &mut dyn BoxableConnection<DB>) -> diesel::migration::Result<()> {
+        self.execute(conn, "up.sql", &self.file.up)?;
+        for s in ledger::record(
+            &self.file.version,
+            &self.file.name,
+            &self.file.checksum,
+            self.backend,
+        ) {
+            conn.batch_execute(&s)?;
+        }
+        Ok(())
+    }
+
+    fn revert(&self, conn: &mut dyn BoxableConnection<DB>) -> diesel::migration::Result<()> {
+        let Some(down) = &self.file.down else {
+            return Err(Box::new(
+                diesel_migrations::MigrationError::NoMigrationRevertFile,
+            ));
+        };
+        self.execute(conn, "down.sql", down)?;
+        conn.batch_execute(&ledger::forget(&self.file.version, self.backend))?;
+        Ok(())
+    }
+
+    fn metadata(&self) -> &dyn MigrationMetadata {
+        &self.meta
+    }
+
+    fn name(&self) -> &dyn MigrationName {
+        &self.name
+    }
+}
+
+fn failure_error(r: &Runnable<'_>, direction: &'static str, e: impl fmt::Display) -> Error {
+    let (rollback, in_tx) = match (r.file.run_in_transaction, r.backend) {
+        (false, _) => ("this migration runs outside a transaction (metadata.toml), so statements before the failing one were applied; its version is not recorded", false),
+        (true, Backend::Mysql) => ("MySQL commits schema changes immediately, so statements before the failing one were applied; its version is not recorded", true),
+        (true, _) => ("the migration was rolled back and its version is not recorded", true),
+    };
+    let _ = in_tx;
+    match r.failure.borrow().clone() {
+        Some(f) => {
+            let mut sql: String = f
+                .sql
+                .lines()
+                .next()
+                .unwrap_or("")
+                .chars()
+                .take(120)
+                .collect();
+            if f.sql.lines().count() > 1 || f.sql.chars().count() > 120 {
+                sql.push_str(" ...");
+            }
+            Error::MigrationFailed {
+                name: r.file.name.clone(),
+                file: r.file.dir.join(f.file),
+                message: format!("line {}: `{sql}`: {}; {rollback}", f.line, f.message),
+            }
+        }
+        None => {
+            let text = e.to_string();
+            let message = match text.split_once(" with: ") {
+                Some((prefix, rest)) if prefix.starts_with("Failed to") => rest.to_string(),
+                _ => text,
+            };
+            Error::MigrationFailed {
+                name: r.file.name.clone(),
+                file: r.file.dir.join(if direction == "up" {
+                    "up.sql"
+                } else {
+                    "down.sql"
+                }),
+                message: format!("{message}; {rollback}"),
+            }
+        }
+    }
+}
+
+/// What the database says is applied, read without creating anything.
+#[derive(Debug, Clone, Default)]
+pub struct Applied {
+    /// version → run_on
+    pub versions: BTreeMap<String, Option<String>>,
+    /// version → recorded checksum
+    pub checksums: BTreeMap<String, String>,
+}
+
+fn table_exists<D: Db>(db: &mut D, name: &str) -> Result<bool> {
+    Ok(!db
+        .lines(&ledger::table_exists_query(name, db.backend()))?
+        .is_empty())
+}
+
+pub fn read_applied<D: Db>(db: &mut D) -> Result<Applied> {
+    let mut applied = Applied::default();
+    if table_exists(db, ledger::DIESEL_TABLE)? {
+        for (v, run_on) in db.pairs(&ledger::applied_query(db.backend()))? {
+            applied.versions.insert(v, run_on);
+        }
+    }
+    if table_exists(db, ledger::SIDE_TABLE)? {
+        for (v, sum) in db.pairs(&ledger::checksums_query(db.backend()))? {
+            applied.checksums.insert(v, sum.unwrap_or_default());
+        }
+    }
+    Ok(applied)
+}
+
+fn ensure_tables<D: Db>(db: &mut D) -> Result<()> {
+    db.exec(&ledger::create_diesel_table())?;
+    let backend = db.backend();
+    db.exec(&ledger::create_side_table(backend))?;
+    Ok(())
+}
+
+/// Options every locking command shares.
+pub struct LockOptions<'a> {
+    pub timeout: Duration,
+    pub on_wait: &'a mut dyn FnMut(),
+}
+
+/// Take the session lock (PostgreSQL, MySQL), waiting up to the timeout.
+pub fn lock<D: Db>(db: &mut D, opts: &mut LockOptions<'_>) -> Result<()> {
+    let backend = db.backend();
+    let Some(query) = ledger::try_lock_query(backend) else {
+        // SQLite: wait politely on the exclusive transactions instead.
+        db.set_busy_timeout(0)?;
+        return Ok(());
+    };
+    let start = Instant::now();
+    let mut told = false;
+    loop {
+        if db.lines(&query)?.first().map(String::as_str) == Some("yes") {
+            return Ok(());
+        }
+        if !told {
+            (opts.on_wait)();
+            told = true;
+        }
+        if start.elapsed() >= opts.timeout {
+            return Err(Error::Migration(format!(
+                "timed out after {}s waiting for the migration lock; another `dieselkit migrate` is running against this database (raise the wait with `--lock-timeout`)",
+                opts.timeout.as_secs()
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+pub fn unlock<D: Db>(db: &mut D) {
+    if let Some(statement) = ledger::unlock_statement(db.backend()) {
+        // Closing the connection releases it anyway.
+        let _ = db.exec(&statement);
+    }
+}
+
+/// One step under the lock, with SQLite's wait-and-tell behaviour.
+fn step<D: Db, T>(
+    db: &mut D,
+    opts: &mut LockOptions<'_>,
+    f: &mut dyn FnMut(&mut D) -> Result<T>,
+) -> Result<T> {
+    match db.locked_step(f) {
+        Err(Error::Database(e))
+            if db.backend() == Backend::Sqlite && e.to_string().contains("locked") =>
+        {
+            (opts.on_wait)();
+            db.set_busy_timeout(opts.timeout.as_millis() as u64)?;
+            let result = db.locked_step(f);
+            db.set_busy_timeout(0)?;
+            result
+        }
+        other => other,
+    }
+}
+
+/// Applied migrations whose file changed since they were applied.
+pub fn edited(files: &[MigrationFile], applied: &Applied) -> Vec<String> {
+    files
+        .iter()
+        .filter(|f| applied.versions.contains_key(&f.version))
+        .filter(|f| {
+            applied
+                .checksums
+                .get(&f.version)
+                .is_some_and(|sum| *sum != f.checksum)
+        })
+        .map(|f| f.dir.join("up.sql").display().to_string())
+        .collect()
+}
+
+pub fn edited_error(paths: &[String]) -> Error {
+    Error::Migration(format!(
+        "{} applied migration(s) changed after they were applied: {}. Restore the file(s), or, if the change is intended and already reflected in the database, accept it with `dieselkit migrate stamp VERSION`",
+        paths.len(),
+        paths.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ")
+    ))
+}
+
+/// Pending migrations older than the newest applied one (arrived from a merged branch).
+pub fn out_of_order(files: &[MigrationFile], applied: &Applied) -> Vec<String> {
+    let Some(newest) = applied.versions.keys().max() else {
+        return vec![];
+    };
+    files
+        .iter()
+        .filter(|f| !applied.versions.contains_key(&f.version) && f.version < *newest)
+        .map(|f| f.name.clone())
+        .collect()
+}
+
+/// Applied versions with no directory.
+pub fn missing(files: &[MigrationFile], applied: &Applied) -> Vec<String> {
+    applied
+        .versions
+        .keys()
+        .filter(|v| !files.iter().any(|f| f.version == **v))
+        .cloned()
+        .collect()
+}
+
+/// Apply pending migrations in order (up to `target`), one locked step at a time.
+pub fn run<D: Db>(
+    db: &mut D,
+    files: &[MigrationFile],
+    target: Option<&str>,
+    opts: &mut LockOptions<'_>,
+    on_apply: &mut dyn FnMut(&str),
+) -> Result<Vec<String>> {
+    lock(db, opts)?;
+    let result = (|| {
+        ensure_tables(db)?;
+        let mut done = Vec::new();
+        loop {
+            let next = step(db, opts, &mut |db: &mut D| {
+                let applied = read_applied(db)?;
+                let edits = edited(files, &applied);
+                if !edits.is_empty() {
+                    return Err(edited_error(&edits));
+                }
+                let Some(file) = files
+                    .iter()
+                    .filter(|f| target.is_none_or(|t| f.version.as_str() <= t))
+                    .find(|f| !applied.versions.contains_key(&f.version))
+                else {
+                    return Ok(None);
+                };
+                on_apply(&file.name);
+                let r = Runnable::new(file, db.backend());
+                db.run_migration(&r)
+                    .map_err(|e| failure_error(&r, "up", e))?;
+                Ok(Some(file.name.clone()))
+            })?;
+            match next {
+                Some(name) => done.push(name),
+                None => return Ok(done),
+            }
+        }
+    })();
+    unlock(db);
+    result
+}
+
+/// Revert applied migrations newest first while `keep_going(index, file)` says so.
+pub fn revert<D: Db>(
+    db: &mut D,
+    files: &[MigrationFile],
+    limit: RevertLimit<'_>,
+    opts: &mut LockOptions<'_>,
+    on_revert: &mut dyn FnMut(&str),
+) -> Result<Vec<String>> {
+    lock(db, opts)?;
+    let result = (|| {
+        let mut done: Vec<String> = Vec::new();
+        loop {
+            let next = step(db, opts, &mut |db: &mut D| {
+                let applied = read_applied(db)?;
+                let Some(newest) = applied.versions.keys().max().cloned() else {
+                    return Ok(None);
+                };
+                let stop = match limit {
+                    RevertLimit::Count(n) => done.len() >= n,
+                    RevertLimit::All => false,
+                    RevertLimit::To(v) => newest.as_str() <= v,
+                };
+                if stop {
+                    return Ok(None);
+                }
+                let Some(file) = files.iter().find(|f| f.version == newest) else {
+                    return Err(Error::Migration(format!(
+                        "the most recently applied migration (version {newest}) has no directory in the migrations folder; restore it to revert past it"
+                    )));
+                };
+                on_revert(&file.name);
+                let r = Runnable::new(file, db.backend());
+                db.revert_migration(&r)
+                    .map_err(|e| failure_error(&r, "down", e))?;
+                Ok(Some(file.name.clone()))
+            })?;
+            match next {
+                Some(name) => done.push(name),
+                None => return Ok(done),
+            }
+        }
+    })();
+    unlock(db);
+    result
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum RevertLimit<'a> {
+    Count(usize),
+    All,
+    /// Revert everything newer than this version.
+    To(&'a str),
+}
+
+/// Mark migrations up to `target` as applied without running them; an applied migration
+/// gets its checksum re-recorded (accepting an edit).
+pub fn stamp<D: Db>(
+    db: &mut D,
+    files: &[MigrationFile],
+    target: &str,
+    opts: &mut LockOptions<'_>,
+    on_stamp: &mut dyn FnMut(&str, bool),
+) -> Result<usize> {
+    lock(db, opts)?;
+    let result = (|| {
+        ensure_tables(db)?;
+        step(db, opts, &mut |db: &mut D| {
+            let applied = read_applied(db)?;
+            let backend = db.backend();
+            let mut count = 0;
+            for f in files.iter().filter(|f| f.version.as_str() <= target) {
+                let was_applied = applied.versions.contains_key(&f.version);
+                if was_applied && applied.checksums.get(&f.version) == Some(&f.checksum) {
+                    continue;
+                }
+                if !was_applied {
+                    db.exec(&ledger::diesel_insert(&f.version, backend))?;
+                }
+                for s in ledger::record(&f.version, &f.name, &f.checksum, backend) {
+                    db.exec(&s)?;
+                }
+                on_stamp(&f.name, was_applied);
+                count += 1;
+            }
+            Ok(count)
+        })
+    })();
+    unlock(db);
+    result
+}
+
+/// What `migrate run --sql` would execute, statement by statement. Reads the applied list
+/// (if the bookkeeping table exists) and changes nothing.
+pub fn preview_run(
+    backend: Backend,
+    files: &[MigrationFile],
+    applied: &Applied,
+    target: Option<&str>,
+    tables_exist: bool,
+) -> String {
+    let mut out =
+        format!("-- dieselkit migrate run --sql ({backend}): nothing below has been executed\n");
+    out.push_str(&format!("{};\n", ledger::lock_preview(backend)));
+    if !tables_exist {
+        out.push_str(&format!(
+            "{};\n{};\n",
+            ledger::create_diesel_table(),
+            ledger::create_side_table(backend)
+        ));
+    }
+    let pending: Vec<&MigrationFile> = files
+        .iter()
+        .filter(|f| target.is_none_or(|t| f.version.as_str() <= t))
+        .filter(|f| !applied.versions.contains_key(&f.version))
+        .collect();
+    if pending.is_empty() {
+        out.push_str("-- no pending migrations\n");
+    }
+    for f in pending {
+        out.push_str(&format!(
+            "\n-- migration {} ({})\n",
+            f.name,
+            f.dir.join("up.sql").display()
+        ));
+        let tx = f.run_in_transaction;
+        out.push_str(if tx {
+            "BEGIN;\n"
+        } else {
+            "-- run_in_transaction = false: no transaction\n"
+        });
+        for s in split::split(&f.up) {
+            out.push_str(&s.sql);
+            out.push_str(";\n");
+        }
+        out.push_str(&format!(
+            "{};\n",
+            ledger::diesel_insert(&f.version, backend)
+        ));
+        for s in ledger::record(&f.version, &f.name, &f.checksum, backend) {
+            out.push_str(&format!("{s};\n"));
+        }
+        if tx {
+            out.push_str("COMMIT;\n");
+        }
+    }
+    if let Some(unlock) = ledger::unlock_statement(backend) {
+        out.push_str(&format!("\n{unlock};\n"));
+    }
+    out
+}
+
+pub fn preview_revert(
+    backend: Backend,
+    files: &[MigrationFile],
+    applied: &Applied,
+    limit: RevertLimit<'_>,
+) -> String {
+    let mut out =
+        format!("-- dieselkit migrate revert --sql ({backend}): nothing below has been executed\n");
+    out.push_str(&format!("{};\n", ledger::lock_preview(backend)));
+    let mut versions: Vec<&String> = applied.versions.keys().collect();
+    versions.reverse();
+    let chosen: Vec<&String> = match limit {
+        RevertLimit::Count(n) => versions.into_iter().take(n).collect(),
+        RevertLimit::All => versions,
+        RevertLimit::To(t) => versions.into_iter().filter(|v| v.as_str() > t).collect(),
+    };
+    if chosen.is_empty() {
+        out.push_str("-- no applied migrations to revert\n");
+    }
+    for v in chosen {
+        let Some(f) = files.iter().find(|f| f.version == *v) else {
+            out.push_str(&format!(
+                "-- version {v} has no directory: it cannot be reverted\n"
+            ));
+            break;
+        };
+        out.push_str(&format!(
+            "\n-- migration {} ({})\n",
+            f.name,
+            f.dir.join("down.sql").display()
+        ));
+        let tx = f.run_in_transaction;
+        out.push_str(if tx {
+            "BEGIN;\n"
+        } else {
+            "-- run_in_transaction = false: no transaction\n"
+        });
+        match &f.down {
+            Some(down) => {
+                for s in split::split(down) {
+                    out.push_str(&s.sql);
+                    out.push_str(";\n");
+                }
+            }
+            None => out.push_str("-- down.sql is missing: revert would fail here\n"),
+        }
+        out.push_str(&format!("{};\n", ledger::forget(&f.version, backend)));
+        out.push_str(&format!(
+            "{};\n",
+            ledger::diesel_delete(&f.version, backend)
+        ));
+        if tx {
+            out.push_str("COMMIT;\n");
+        }
+    }
+    if let Some(unlock) = ledger::unlock_statement(backend) {
+        out.push_str(&format!("\n{unlock};\n"));
+    }
+    out
+}
+
+pub fn tables_exist<D: Db>(db: &mut D) -> Result<bool> {
+    table_exists(db, ledger::DIESEL_TABLE)
+}
