@@ -170,15 +170,15 @@ fn failure_error(r: &Runnable<'_>, direction: &'static str, e: impl fmt::Display
     let _ = in_tx;
     match r.failure.borrow().clone() {
         Some(f) => {
-            let mut sql: String = f
-                .sql
+            let code = split::without_leading_comments(&f.sql);
+            let mut sql: String = code
                 .lines()
                 .next()
                 .unwrap_or("")
                 .chars()
                 .take(120)
                 .collect();
-            if f.sql.lines().count() > 1 || f.sql.chars().count() > 120 {
+            if code.lines().count() > 1 || code.chars().count() > 120 {
                 sql.push_str(" ...");
             }
             Error::MigrationFailed {
@@ -253,8 +253,15 @@ pub struct LockOptions<'a> {
 pub fn lock<D: Db>(db: &mut D, opts: &mut LockOptions<'_>) -> Result<()> {
     let backend = db.backend();
     let Some(query) = ledger::try_lock_query(backend) else {
-        // SQLite: wait politely on the exclusive transactions instead.
+        // SQLite locks the database file: probe once without waiting so a waiting process
+        // can say so, then let every statement wait up to the timeout.
         db.set_busy_timeout(0)?;
+        match db.exec("BEGIN EXCLUSIVE") {
+            Ok(()) => db.exec("COMMIT")?,
+            Err(e) if e.to_string().contains("locked") => (opts.on_wait)(),
+            Err(e) => return Err(e.into()),
+        }
+        db.set_busy_timeout(opts.timeout.as_millis() as u64)?;
         return Ok(());
     };
     let start = Instant::now();
@@ -284,24 +291,13 @@ pub fn unlock<D: Db>(db: &mut D) {
     }
 }
 
-/// One step under the lock, with SQLite's wait-and-tell behaviour.
+/// One step under the lock (on SQLite, an exclusive transaction).
 fn step<D: Db, T>(
     db: &mut D,
-    opts: &mut LockOptions<'_>,
+    _opts: &mut LockOptions<'_>,
     f: &mut dyn FnMut(&mut D) -> Result<T>,
 ) -> Result<T> {
-    match db.locked_step(f) {
-        Err(Error::Database(e))
-            if db.backend() == Backend::Sqlite && e.to_string().contains("locked") =>
-        {
-            (opts.on_wait)();
-            db.set_busy_timeout(opts.timeout.as_millis() as u64)?;
-            let result = db.locked_step(f);
-            db.set_busy_timeout(0)?;
-            result
-        }
-        other => other,
-    }
+    db.locked_step(f)
 }
 
 /// Applied migrations whose file changed since they were applied.

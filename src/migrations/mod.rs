@@ -304,7 +304,7 @@ fn connect_mysql(url: &str, create: bool) -> Result<diesel::MysqlConnection> {
 
 /// Implement [`engine::Db`] for a diesel connection type.
 macro_rules! impl_db {
-    ($conn:ty, $db:ty, $backend:expr, $($extra:item)*) => {
+    ($conn:ty, $db:ty, $backend:expr, $($extra:item),* $(,)?) => {
         impl engine::Db for $conn {
             type B = $db;
             fn backend(&self) -> crate::spec::Backend {
@@ -447,7 +447,7 @@ impl Migrator {
                     SqliteConnection::establish(&path).map_err(|e| connect_error(url, e))?;
                 diesel::connection::SimpleConnection::batch_execute(
                     &mut c,
-                    "PRAGMA busy_timeout = 0",
+                    "PRAGMA busy_timeout = 60000",
                 )
                 .map_err(|e| connect_error(url, e))?;
                 Conn::Sqlite(c)
@@ -459,6 +459,7 @@ impl Migrator {
             #[allow(unreachable_patterns)]
             other => return Err(not_built_for(other, url)),
         };
+        // SQLite waits this long for a locked file; `lock` resets it from `lock_timeout`.
         Ok(Migrator {
             conn,
             migrations_dir,

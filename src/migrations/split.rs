@@ -10,6 +10,28 @@ pub struct Statement {
     pub sql: String,
 }
 
+/// The statement without the comments before it (for messages).
+pub fn without_leading_comments(sql: &str) -> &str {
+    let mut rest = sql.trim_start();
+    loop {
+        if let Some(after) = rest.strip_prefix("--") {
+            rest = after
+                .split_once('\n')
+                .map(|(_, r)| r)
+                .unwrap_or("")
+                .trim_start();
+        } else if let Some(after) = rest.strip_prefix("/*") {
+            rest = after
+                .split_once("*/")
+                .map(|(_, r)| r)
+                .unwrap_or("")
+                .trim_start();
+        } else {
+            return rest;
+        }
+    }
+}
+
 fn is_only_comments(sql: &str) -> bool {
     let mut rest = sql.trim();
     loop {

@@ -6,5 +6,6 @@ mod support;
 mod backends;
 mod cli;
 mod e2e;
+mod migrate;
 mod snapshots;
 mod wizard;
