@@ -116,7 +116,13 @@ pub fn write_project(dest: &Path, files: &[PlannedFile], force: bool) -> Result<
         fs_err::rename(&staged, dest)?;
         return Ok(());
     }
-    // --force over an existing tree: move file by file (each rename is atomic).
+    // --force over an existing tree: files dieselkit generated last time (per the old
+    // manifest), still unedited and not part of the new plan, are stale: remove them so an
+    // old migration cannot linger beside its regenerated twin. Edited files stay.
+    for stale in stale_generated_files(dest, &all) {
+        fs_err::remove_file(dest.join(&stale))?;
+    }
+    // Move file by file (each rename is atomic).
     for f in &all {
         let target = dest.join(&f.path);
         if let Some(dir) = target.parent() {
@@ -131,6 +137,39 @@ pub fn write_project(dest: &Path, files: &[PlannedFile], force: bool) -> Result<
         fs_err::rename(staging.path().join(&f.path), &target)?;
     }
     Ok(())
+}
+
+/// Files listed in `dest`'s manifest whose content still matches the recorded hash and
+/// that `planned` does not contain.
+fn stale_generated_files(dest: &Path, planned: &[PlannedFile]) -> Vec<PathBuf> {
+    let Ok(text) = fs_err::read_to_string(dest.join(MANIFEST_PATH)) else {
+        return vec![];
+    };
+    let Ok(table) = text.parse::<toml::Table>() else {
+        return vec![];
+    };
+    let Some(files) = table.get("files").and_then(|f| f.as_table()) else {
+        return vec![];
+    };
+    files
+        .iter()
+        .filter_map(|(path, hash)| {
+            let rel = PathBuf::from(path);
+            if rel.is_absolute()
+                || rel
+                    .components()
+                    .any(|c| matches!(c, std::path::Component::ParentDir))
+            {
+                return None;
+            }
+            if planned.iter().any(|p| p.path == rel) {
+                return None;
+            }
+            let bytes = fs_err::read(dest.join(&rel)).ok()?;
+            let recorded = hash.as_str()?.strip_prefix("sha256:")?;
+            (sha256_hex(&bytes) == recorded).then_some(rel)
+        })
+        .collect()
 }
 
 /// The tree `--dry-run` prints: one line per file with its size.
@@ -206,6 +245,32 @@ mod tests {
         assert_eq!(
             fs_err::read_to_string(dest.join("a.txt")).expect("read"),
             "one"
+        );
+    }
+
+    #[test]
+    fn force_removes_stale_generated_files_but_keeps_edited_ones() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dest = tmp.path().join("proj");
+        let mut old = files();
+        old.push(PlannedFile {
+            path: "migrations/old/up.sql".into(),
+            contents: b"CREATE TABLE x;".to_vec(),
+        });
+        old.push(PlannedFile {
+            path: "edited.txt".into(),
+            contents: b"generated".to_vec(),
+        });
+        write_project(&dest, &old, false).expect("write");
+        fs_err::write(dest.join("edited.txt"), "mine now").expect("edit");
+        write_project(&dest, &files(), true).expect("rewrite");
+        assert!(
+            !dest.join("migrations/old/up.sql").exists(),
+            "stale generated file removed"
+        );
+        assert_eq!(
+            fs_err::read_to_string(dest.join("edited.txt")).expect("read"),
+            "mine now"
         );
     }
 

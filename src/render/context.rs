@@ -48,6 +48,8 @@ pub struct FieldCtx {
     pub kind: &'static str,
     pub nullable: bool,
     pub unique: bool,
+    /// The column has a database default, so create requests may omit it.
+    pub has_default: bool,
     pub max_length: Option<u32>,
     pub rust_type: &'static str,
     pub diesel_type: &'static str,
@@ -202,6 +204,7 @@ pub fn build(model: &Model) -> Context {
                         kind: kind(&field.ty),
                         nullable: field.nullable,
                         unique: field.unique,
+                        has_default: field.default.is_some(),
                         max_length: match field.ty {
                             FieldType::String { max_length } => Some(max_length),
                             _ => None,
