@@ -72,4 +72,4 @@ for tool in dieselkit diesel psql; do
   echo "| $tool | ${results[$tool]} | $(awk -v a="${results[$tool]}" -v b="${results[psql]}" 'BEGIN {printf "%.2fx", a/b}') |"
 done
 echo
-echo "$(date -u +%Y-%m-%d) on $(nproc) cores; $("$DIESEL" --version | head -1); $(psql --version); dieselkit $("$DK" --version | cut -d' ' -f2)"
+echo "$(date -u +%Y-%m-%d) on $(nproc) cores; $("$DIESEL" --version 2>&1 | tr "\n" " "); $(psql --version); dieselkit $("$DK" --version | cut -d' ' -f2)"
