@@ -35,14 +35,18 @@ pub fn fill(file: &mut ProjectFile, missing: Missing) -> Result<()> {
             .map_err(aborted)?;
     }
     if missing.backend {
-        let choices = ["SQLite (embedded, needs no server)"];
+        let choices = [
+            "SQLite (embedded, needs no server)",
+            "PostgreSQL",
+            "MySQL / MariaDB",
+        ];
         let picked = Select::with_theme(&theme)
-            .with_prompt("Database (PostgreSQL and MySQL arrive in a later version)")
+            .with_prompt("Database")
             .items(&choices)
             .default(0)
             .interact()
             .map_err(aborted)?;
-        file.project.backend = [Backend::Sqlite][picked];
+        file.project.backend = [Backend::Sqlite, Backend::Postgres, Backend::Mysql][picked];
     }
     if missing.resources {
         ask_resources(&theme, file)?;

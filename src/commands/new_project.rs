@@ -69,14 +69,6 @@ pub fn run(args: NewProjectArgs, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
     }
 
     let model = Model::from_file(&file)?;
-    if model.backend != Backend::Sqlite {
-        return Err(crate::spec::SpecError::plain(format!(
-            "backend `{}` is not available for new projects in this version of dieselkit; use `sqlite`",
-            model.backend
-        ))
-        .within("`project.backend`".into())
-        .into());
-    }
     let epoch = plan::generation_epoch()?;
     let templates = args.templates.clone().or_else(|| {
         let dir = args.from.as_ref()?.parent()?.join(".dieselkit/templates");
@@ -112,8 +104,19 @@ pub fn run(args: NewProjectArgs, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
             dest.display()
         ),
     );
+    let server_step = match model.backend {
+        Backend::Sqlite => String::new(),
+        Backend::Postgres | Backend::Mysql => format!(
+            "\n    # start a {} server; edit DATABASE_URL in .env if it is not at the default",
+            if model.backend == Backend::Postgres {
+                "PostgreSQL"
+            } else {
+                "MySQL/MariaDB"
+            }
+        ),
+    };
     ui.note(format!(
-        "\nNext steps:\n    cd {}\n    dieselkit migrate run     # create the database and apply migrations\n    cargo run --bin seed      # optional sample data\n    cargo run                 # serve on http://127.0.0.1:8000\n    cargo test",
+        "\nNext steps:\n    cd {}{server_step}\n    dieselkit migrate run     # create the database and apply migrations\n    cargo run --bin seed      # optional sample data\n    cargo run                 # serve on http://127.0.0.1:8000\n    cargo test",
         dest.display()
     ));
     Ok(0)

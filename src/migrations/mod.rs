@@ -616,6 +616,11 @@ impl Migrator {
         with_conn!(&mut self.conn, c => engine::Db::lines(c, query)).map_err(Error::from)
     }
 
+    /// The database's schema, read from its catalog.
+    pub fn introspect(&mut self) -> Result<crate::schema::Schema> {
+        with_conn!(&mut self.conn, c => crate::schema::introspect::introspect(c))
+    }
+
     /// A normalized description of the schema, one line per column, index, constraint.
     pub fn schema_dump(&mut self) -> Result<Vec<String>> {
         let mut lines = Vec::new();

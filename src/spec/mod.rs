@@ -76,10 +76,8 @@ pub enum Backend {
     #[default]
     Sqlite,
     /// PostgreSQL (not available in this version).
-    #[value(skip)]
     Postgres,
     /// MySQL / MariaDB (not available in this version).
-    #[value(skip)]
     Mysql,
 }
 

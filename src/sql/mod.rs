@@ -209,23 +209,156 @@ fn create_table(table: &Table, backend: Backend) -> Vec<String> {
     statements
 }
 
+fn add_foreign_key(table: &str, fk: &crate::schema::ForeignKey) -> String {
+    format!(
+        "ALTER TABLE {table} ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({}) ON DELETE {}",
+        fk.name,
+        fk.column,
+        fk.ref_table,
+        fk.ref_column,
+        fk.on_delete.sql()
+    )
+}
+
+fn drop_foreign_key(table: &str, fk: &crate::schema::ForeignKey, backend: Backend) -> String {
+    match backend {
+        Backend::Mysql => format!("ALTER TABLE {table} DROP FOREIGN KEY {}", fk.name),
+        _ => format!("ALTER TABLE {table} DROP CONSTRAINT {}", fk.name),
+    }
+}
+
+/// SQLite's documented way to change a table it cannot ALTER: create the new shape,
+/// copy the rows, drop the old table, rename, recreate the indexes.
+fn sqlite_rebuild(before: &Table, after: &Table, renamed: Option<(&str, &str)>) -> Vec<String> {
+    let tmp = format!("{}__dieselkit_new", after.name);
+    let mut shape = after.clone();
+    shape.name = tmp.clone();
+    shape.indexes.clear();
+    let mut out = create_table(&shape, Backend::Sqlite);
+    let common: Vec<(&str, &str)> = after
+        .columns
+        .iter()
+        .filter_map(|c| {
+            let source = match renamed {
+                Some((from, to)) if c.name == to => from,
+                _ => c.name.as_str(),
+            };
+            before.column(source).map(|_| (source, c.name.as_str()))
+        })
+        .collect();
+    out.push(format!(
+        "INSERT INTO {tmp} ({}) SELECT {} FROM {}",
+        common.iter().map(|(_, t)| *t).collect::<Vec<_>>().join(", "),
+        common.iter().map(|(s, _)| *s).collect::<Vec<_>>().join(", "),
+        before.name
+    ));
+    out.push(format!("DROP TABLE {}", before.name));
+    out.push(format!("ALTER TABLE {tmp} RENAME TO {}", after.name));
+    out.extend(after.indexes.iter().map(|i| create_index(after, i, Backend::Sqlite)));
+    out
+}
+
+fn backfill_update(table: &str, column: &str, expr: &str) -> String {
+    format!("UPDATE {table} SET {column} = {expr} WHERE {column} IS NULL")
+}
+
 /// The SQL statements (without trailing `;`) that perform `op`.
 pub fn statements(op: &Op, backend: Backend) -> Vec<String> {
     match op {
         Op::CreateTable(table) => create_table(table, backend),
         Op::DropTable(table) => vec![format!("DROP TABLE {}", table.name)],
-        Op::AddColumn { table, column } => {
-            vec![format!(
-                "ALTER TABLE {table} ADD COLUMN {}",
-                column_sql(column, backend)
-            )]
+        Op::AddColumn { table, column, backfill, after } => {
+            let fk = after.foreign_keys.iter().find(|fk| fk.column == column.name);
+            let mut out = Vec::new();
+            let needs_backfill = !column.nullable && column.default.is_none();
+            let mut first = column.clone();
+            if needs_backfill {
+                first.nullable = true;
+            }
+            let mut add = format!("ALTER TABLE {table} ADD COLUMN {}", column_sql(&first, backend));
+            if let (Backend::Sqlite, Some(fk)) = (backend, fk) {
+                add.push_str(&format!(" REFERENCES {} ({}) ON DELETE {}", fk.ref_table, fk.ref_column, fk.on_delete.sql()));
+            }
+            out.push(add);
+            if let (Backend::Postgres | Backend::Mysql, Some(fk)) = (backend, fk) {
+                out.push(add_foreign_key(table, fk));
+            }
+            if needs_backfill {
+                match backfill {
+                    Some(expr) => out.push(backfill_update(table, &column.name, expr)),
+                    None => out.push(format!("-- dieselkit: no backfill given for {table}.{}; rows must get a value before NOT NULL", column.name)),
+                }
+                match backend {
+                    Backend::Postgres => out.push(format!("ALTER TABLE {table} ALTER COLUMN {} SET NOT NULL", column.name)),
+                    Backend::Mysql => out.push(format!("ALTER TABLE {table} MODIFY COLUMN {}", column_sql(column, backend))),
+                    Backend::Sqlite => {
+                        let mut before = after.clone();
+                        for c in &mut before.columns {
+                            if c.name == column.name {
+                                c.nullable = true;
+                            }
+                        }
+                        out.extend(sqlite_rebuild(&before, after, None));
+                    }
+                }
+            }
+            out
         }
-        Op::DropColumn { table, column } => {
-            vec![format!("ALTER TABLE {table} DROP COLUMN {}", column.name)]
+        Op::DropColumn { table, column, before } => {
+            let fk = before.foreign_keys.iter().find(|fk| fk.column == column.name);
+            match (backend, fk) {
+                (Backend::Sqlite, Some(_)) => {
+                    let mut after = before.clone();
+                    after.columns.retain(|c| c.name != column.name);
+                    after.foreign_keys.retain(|f| f.column != column.name);
+                    after.indexes.retain(|i| !i.columns.contains(&column.name));
+                    sqlite_rebuild(before, &after, None)
+                }
+                (_, Some(fk)) => vec![
+                    drop_foreign_key(table, fk, backend),
+                    format!("ALTER TABLE {table} DROP COLUMN {}", column.name),
+                ],
+                (_, None) => vec![format!("ALTER TABLE {table} DROP COLUMN {}", column.name)],
+            }
+        }
+        Op::RenameColumn { table, from, to } => {
+            vec![format!("ALTER TABLE {table} RENAME COLUMN {from} TO {to}")]
+        }
+        Op::AlterColumn { table, from, to, before, after, backfill } => {
+            let mut out = Vec::new();
+            if let Some(expr) = backfill {
+                if from.nullable && !to.nullable {
+                    out.push(backfill_update(table, &to.name, expr));
+                }
+            }
+            match backend {
+                Backend::Sqlite => out.extend(sqlite_rebuild(before, after, None)),
+                Backend::Mysql => out.push(format!("ALTER TABLE {table} MODIFY COLUMN {}", column_sql(to, backend))),
+                Backend::Postgres => {
+                    let c = &to.name;
+                    if from.sql_type != to.sql_type {
+                        let ty = type_sql(&to.sql_type, backend);
+                        out.push(format!("ALTER TABLE {table} ALTER COLUMN {c} TYPE {ty} USING {c}::{ty}"));
+                    }
+                    if from.default != to.default {
+                        out.push(match &to.default {
+                            Some(d) => format!("ALTER TABLE {table} ALTER COLUMN {c} SET DEFAULT {}", default_sql(d, &to.sql_type, backend)),
+                            None => format!("ALTER TABLE {table} ALTER COLUMN {c} DROP DEFAULT"),
+                        });
+                    }
+                    if from.nullable != to.nullable {
+                        out.push(format!(
+                            "ALTER TABLE {table} ALTER COLUMN {c} {} NOT NULL",
+                            if to.nullable { "DROP" } else { "SET" }
+                        ));
+                    }
+                }
+            }
+            out
         }
         Op::CreateIndex { table, index } => {
             // Known gap: an index added to an existing MySQL table gets no key prefix, since
-            // the operation carries column names only; new tables (above) get prefixes.
+            // the operation carries column names only; new tables get prefixes.
             let stub = Table {
                 name: table.clone(),
                 columns: vec![],
@@ -241,18 +374,38 @@ pub fn statements(op: &Op, backend: Backend) -> Vec<String> {
 /// A migration's up.sql and down.sql for a list of operations: down.sql undoes the
 /// operations in reverse order.
 pub fn up_and_down(ops: &[Op], backend: Backend) -> (String, String) {
-    let render = |ops: &mut dyn Iterator<Item = Op>| {
-        let mut text = String::new();
-        for op in ops {
-            for statement in statements(&op, backend) {
-                text.push_str(&statement);
-                text.push_str(";\n");
-            }
+    let mut up = String::new();
+    for op in ops {
+        if op.is_destructive() {
+            up.push_str(&format!(
+                "-- dieselkit: DESTRUCTIVE: {}; the data it removes cannot be restored by down.sql\n",
+                op.describe()
+            ));
         }
-        text
-    };
-    let up = render(&mut ops.iter().cloned());
-    let down = render(&mut ops.iter().rev().map(Op::inverse));
+        for statement in statements(op, backend) {
+            up.push_str(&statement);
+            up.push_str(if statement.starts_with("--") { "\n" } else { ";\n" });
+        }
+    }
+    let mut down = String::new();
+    for op in ops.iter().rev() {
+        let inverse = op.inverse();
+        if op.is_destructive() {
+            down.push_str(&format!(
+                "-- dieselkit: restores the structure undone by `{}`, not the data it removed\n",
+                op.describe()
+            ));
+        } else if inverse.is_destructive() {
+            down.push_str(&format!(
+                "-- dieselkit: DESTRUCTIVE: {}; data added since up.sql ran is lost\n",
+                inverse.describe()
+            ));
+        }
+        for statement in statements(&inverse, backend) {
+            down.push_str(&statement);
+            down.push_str(if statement.starts_with("--") { "\n" } else { ";\n" });
+        }
+    }
     (up, down)
 }
 

@@ -186,3 +186,48 @@ fn sql_for_every_field_type_on_every_backend() {
         insta::assert_snapshot!(format!("every_type_sql_{backend}"), text);
     }
 }
+
+/// Introspecting the database the migrations built gives back the model's schema.
+fn introspection_round_trip(kind: Option<ServerKind>, backend: Backend, test: &str) {
+    let db = match kind {
+        Some(k) => match TestDb::new(k, test) {
+            Some(db) => Some(db),
+            None => return,
+        },
+        None => None,
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = db
+        .as_ref()
+        .map(|d| d.url.clone())
+        .unwrap_or_else(|| dir.path().join("app.db").to_string_lossy().into_owned());
+    for example_file in ["every_type.toml", "bookstore.toml"] {
+        let project = dir.path().join(example_file);
+        write_initial_migrations(&project, example_file, backend);
+        let mut m = dieselkit::migrations::Migrator::open(&url, &project).expect("open");
+        m.run(None, &mut || {}, &mut |_| {}).expect("run");
+        let live = m.introspect().expect("introspect");
+        let desired = dieselkit::schema::introspect::normalize(
+            &dieselkit::schema::from_model(&model(example_file, backend)),
+            backend,
+        );
+        assert_eq!(live, desired, "{backend} {example_file}");
+        assert_eq!(dieselkit::diff::diff(&live, &desired), Ok(vec![]));
+        m.revert(dieselkit::migrations::RevertLimit::All, &mut || {}, &mut |_| {}).expect("revert");
+    }
+}
+
+#[test]
+fn introspection_round_trips_on_sqlite() {
+    introspection_round_trip(None, Backend::Sqlite, "introspect_sqlite");
+}
+
+#[test]
+fn introspection_round_trips_on_postgres() {
+    introspection_round_trip(Some(ServerKind::Postgres), Backend::Postgres, "introspect_pg");
+}
+
+#[test]
+fn introspection_round_trips_on_mysql() {
+    introspection_round_trip(Some(ServerKind::Mysql), Backend::Mysql, "introspect_my");
+}
