@@ -53,8 +53,26 @@ pub enum Command {
     /// Generate a new Diesel + actix-web service
     #[command(name = "new-project")]
     NewProject(NewProjectArgs),
+    /// Evolve the model: add resources or fields, or diff dieselkit.toml into a migration
+    #[command(subcommand)]
+    Generate(GenerateCommand),
     /// Apply, revert and inspect migrations
     Migrate(MigrateArgs),
+    /// Report drift between the model, the migrations, schema.rs and the live database
+    /// (exit 3 when anything differs)
+    Check {
+        /// Print JSON instead of text
+        #[arg(long)]
+        json: bool,
+    },
+    /// Flag dangerous operations in migrations (exit 3 on errors)
+    Lint {
+        /// A migrations directory or one migration's directory [default: ./migrations]
+        path: Option<PathBuf>,
+        /// Print JSON instead of text
+        #[arg(long)]
+        json: bool,
+    },
     /// Print a shell completion script
     Completions {
         /// The shell to complete for
@@ -99,6 +117,54 @@ pub struct NewProjectArgs {
     /// Do not generate a CI workflow
     #[arg(long)]
     pub no_ci: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EvolveArgs {
+    /// Fill existing rows of a new NOT NULL column (or one becoming NOT NULL) with an SQL
+    /// expression: `RESOURCE.FIELD=SQL` (`FIELD=SQL` with `generate field`), e.g.
+    /// `--backfill user.timezone="'UTC'"` (repeatable)
+    #[arg(long, value_name = "FIELD=SQL")]
+    pub backfill: Vec<String>,
+    /// Confirm that tables or columns removed from the model are dropped, with their data
+    #[arg(long)]
+    pub allow_drop: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GenerateCommand {
+    /// Add a resource (table, model, routes, tests) and its migration
+    Resource {
+        /// Singular snake_case name, e.g. `review`
+        name: String,
+        /// Field specs, e.g. `body:text rating:smallint book:references`
+        #[arg(value_name = "FIELD")]
+        fields: Vec<String>,
+        #[command(flatten)]
+        evolve: EvolveArgs,
+    },
+    /// Add fields to a resource and generate their migration
+    Field {
+        /// The resource to extend, e.g. `author`
+        resource: String,
+        /// Field specs, e.g. `country:string(100)?`
+        #[arg(value_name = "FIELD", required = true)]
+        fields: Vec<String>,
+        #[command(flatten)]
+        evolve: EvolveArgs,
+    },
+    /// Diff dieselkit.toml against the schema the migrations produce and write the
+    /// migration (after editing dieselkit.toml by hand)
+    Migration {
+        /// What the migration does; becomes its directory name
+        #[arg(short, long, value_name = "MESSAGE")]
+        message: String,
+        /// Write an empty up.sql/down.sql pair for hand-written SQL
+        #[arg(long)]
+        empty: bool,
+        #[command(flatten)]
+        evolve: EvolveArgs,
+    },
 }
 
 #[derive(Debug, Args)]

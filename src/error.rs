@@ -33,11 +33,8 @@ pub enum Error {
     #[error(transparent)]
     Io(#[from] std::io::Error),
 
-    #[error("cannot read `{}`: {source}", path.display())]
-    ReadFile {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error("cannot read `{}`: {error}", path.display())]
+    ReadFile { path: PathBuf, error: std::io::Error },
 
     #[error("`{}` is not valid TOML: {message}", path.display())]
     Toml { path: PathBuf, message: String },

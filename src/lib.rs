@@ -8,6 +8,8 @@ pub mod cli;
 pub mod commands;
 pub mod diff;
 pub mod error;
+pub mod evolve;
+pub mod lint;
 pub mod migrations;
 pub mod plan;
 pub mod render;

@@ -96,7 +96,7 @@ pub fn write_project(dest: &Path, files: &[PlannedFile], force: bool) -> Result<
         .tempdir_in(&parent)
         .map_err(|e| Error::ReadFile {
             path: parent.clone(),
-            source: e,
+            error: e,
         })?;
     let mut all = files.to_vec();
     all.push(manifest(files));

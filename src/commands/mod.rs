@@ -1,6 +1,9 @@
 //! One module per subcommand: each turns arguments into calls of the library stages and
 //! reports through [`crate::ui::Ui`].
 
+pub mod check;
+pub mod generate;
+pub mod lint;
 pub mod migrate;
 pub mod new_project;
 
@@ -13,6 +16,9 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<i32> {
     match cli.command {
         Command::NewProject(args) => new_project::run(args, &cli.global, ui),
         Command::Migrate(args) => migrate::run(args, &cli.global, ui),
+        Command::Generate(cmd) => generate::run(cmd, &cli.global, ui),
+        Command::Check { json } => check::run(json, &cli.global, ui),
+        Command::Lint { path, json } => lint::run(path, json, &cli.global, ui),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             let mut cmd = Cli::command();

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 fn read_project_file(path: &Path) -> Result<ProjectFile> {
     let text = fs_err::read_to_string(path).map_err(|e| Error::ReadFile {
         path: path.to_path_buf(),
-        source: e,
+        error: e,
     })?;
     toml::from_str(&text).map_err(|e| Error::Toml {
         path: path.to_path_buf(),

@@ -138,6 +138,49 @@ pub fn narrows(from: &SqlType, to: &SqlType) -> bool {
     }
 }
 
+/// The schema after `ops` (column order as the database will have it: added columns last).
+pub fn apply(schema: &Schema, ops: &[Op]) -> Schema {
+    let mut s = schema.clone();
+    for op in ops {
+        let find = |s: &mut Schema, name: &str| s.tables.iter().position(|t| t.name == name);
+        match op {
+            Op::CreateTable(t) => s.tables.push(t.clone()),
+            Op::DropTable(t) => s.tables.retain(|x| x.name != t.name),
+            Op::AddColumn { table, after, .. } | Op::AlterColumn { table, after, .. } => {
+                if let Some(i) = find(&mut s, table) {
+                    let indexes = s.tables[i].indexes.clone();
+                    s.tables[i] = after.clone();
+                    s.tables[i].indexes = indexes;
+                }
+            }
+            Op::DropColumn { table, column, .. } => {
+                if let Some(i) = find(&mut s, table) {
+                    let t = &mut s.tables[i];
+                    t.columns.retain(|c| c.name != column.name);
+                    t.foreign_keys.retain(|f| f.column != column.name);
+                    t.indexes.retain(|x| !x.columns.contains(&column.name));
+                }
+            }
+            Op::RenameColumn { table, from, to } => {
+                if let Some(i) = find(&mut s, table) {
+                    rename_in_table(&mut s.tables[i], from, to);
+                }
+            }
+            Op::CreateIndex { table, index } => {
+                if let Some(i) = find(&mut s, table) {
+                    s.tables[i].indexes.push(index.clone());
+                }
+            }
+            Op::DropIndex { table, index } => {
+                if let Some(i) = find(&mut s, table) {
+                    s.tables[i].indexes.retain(|x| x.name != index.name);
+                }
+            }
+        }
+    }
+    s
+}
+
 /// A change the engine cannot express yet, or will not guess; callers report it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unsupported {

@@ -51,13 +51,13 @@ pub fn resolve_database_url(flag: Option<&str>, project_dir: &Path) -> Result<Da
     if env_file.is_file() {
         let entries = dotenvy::from_path_iter(&env_file).map_err(|e| Error::ReadFile {
             path: env_file.clone(),
-            source: std::io::Error::other(e.to_string()),
+            error: std::io::Error::other(e.to_string()),
         })?;
         let mut found: Vec<(String, String)> = Vec::new();
         for entry in entries {
             let (key, value) = entry.map_err(|e| Error::ReadFile {
                 path: env_file.clone(),
-                source: std::io::Error::other(e.to_string()),
+                error: std::io::Error::other(e.to_string()),
             })?;
             found.push((key, value));
         }

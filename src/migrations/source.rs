@@ -44,7 +44,7 @@ pub fn checksum(sql: &str) -> String {
 fn read(path: &Path) -> Result<String> {
     fs_err::read_to_string(path).map_err(|e| Error::ReadFile {
         path: path.to_path_buf(),
-        source: e,
+        error: e,
     })
 }
 

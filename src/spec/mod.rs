@@ -332,7 +332,7 @@ fn validate_resource_name(name: &str) -> Result<String, SpecError> {
         )));
     }
     let table = names::plural(name);
-    if names::is_sql_reserved(&table) || names::is_sql_reserved(name) {
+    if names::is_sql_reserved(&table) {
         return Err(SpecError::plain(format!(
             "resource name `{name}` (table `{table}`) is an SQL reserved word; choose another"
         )));

@@ -1,0 +1,262 @@
+//! Evolving a project: the current schema is what the existing migrations produce,
+//! replayed on a scratch database and introspected (so hand-written migrations count);
+//! the desired schema comes from dieselkit.toml; their diff becomes a new migration, and
+//! the generated sources are re-rendered without overwriting files the user edited.
+
+use crate::diff::{self, Hints, Op};
+use crate::error::{Error, Result};
+use crate::migrations::{self, Migrator, Scratch};
+use crate::plan::{self, NewMigration};
+use crate::render::{self, PlannedFile};
+use crate::schema::{self, introspect, Schema};
+use crate::spec::{Backend, FieldType, Model, ProjectFile};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub const MODEL_FILE: &str = "dieselkit.toml";
+
+pub fn read_model(project_dir: &Path) -> Result<(ProjectFile, Model)> {
+    let path = project_dir.join(MODEL_FILE);
+    let text = fs_err::read_to_string(&path).map_err(|e| Error::ReadFile {
+        path: path.clone(),
+        error: e,
+    })?;
+    let file: ProjectFile = toml::from_str(&text).map_err(|e| Error::Toml {
+        path: path.clone(),
+        message: e.to_string(),
+    })?;
+    let model = Model::from_file(&file)?;
+    Ok((file, model))
+}
+
+/// The schema the project's migrations produce, replayed on a scratch database: a
+/// temporary SQLite file, or a throwaway database on the server of `server_url`.
+pub fn replay(project_dir: &Path, backend: Backend, server_url: Option<&str>) -> Result<Schema> {
+    let like = match backend {
+        Backend::Sqlite => "scratch.db".to_string(),
+        _ => server_url
+            .map(str::to_string)
+            .ok_or_else(|| Error::usage(format!(
+                "replaying migrations for a {backend} project needs a server: pass `--database-url` or set `DATABASE_URL` (a scratch database is created there and dropped)"
+            )))?,
+    };
+    let scratch = Scratch::create(&like)?;
+    let mut m = Migrator::open(scratch.url(), project_dir)?;
+    m.run(None, &mut || {}, &mut |_| {})?;
+    m.introspect()
+}
+
+/// The model's schema as the backend would report it.
+pub fn desired(model: &Model) -> Schema {
+    introspect::normalize(&schema::from_model(model), model.backend)
+}
+
+/// Renames and backfills the model and flags ask for.
+pub fn hints(model: &Model, backfills: &[(String, String, String)], allow_drop: bool) -> Result<Hints> {
+    let mut h = Hints {
+        allow_drop,
+        ..Hints::default()
+    };
+    for r in &model.resources {
+        for f in &r.fields {
+            if let Some(old) = &f.renamed_from {
+                let old_column = match f.ty {
+                    FieldType::References { .. } if !old.ends_with("_id") => format!("{old}_id"),
+                    _ => old.clone(),
+                };
+                h.renamed_columns.push((r.table.clone(), old_column, f.column()));
+            }
+        }
+    }
+    for (resource, field, expr) in backfills {
+        let r = model.resource(resource).ok_or_else(|| {
+            Error::usage(format!("`--backfill {resource}.{field}=...`: there is no resource `{resource}`"))
+        })?;
+        let f = r.fields.iter().find(|f| f.name == *field || f.column() == *field).ok_or_else(|| {
+            Error::usage(format!("`--backfill {resource}.{field}=...`: resource `{resource}` has no field `{field}`"))
+        })?;
+        h.backfills.push(((r.table.clone(), f.column()), expr.clone()));
+    }
+    Ok(h)
+}
+
+/// The operations from `current` to the model, or the reasons they cannot be generated.
+pub fn changes(current: &Schema, model: &Model, hints: &Hints) -> Result<Vec<Op>> {
+    diff::diff_with(current, &desired(model), hints).map_err(|problems| {
+        let lines: Vec<String> = problems.iter().map(|p| format!("  - {}", p.what)).collect();
+        Error::Usage {
+            message: format!("cannot generate this migration yet:\n{}", lines.join("\n")),
+        }
+    })
+}
+
+/// A slug for a migration directory name (`Add display_name!` → `add_display_name`).
+pub fn slug(message: &str) -> String {
+    let mut out = String::new();
+    for c in message.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('_') && !out.is_empty() {
+            out.push('_');
+        }
+    }
+    let out = out.trim_end_matches('_').chars().take(60).collect::<String>();
+    if out.is_empty() {
+        "change".into()
+    } else {
+        out
+    }
+}
+
+/// A version after every existing one: now (or SOURCE_DATE_EPOCH), bumped past the newest.
+pub fn next_version(project_dir: &Path) -> Result<String> {
+    let mut epoch = plan::generation_epoch()?;
+    let existing = migrations::source::load(&project_dir.join("migrations")).unwrap_or_default();
+    while existing
+        .iter()
+        .any(|m| m.version >= migrations::source::version_of(&plan::version_string(epoch)))
+    {
+        epoch += 1;
+    }
+    Ok(plan::version_string(epoch))
+}
+
+pub fn migration_for(ops: &[Op], backend: Backend, version: &str, message: &str, allow_drop: bool) -> NewMigration {
+    let (mut up, down) = crate::sql::up_and_down(ops, backend);
+    if allow_drop && ops.iter().any(Op::is_destructive) {
+        up = format!("-- dieselkit:allow drop-table drop-column (confirmed with --allow-drop)\n{up}");
+    }
+    NewMigration {
+        dir_name: format!("{version}_{}", slug(message)),
+        up,
+        down,
+    }
+}
+
+/// What happened to one generated file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileOutcome {
+    Created(PathBuf),
+    Updated(PathBuf),
+    /// The user edited it; the new version was written beside it.
+    KeptEdited { path: PathBuf, new_version: PathBuf },
+    Removed(PathBuf),
+}
+
+fn read_manifest(project_dir: &Path) -> BTreeMap<String, String> {
+    let Ok(text) = fs_err::read_to_string(project_dir.join(crate::write::MANIFEST_PATH)) else {
+        return BTreeMap::new();
+    };
+    let Ok(table) = text.parse::<toml::Table>() else {
+        return BTreeMap::new();
+    };
+    table
+        .get("files")
+        .and_then(|f| f.as_table())
+        .map(|t| {
+            t.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.trim_start_matches("sha256:").to_string())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn write_atomically(path: &Path, contents: &[u8]) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        fs_err::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension("dieselkit-tmp");
+    fs_err::write(&tmp, contents)?;
+    fs_err::rename(&tmp, path)?;
+    Ok(())
+}
+
+/// Regenerate the project's files for `model` plus `extra` (new migration files). A file
+/// whose content still matches the manifest is replaced; an edited one is kept and the new
+/// version written beside it as `NAME.dieselkit-new`. The model file is always rewritten.
+pub fn regenerate(
+    project_dir: &Path,
+    model: &Model,
+    schema_after: &Schema,
+    extra: Vec<PlannedFile>,
+) -> Result<Vec<FileOutcome>> {
+    let overrides = project_dir.join(".dieselkit/templates");
+    let mut planned = render::render_templates(model, overrides.is_dir().then_some(overrides.as_path()))?;
+    planned.push(PlannedFile {
+        path: "src/schema.rs".into(),
+        contents: schema::rust::render_schema_rs(schema_after, model.backend).into_bytes(),
+    });
+    planned.push(PlannedFile {
+        path: MODEL_FILE.into(),
+        contents: model.to_toml().into_bytes(),
+    });
+    planned.extend(extra);
+    let manifest = read_manifest(project_dir);
+    let mut outcomes = Vec::new();
+    let mut recorded: BTreeMap<String, String> = manifest.clone();
+    for f in &planned {
+        let key = f.path.to_string_lossy().replace('\\', "/");
+        let target = project_dir.join(&f.path);
+        let new_hash = crate::write::sha256_hex(&f.contents);
+        match fs_err::read(&target) {
+            Err(_) => {
+                write_atomically(&target, &f.contents)?;
+                outcomes.push(FileOutcome::Created(f.path.clone()));
+                recorded.insert(key, new_hash);
+            }
+            Ok(existing) if existing == f.contents => {
+                recorded.insert(key, new_hash);
+            }
+            Ok(existing) => {
+                let unedited = manifest
+                    .get(&key)
+                    .is_some_and(|h| *h == crate::write::sha256_hex(&existing));
+                if unedited || key == MODEL_FILE {
+                    write_atomically(&target, &f.contents)?;
+                    outcomes.push(FileOutcome::Updated(f.path.clone()));
+                    recorded.insert(key, new_hash);
+                } else {
+                    let beside = PathBuf::from(format!("{}.dieselkit-new", f.path.display()));
+                    write_atomically(&project_dir.join(&beside), &f.contents)?;
+                    outcomes.push(FileOutcome::KeptEdited {
+                        path: f.path.clone(),
+                        new_version: beside,
+                    });
+                }
+            }
+        }
+    }
+    // Generated files the new plan no longer has (a removed resource), if unedited.
+    for (key, hash) in &manifest {
+        let rel = PathBuf::from(key);
+        if planned.iter().any(|p| p.path == rel) || key.starts_with("migrations/") {
+            continue;
+        }
+        let target = project_dir.join(&rel);
+        if fs_err::read(&target).is_ok_and(|b| crate::write::sha256_hex(&b) == *hash) {
+            fs_err::remove_file(&target)?;
+            recorded.remove(key);
+            outcomes.push(FileOutcome::Removed(rel));
+        }
+    }
+    let mut text = String::from(
+        "# Written by dieselkit: the hash of every file as generated. dieselkit never\n\
+         # overwrites a file whose content no longer matches its hash here.\n\n[files]\n",
+    );
+    for (path, hash) in &recorded {
+        text.push_str(&format!("\"{}\" = \"sha256:{hash}\"\n", path.replace('"', "\\\"")));
+    }
+    write_atomically(&project_dir.join(crate::write::MANIFEST_PATH), text.as_bytes())?;
+    Ok(outcomes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs() {
+        assert_eq!(slug("Add display_name to users!"), "add_display_name_to_users");
+        assert_eq!(slug("  "), "change");
+    }
+}
