@@ -34,7 +34,10 @@ pub enum Error {
     Io(#[from] std::io::Error),
 
     #[error("cannot read `{}`: {error}", path.display())]
-    ReadFile { path: PathBuf, error: std::io::Error },
+    ReadFile {
+        path: PathBuf,
+        error: std::io::Error,
+    },
 
     #[error("`{}` is not valid TOML: {message}", path.display())]
     Toml { path: PathBuf, message: String },

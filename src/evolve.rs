@@ -52,7 +52,11 @@ pub fn desired(model: &Model) -> Schema {
 }
 
 /// Renames and backfills the model and flags ask for.
-pub fn hints(model: &Model, backfills: &[(String, String, String)], allow_drop: bool) -> Result<Hints> {
+pub fn hints(
+    model: &Model,
+    backfills: &[(String, String, String)],
+    allow_drop: bool,
+) -> Result<Hints> {
     let mut h = Hints {
         allow_drop,
         ..Hints::default()
@@ -64,18 +68,22 @@ pub fn hints(model: &Model, backfills: &[(String, String, String)], allow_drop: 
                     FieldType::References { .. } if !old.ends_with("_id") => format!("{old}_id"),
                     _ => old.clone(),
                 };
-                h.renamed_columns.push((r.table.clone(), old_column, f.column()));
+                h.renamed_columns
+                    .push((r.table.clone(), old_column, f.column()));
             }
         }
     }
     for (resource, field, expr) in backfills {
         let r = model.resource(resource).ok_or_else(|| {
-            Error::usage(format!("`--backfill {resource}.{field}=...`: there is no resource `{resource}`"))
+            Error::usage(format!(
+                "`--backfill {resource}.{field}=...`: there is no resource `{resource}`"
+            ))
         })?;
         let f = r.fields.iter().find(|f| f.name == *field || f.column() == *field).ok_or_else(|| {
             Error::usage(format!("`--backfill {resource}.{field}=...`: resource `{resource}` has no field `{field}`"))
         })?;
-        h.backfills.push(((r.table.clone(), f.column()), expr.clone()));
+        h.backfills
+            .push(((r.table.clone(), f.column()), expr.clone()));
     }
     Ok(h)
 }
@@ -100,7 +108,11 @@ pub fn slug(message: &str) -> String {
             out.push('_');
         }
     }
-    let out = out.trim_end_matches('_').chars().take(60).collect::<String>();
+    let out = out
+        .trim_end_matches('_')
+        .chars()
+        .take(60)
+        .collect::<String>();
     if out.is_empty() {
         "change".into()
     } else {
@@ -108,23 +120,40 @@ pub fn slug(message: &str) -> String {
     }
 }
 
-/// A version after every existing one: now (or SOURCE_DATE_EPOCH), bumped past the newest.
+/// A version after every existing one: now (or SOURCE_DATE_EPOCH), or one second after
+/// the newest existing migration when the clock is behind it.
 pub fn next_version(project_dir: &Path) -> Result<String> {
-    let mut epoch = plan::generation_epoch()?;
-    let existing = migrations::source::load(&project_dir.join("migrations")).unwrap_or_default();
-    while existing
-        .iter()
-        .any(|m| m.version >= migrations::source::version_of(&plan::version_string(epoch)))
-    {
-        epoch += 1;
+    let epoch = plan::generation_epoch()?;
+    let candidate = plan::version_string(epoch);
+    let newest = migrations::source::load(&project_dir.join("migrations"))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| m.version)
+        .max();
+    match newest {
+        Some(newest) if newest >= migrations::source::version_of(&candidate) => {
+            let parsed = chrono::NaiveDateTime::parse_from_str(&newest, "%Y%m%d%H%M%S")
+                .map_err(|_| Error::usage(format!(
+                    "the newest migration version `{newest}` is not a YYYYMMDDHHMMSS timestamp, so dieselkit cannot number the next one after it"
+                )))?;
+            Ok(plan::version_string(parsed.and_utc().timestamp() + 1))
+        }
+        _ => Ok(candidate),
     }
-    Ok(plan::version_string(epoch))
 }
 
-pub fn migration_for(ops: &[Op], backend: Backend, version: &str, message: &str, allow_drop: bool) -> NewMigration {
+pub fn migration_for(
+    ops: &[Op],
+    backend: Backend,
+    version: &str,
+    message: &str,
+    allow_drop: bool,
+) -> NewMigration {
     let (mut up, down) = crate::sql::up_and_down(ops, backend);
     if allow_drop && ops.iter().any(Op::is_destructive) {
-        up = format!("-- dieselkit:allow drop-table drop-column (confirmed with --allow-drop)\n{up}");
+        up = format!(
+            "-- dieselkit:allow drop-table drop-column (confirmed with --allow-drop)\n{up}"
+        );
     }
     NewMigration {
         dir_name: format!("{version}_{}", slug(message)),
@@ -139,7 +168,10 @@ pub enum FileOutcome {
     Created(PathBuf),
     Updated(PathBuf),
     /// The user edited it; the new version was written beside it.
-    KeptEdited { path: PathBuf, new_version: PathBuf },
+    KeptEdited {
+        path: PathBuf,
+        new_version: PathBuf,
+    },
     Removed(PathBuf),
 }
 
@@ -155,7 +187,12 @@ fn read_manifest(project_dir: &Path) -> BTreeMap<String, String> {
         .and_then(|f| f.as_table())
         .map(|t| {
             t.iter()
-                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.trim_start_matches("sha256:").to_string())))
+                .filter_map(|(k, v)| {
+                    Some((
+                        k.clone(),
+                        v.as_str()?.trim_start_matches("sha256:").to_string(),
+                    ))
+                })
                 .collect()
         })
         .unwrap_or_default()
@@ -181,7 +218,8 @@ pub fn regenerate(
     extra: Vec<PlannedFile>,
 ) -> Result<Vec<FileOutcome>> {
     let overrides = project_dir.join(".dieselkit/templates");
-    let mut planned = render::render_templates(model, overrides.is_dir().then_some(overrides.as_path()))?;
+    let mut planned =
+        render::render_templates(model, overrides.is_dir().then_some(overrides.as_path()))?;
     planned.push(PlannedFile {
         path: "src/schema.rs".into(),
         contents: schema::rust::render_schema_rs(schema_after, model.backend).into_bytes(),
@@ -244,9 +282,15 @@ pub fn regenerate(
          # overwrites a file whose content no longer matches its hash here.\n\n[files]\n",
     );
     for (path, hash) in &recorded {
-        text.push_str(&format!("\"{}\" = \"sha256:{hash}\"\n", path.replace('"', "\\\"")));
+        text.push_str(&format!(
+            "\"{}\" = \"sha256:{hash}\"\n",
+            path.replace('"', "\\\"")
+        ));
     }
-    write_atomically(&project_dir.join(crate::write::MANIFEST_PATH), text.as_bytes())?;
+    write_atomically(
+        &project_dir.join(crate::write::MANIFEST_PATH),
+        text.as_bytes(),
+    )?;
     Ok(outcomes)
 }
 
@@ -256,7 +300,10 @@ mod tests {
 
     #[test]
     fn slugs() {
-        assert_eq!(slug("Add display_name to users!"), "add_display_name_to_users");
+        assert_eq!(
+            slug("Add display_name to users!"),
+            "add_display_name_to_users"
+        );
         assert_eq!(slug("  "), "change");
     }
 }

@@ -65,15 +65,25 @@ fn created_tables(statements: &[split::Statement]) -> Vec<String> {
         .iter()
         .filter_map(|s| {
             let w = words(&s.sql);
-            w.strip_prefix("CREATE TABLE ")
-                .map(|rest| rest.trim_start_matches("IF NOT EXISTS ").split([' ', '(']).next().unwrap_or("").to_ascii_lowercase())
+            w.strip_prefix("CREATE TABLE ").map(|rest| {
+                rest.trim_start_matches("IF NOT EXISTS ")
+                    .split([' ', '('])
+                    .next()
+                    .unwrap_or("")
+                    .to_ascii_lowercase()
+            })
         })
         .collect()
 }
 
 fn target_table(w: &str, after: &str) -> Option<String> {
     let rest = &w[w.find(after)? + after.len()..];
-    Some(rest.trim_start_matches("ONLY ").split([' ', '(']).next()?.to_ascii_lowercase())
+    Some(
+        rest.trim_start_matches("ONLY ")
+            .split([' ', '('])
+            .next()?
+            .to_ascii_lowercase(),
+    )
 }
 
 pub fn lint_migration(m: &MigrationFile, backend: Backend) -> Vec<Finding> {
@@ -88,8 +98,9 @@ pub fn lint_migration(m: &MigrationFile, backend: Backend) -> Vec<Finding> {
             let w = words(&s.sql);
             let rest = w.strip_prefix("ALTER TABLE ")?;
             let (tmp, target) = rest.split_once(" RENAME TO ")?;
-            (tmp.to_ascii_lowercase() == format!("{}__dieselkit_new", target.trim().to_ascii_lowercase()))
-                .then(|| target.trim().to_ascii_lowercase())
+            (tmp.to_ascii_lowercase()
+                == format!("{}__dieselkit_new", target.trim().to_ascii_lowercase()))
+            .then(|| target.trim().to_ascii_lowercase())
         })
         .collect();
     let mut push = |rule: &Rule, line: usize, message: String, sql: &str| {
@@ -108,30 +119,117 @@ pub fn lint_migration(m: &MigrationFile, backend: Backend) -> Vec<Finding> {
     for s in &statements {
         let w = words(&s.sql);
         let is_new = |table: Option<String>| table.is_some_and(|t| created.contains(&t));
-        if w.starts_with("DROP TABLE") && !rebuilt.contains(&target_table(&w, "DROP TABLE ").unwrap_or_default()) {
-            push(&DROP_TABLE, s.line, format!("`{}` deletes a table and all its rows", first_line(&s.sql)), &s.sql);
+        if w.starts_with("DROP TABLE")
+            && !rebuilt.contains(&target_table(&w, "DROP TABLE ").unwrap_or_default())
+        {
+            push(
+                &DROP_TABLE,
+                s.line,
+                format!("`{}` deletes a table and all its rows", first_line(&s.sql)),
+                &s.sql,
+            );
         }
-        if w.starts_with("ALTER TABLE") && w.contains(" DROP COLUMN ") && !is_new(target_table(&w, "ALTER TABLE ")) {
-            push(&DROP_COLUMN, s.line, format!("`{}` deletes a column and its data", first_line(&s.sql)), &s.sql);
+        if w.starts_with("ALTER TABLE")
+            && w.contains(" DROP COLUMN ")
+            && !is_new(target_table(&w, "ALTER TABLE "))
+        {
+            push(
+                &DROP_COLUMN,
+                s.line,
+                format!("`{}` deletes a column and its data", first_line(&s.sql)),
+                &s.sql,
+            );
         }
-        if w.starts_with("ALTER TABLE") && (w.contains(" RENAME COLUMN ") || w.contains(" RENAME TO ")) && !w.contains("__DIESELKIT_NEW") {
-            push(&RENAME, s.line, format!("`{}` renames while deployed code may still use the old name", first_line(&s.sql)), &s.sql);
+        if w.starts_with("ALTER TABLE")
+            && (w.contains(" RENAME COLUMN ") || w.contains(" RENAME TO "))
+            && !w.contains("__DIESELKIT_NEW")
+        {
+            push(
+                &RENAME,
+                s.line,
+                format!(
+                    "`{}` renames while deployed code may still use the old name",
+                    first_line(&s.sql)
+                ),
+                &s.sql,
+            );
         }
-        if w.starts_with("ALTER TABLE") && w.contains(" ADD COLUMN ") && w.contains(" NOT NULL") && !w.contains(" DEFAULT ") && !is_new(target_table(&w, "ALTER TABLE ")) {
-            push(&NOT_NULL_NO_DEFAULT, s.line, format!("`{}` adds a NOT NULL column without a default to a table that may hold rows", first_line(&s.sql)), &s.sql);
+        if w.starts_with("ALTER TABLE")
+            && w.contains(" ADD COLUMN ")
+            && w.contains(" NOT NULL")
+            && !w.contains(" DEFAULT ")
+            && !is_new(target_table(&w, "ALTER TABLE "))
+        {
+            push(
+                &NOT_NULL_NO_DEFAULT,
+                s.line,
+                format!(
+                    "`{}` adds a NOT NULL column without a default to a table that may hold rows",
+                    first_line(&s.sql)
+                ),
+                &s.sql,
+            );
         }
-        if w.starts_with("ALTER TABLE") && (w.contains(" TYPE ") && w.contains(" ALTER COLUMN ") || w.contains(" MODIFY COLUMN ")) && !is_new(target_table(&w, "ALTER TABLE ")) {
-            push(&TYPE_CHANGE, s.line, format!("`{}` changes a column definition and may rewrite or narrow it", first_line(&s.sql)), &s.sql);
+        if w.starts_with("ALTER TABLE")
+            && (w.contains(" TYPE ") && w.contains(" ALTER COLUMN ")
+                || w.contains(" MODIFY COLUMN "))
+            && !is_new(target_table(&w, "ALTER TABLE "))
+        {
+            push(
+                &TYPE_CHANGE,
+                s.line,
+                format!(
+                    "`{}` changes a column definition and may rewrite or narrow it",
+                    first_line(&s.sql)
+                ),
+                &s.sql,
+            );
         }
-        if backend == Backend::Postgres && w.starts_with("CREATE") && w.contains(" INDEX ") && !w.contains(" CONCURRENTLY ") && !is_new(target_table(&w, " ON ")) {
-            push(&INDEX_NOT_CONCURRENT, s.line, format!("`{}` locks the table against writes while the index builds", first_line(&s.sql)), &s.sql);
+        if backend == Backend::Postgres
+            && w.starts_with("CREATE")
+            && w.contains(" INDEX ")
+            && !w.contains(" CONCURRENTLY ")
+            && !is_new(target_table(&w, " ON "))
+        {
+            push(
+                &INDEX_NOT_CONCURRENT,
+                s.line,
+                format!(
+                    "`{}` locks the table against writes while the index builds",
+                    first_line(&s.sql)
+                ),
+                &s.sql,
+            );
         }
-        if backend == Backend::Postgres && w.starts_with("ALTER TABLE") && w.contains(" FOREIGN KEY ") && !w.contains(" NOT VALID") && !is_new(target_table(&w, "ALTER TABLE ")) {
-            push(&FK_NOT_VALID, s.line, format!("`{}` validates every existing row while holding a lock", first_line(&s.sql)), &s.sql);
+        if backend == Backend::Postgres
+            && w.starts_with("ALTER TABLE")
+            && w.contains(" FOREIGN KEY ")
+            && !w.contains(" NOT VALID")
+            && !is_new(target_table(&w, "ALTER TABLE "))
+        {
+            push(
+                &FK_NOT_VALID,
+                s.line,
+                format!(
+                    "`{}` validates every existing row while holding a lock",
+                    first_line(&s.sql)
+                ),
+                &s.sql,
+            );
         }
-        let non_tx = w.contains(" CONCURRENTLY ") || w.starts_with("VACUUM") || (w.starts_with("ALTER TYPE") && w.contains(" ADD VALUE"));
+        let non_tx = w.contains(" CONCURRENTLY ")
+            || w.starts_with("VACUUM")
+            || (w.starts_with("ALTER TYPE") && w.contains(" ADD VALUE"));
         if m.run_in_transaction && non_tx {
-            push(&NON_TRANSACTIONAL, s.line, format!("`{}` cannot run inside the migration's transaction", first_line(&s.sql)), &s.sql);
+            push(
+                &NON_TRANSACTIONAL,
+                s.line,
+                format!(
+                    "`{}` cannot run inside the migration's transaction",
+                    first_line(&s.sql)
+                ),
+                &s.sql,
+            );
         }
     }
     let down_empty = m.down.as_deref().is_none_or(|d| split::split(d).is_empty());
@@ -142,7 +240,8 @@ pub fn lint_migration(m: &MigrationFile, backend: Backend) -> Vec<Finding> {
             severity: MISSING_DOWN.severity,
             file: m.dir.join("down.sql").display().to_string(),
             line: 1,
-            message: "the migration has no down.sql (or it is empty), so it cannot be reverted".into(),
+            message: "the migration has no down.sql (or it is empty), so it cannot be reverted"
+                .into(),
             fix: MISSING_DOWN.fix,
         });
     }
@@ -194,19 +293,58 @@ mod tests {
         }
     }
     fn rules(up: &str, backend: Backend) -> Vec<&'static str> {
-        lint_migration(&m(up, Some("SELECT 1;"), true), backend).iter().map(|f| f.name).collect()
+        lint_migration(&m(up, Some("SELECT 1;"), true), backend)
+            .iter()
+            .map(|f| f.name)
+            .collect()
     }
 
     #[test]
     fn flags_each_case() {
         assert_eq!(rules("DROP TABLE users;", Backend::Sqlite), ["drop-table"]);
-        assert_eq!(rules("ALTER TABLE users DROP COLUMN age;", Backend::Sqlite), ["drop-column"]);
-        assert_eq!(rules("ALTER TABLE users RENAME COLUMN age TO years_old;", Backend::Sqlite), ["rename"]);
-        assert_eq!(rules("ALTER TABLE users ADD COLUMN tz VARCHAR(64) NOT NULL;", Backend::Sqlite), ["not-null-without-default"]);
-        assert_eq!(rules("ALTER TABLE users ALTER COLUMN age TYPE BIGINT USING age::BIGINT;", Backend::Postgres), ["type-change"]);
-        assert_eq!(rules("CREATE INDEX i ON users (email);", Backend::Postgres), ["index-not-concurrently"]);
-        assert_eq!(rules("ALTER TABLE books ADD CONSTRAINT fk FOREIGN KEY (a) REFERENCES authors (id);", Backend::Postgres), ["foreign-key-not-valid"]);
-        assert_eq!(rules("CREATE INDEX CONCURRENTLY i ON users (email);", Backend::Postgres), ["non-transactional-in-transaction"]);
+        assert_eq!(
+            rules("ALTER TABLE users DROP COLUMN age;", Backend::Sqlite),
+            ["drop-column"]
+        );
+        assert_eq!(
+            rules(
+                "ALTER TABLE users RENAME COLUMN age TO years_old;",
+                Backend::Sqlite
+            ),
+            ["rename"]
+        );
+        assert_eq!(
+            rules(
+                "ALTER TABLE users ADD COLUMN tz VARCHAR(64) NOT NULL;",
+                Backend::Sqlite
+            ),
+            ["not-null-without-default"]
+        );
+        assert_eq!(
+            rules(
+                "ALTER TABLE users ALTER COLUMN age TYPE BIGINT USING age::BIGINT;",
+                Backend::Postgres
+            ),
+            ["type-change"]
+        );
+        assert_eq!(
+            rules("CREATE INDEX i ON users (email);", Backend::Postgres),
+            ["index-not-concurrently"]
+        );
+        assert_eq!(
+            rules(
+                "ALTER TABLE books ADD CONSTRAINT fk FOREIGN KEY (a) REFERENCES authors (id);",
+                Backend::Postgres
+            ),
+            ["foreign-key-not-valid"]
+        );
+        assert_eq!(
+            rules(
+                "CREATE INDEX CONCURRENTLY i ON users (email);",
+                Backend::Postgres
+            ),
+            ["non-transactional-in-transaction"]
+        );
         let missing = lint_migration(&m("SELECT 1;", None, true), Backend::Sqlite);
         assert_eq!(missing[0].name, "missing-down");
     }
@@ -214,14 +352,33 @@ mod tests {
     #[test]
     fn quiet_on_clean_input() {
         assert!(rules("CREATE TABLE a (id INTEGER PRIMARY KEY);\nCREATE INDEX i ON a (id);\nALTER TABLE users ADD COLUMN nick VARCHAR(20);\nALTER TABLE users ADD COLUMN tz VARCHAR(64) NOT NULL DEFAULT 'UTC';", Backend::Postgres).is_empty());
-        assert!(lint_migration(&m("CREATE INDEX CONCURRENTLY i ON users (email);", Some("DROP INDEX i;"), false), Backend::Postgres).is_empty());
+        assert!(lint_migration(
+            &m(
+                "CREATE INDEX CONCURRENTLY i ON users (email);",
+                Some("DROP INDEX i;"),
+                false
+            ),
+            Backend::Postgres
+        )
+        .is_empty());
     }
 
     #[test]
     fn allow_comment_suppresses() {
-        assert!(rules("-- dieselkit:allow drop-table\nDROP TABLE users;", Backend::Sqlite).is_empty());
+        assert!(rules(
+            "-- dieselkit:allow drop-table\nDROP TABLE users;",
+            Backend::Sqlite
+        )
+        .is_empty());
         let rebuild = "CREATE TABLE users__dieselkit_new (id INTEGER);\nINSERT INTO users__dieselkit_new (id) SELECT id FROM users;\nDROP TABLE users;\nALTER TABLE users__dieselkit_new RENAME TO users;";
-        assert!(rules(rebuild, Backend::Sqlite).is_empty(), "a rebuild keeps the rows");
-        assert!(rules("-- dieselkit:allow DK002\nALTER TABLE users DROP COLUMN age;", Backend::Sqlite).is_empty());
+        assert!(
+            rules(rebuild, Backend::Sqlite).is_empty(),
+            "a rebuild keeps the rows"
+        );
+        assert!(rules(
+            "-- dieselkit:allow DK002\nALTER TABLE users DROP COLUMN age;",
+            Backend::Sqlite
+        )
+        .is_empty());
     }
 }

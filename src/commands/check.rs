@@ -17,10 +17,17 @@ struct Drift {
 }
 
 pub fn run(json: bool, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
-    let project_dir = global.project_dir.clone().unwrap_or_else(|| PathBuf::from("."));
+    let project_dir = global
+        .project_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("."));
     let (_, model) = evolve::read_model(&project_dir)?;
     let url = resolve_database_url(global.database_url.as_deref(), &project_dir).ok();
-    let server = if model.backend == Backend::Sqlite { None } else { url.as_ref().map(|u| u.url.clone()) };
+    let server = if model.backend == Backend::Sqlite {
+        None
+    } else {
+        url.as_ref().map(|u| u.url.clone())
+    };
     let replayed = evolve::replay(&project_dir, model.backend, server.as_deref())?;
     let mut drift = Vec::new();
 
@@ -40,8 +47,14 @@ pub fn run(json: bool, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
     match fs_err::read_to_string(&schema_rs) {
         Ok(actual) if actual == expected => {}
         Ok(actual) => {
-            let missing: Vec<&str> = expected.lines().filter(|l| !actual.lines().any(|a| a == *l)).collect();
-            let extra: Vec<&str> = actual.lines().filter(|l| !expected.lines().any(|e| e == *l)).collect();
+            let missing: Vec<&str> = expected
+                .lines()
+                .filter(|l| !actual.lines().any(|a| a == *l))
+                .collect();
+            let extra: Vec<&str> = actual
+                .lines()
+                .filter(|l| !expected.lines().any(|e| e == *l))
+                .collect();
             drift.push(Drift {
                 kind: "schema-rs",
                 detail: format!(
@@ -51,7 +64,10 @@ pub fn run(json: bool, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
                 ),
             });
         }
-        Err(_) => drift.push(Drift { kind: "schema-rs", detail: format!("`{}` is missing", schema_rs.display()) }),
+        Err(_) => drift.push(Drift {
+            kind: "schema-rs",
+            detail: format!("`{}` is missing", schema_rs.display()),
+        }),
     }
 
     // 3. The live database against the migrations.
@@ -79,7 +95,8 @@ pub fn run(json: bool, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
     }
 
     if json {
-        let text = serde_json::to_string_pretty(&serde_json::json!({ "drift": drift })).map_err(|e| Error::Internal(e.to_string()))?;
+        let text = serde_json::to_string_pretty(&serde_json::json!({ "drift": drift }))
+            .map_err(|e| Error::Internal(e.to_string()))?;
         ui.data(format!("{text}\n"));
     } else {
         for d in &drift {

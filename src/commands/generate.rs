@@ -9,7 +9,10 @@ use crate::ui::Ui;
 use std::path::{Path, PathBuf};
 
 /// `RESOURCE.FIELD=SQL` (or `FIELD=SQL` when `default_resource` is given).
-fn parse_backfills(raw: &[String], default_resource: Option<&str>) -> Result<Vec<(String, String, String)>> {
+fn parse_backfills(
+    raw: &[String],
+    default_resource: Option<&str>,
+) -> Result<Vec<(String, String, String)>> {
     raw.iter()
         .map(|b| {
             let (target, expr) = b.split_once('=').ok_or_else(|| {
@@ -42,22 +45,40 @@ fn server_url(global: &GlobalArgs, project_dir: &Path, backend: Backend) -> Opti
 }
 
 pub fn run(cmd: GenerateCommand, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
-    let project_dir = global.project_dir.clone().unwrap_or_else(|| PathBuf::from("."));
+    let project_dir = global
+        .project_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("."));
     let (mut file, _) = evolve::read_model(&project_dir)?;
     let (message, evolve_args, backfill_resource, empty) = match cmd {
-        GenerateCommand::Resource { name, fields, evolve } => {
+        GenerateCommand::Resource {
+            name,
+            fields,
+            evolve,
+        } => {
             if file.resources.iter().any(|r| r.name == name) {
                 return Err(Error::usage(format!(
                     "resource `{name}` already exists; add fields with `dieselkit generate field {name} FIELD...`"
                 )));
             }
             let table = crate::spec::names::plural(&name);
-            file.resources.push(ResourceSection { name: name.clone(), fields });
+            file.resources.push(ResourceSection {
+                name: name.clone(),
+                fields,
+            });
             (format!("create {table}"), evolve, Some(name), false)
         }
-        GenerateCommand::Field { resource, fields, evolve } => {
+        GenerateCommand::Field {
+            resource,
+            fields,
+            evolve,
+        } => {
             let Some(section) = file.resources.iter_mut().find(|r| r.name == resource) else {
-                let known: Vec<String> = file.resources.iter().map(|r| format!("`{}`", r.name)).collect();
+                let known: Vec<String> = file
+                    .resources
+                    .iter()
+                    .map(|r| format!("`{}`", r.name))
+                    .collect();
                 return Err(Error::usage(format!(
                     "there is no resource `{resource}` (resources: {}); create it with `dieselkit generate resource {resource} FIELD...`",
                     known.join(", ")
@@ -65,47 +86,93 @@ pub fn run(cmd: GenerateCommand, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
             };
             let names: Vec<String> = fields
                 .iter()
-                .map(|f| FieldSpec::parse(f).map(|f| f.column()).map_err(|e| e.within(format!("field `{f}`"))))
+                .map(|f| {
+                    FieldSpec::parse(f)
+                        .map(|f| f.column())
+                        .map_err(|e| e.within(format!("field `{f}`")))
+                })
                 .collect::<std::result::Result<_, _>>()?;
             section.fields.extend(fields);
             let table = crate::spec::names::plural(&resource);
-            (format!("add {} to {table}", names.join(" and ")), evolve, Some(resource), false)
+            (
+                format!("add {} to {table}", names.join(" and ")),
+                evolve,
+                Some(resource),
+                false,
+            )
         }
-        GenerateCommand::Migration { message, empty, evolve } => (message, evolve, None, empty),
+        GenerateCommand::Migration {
+            message,
+            empty,
+            evolve,
+        } => (message, evolve, None, empty),
     };
     let model = Model::from_file(&file)?;
     let version = evolve::next_version(&project_dir)?;
 
     let (migration, schema_after) = if empty {
-        let current = evolve::replay(&project_dir, model.backend, server_url(global, &project_dir, model.backend).as_deref())?;
-        (crate::plan::NewMigration {
-            dir_name: format!("{version}_{}", evolve::slug(&message)),
-            up: "-- Your SQL here. dieselkit never regenerates this file.\n".into(),
-            down: "-- SQL that undoes up.sql.\n".into(),
-        }, current)
+        let current = evolve::replay(
+            &project_dir,
+            model.backend,
+            server_url(global, &project_dir, model.backend).as_deref(),
+        )?;
+        (
+            crate::plan::NewMigration {
+                dir_name: format!("{version}_{}", evolve::slug(&message)),
+                up: "-- Your SQL here. dieselkit never regenerates this file.\n".into(),
+                down: "-- SQL that undoes up.sql.\n".into(),
+            },
+            current,
+        )
     } else {
         let backfills = parse_backfills(&evolve_args.backfill, backfill_resource.as_deref())?;
         let hints = evolve::hints(&model, &backfills, evolve_args.allow_drop)?;
         ui.status("Replaying", "existing migrations on a scratch database");
-        let current = evolve::replay(&project_dir, model.backend, server_url(global, &project_dir, model.backend).as_deref())?;
+        let current = evolve::replay(
+            &project_dir,
+            model.backend,
+            server_url(global, &project_dir, model.backend).as_deref(),
+        )?;
         let ops = evolve::changes(&current, &model, &hints)?;
         if ops.is_empty() {
-            ui.status("Unchanged", "the model matches the schema the migrations produce; no migration written");
+            ui.status(
+                "Unchanged",
+                "the model matches the schema the migrations produce; no migration written",
+            );
             return Ok(0);
         }
         for op in &ops {
-            ui.status(if op.is_destructive() { "Destructive" } else { "Change" }, op.describe());
+            ui.status(
+                if op.is_destructive() {
+                    "Destructive"
+                } else {
+                    "Change"
+                },
+                op.describe(),
+            );
         }
         (
-            evolve::migration_for(&ops, model.backend, &version, &message, evolve_args.allow_drop),
+            evolve::migration_for(
+                &ops,
+                model.backend,
+                &version,
+                &message,
+                evolve_args.allow_drop,
+            ),
             crate::diff::apply(&current, &ops),
         )
     };
 
     let dir = Path::new("migrations").join(&migration.dir_name);
     let extra = vec![
-        PlannedFile { path: dir.join("up.sql"), contents: migration.up.clone().into_bytes() },
-        PlannedFile { path: dir.join("down.sql"), contents: migration.down.clone().into_bytes() },
+        PlannedFile {
+            path: dir.join("up.sql"),
+            contents: migration.up.clone().into_bytes(),
+        },
+        PlannedFile {
+            path: dir.join("down.sql"),
+            contents: migration.down.clone().into_bytes(),
+        },
     ];
     let outcomes = evolve::regenerate(&project_dir, &model, &schema_after, extra)?;
     for o in &outcomes {
@@ -125,7 +192,10 @@ pub fn run(cmd: GenerateCommand, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
     if let Some(m) = files.iter().find(|m| m.name == migration.dir_name) {
         let findings = crate::lint::lint_migration(m, model.backend);
         if !findings.is_empty() {
-            ui.warn(format!("lint findings for the new migration:\n{}", crate::lint::render(&findings).trim_end()));
+            ui.warn(format!(
+                "lint findings for the new migration:\n{}",
+                crate::lint::render(&findings).trim_end()
+            ));
         }
     }
     ui.note("\nNext: review the SQL, then `dieselkit migrate run` and `cargo test`.");

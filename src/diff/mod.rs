@@ -37,8 +37,14 @@ pub enum Op {
         after: Table,
         backfill: Option<String>,
     },
-    CreateIndex { table: String, index: Index },
-    DropIndex { table: String, index: Index },
+    CreateIndex {
+        table: String,
+        index: Index,
+    },
+    DropIndex {
+        table: String,
+        index: Index,
+    },
 }
 
 impl Op {
@@ -46,12 +52,21 @@ impl Op {
         match self.clone() {
             Op::CreateTable(t) => Op::DropTable(t),
             Op::DropTable(t) => Op::CreateTable(t),
-            Op::AddColumn { table, column, after, .. } => Op::DropColumn {
+            Op::AddColumn {
+                table,
+                column,
+                after,
+                ..
+            } => Op::DropColumn {
                 table,
                 column,
                 before: after,
             },
-            Op::DropColumn { table, column, before } => Op::AddColumn {
+            Op::DropColumn {
+                table,
+                column,
+                before,
+            } => Op::AddColumn {
                 table,
                 column,
                 backfill: None,
@@ -62,7 +77,14 @@ impl Op {
                 from: to,
                 to: from,
             },
-            Op::AlterColumn { table, from, to, before, after, .. } => Op::AlterColumn {
+            Op::AlterColumn {
+                table,
+                from,
+                to,
+                before,
+                after,
+                ..
+            } => Op::AlterColumn {
                 table,
                 from: to,
                 to: from,
@@ -127,9 +149,16 @@ pub fn narrows(from: &SqlType, to: &SqlType) -> bool {
         (Varchar { max_length: a }, Varchar { max_length: b }) => b < a,
         (Varchar { .. }, Text) => false,
         (Text, Varchar { .. }) => true,
-        (Decimal { precision: p1, scale: s1 }, Decimal { precision: p2, scale: s2 }) => {
-            p2 - s2 < p1 - s1 || s2 < s1
-        }
+        (
+            Decimal {
+                precision: p1,
+                scale: s1,
+            },
+            Decimal {
+                precision: p2,
+                scale: s2,
+            },
+        ) => p2 - s2 < p1 - s1 || s2 < s1,
         (Float, Double) => false,
         (a, b) if rank(a).is_some() && rank(b).is_some() => rank(b) < rank(a),
         (SmallInt | Integer | BigInt, Double | Decimal { .. } | Text | Varchar { .. }) => false,
@@ -245,7 +274,11 @@ fn rename_in_table(table: &mut Table, from: &str, to: &str) {
 /// new tables in `desired` order (parents first), dropped tables children first. Renames
 /// come from `hints`; a NOT NULL column added without a default needs a backfill; drops
 /// need `hints.allow_drop`.
-pub fn diff_with(current: &Schema, desired: &Schema, hints: &Hints) -> Result<Vec<Op>, Vec<Unsupported>> {
+pub fn diff_with(
+    current: &Schema,
+    desired: &Schema,
+    hints: &Hints,
+) -> Result<Vec<Op>, Vec<Unsupported>> {
     let mut ops = Vec::new();
     let mut unsupported = Vec::new();
 
@@ -268,7 +301,11 @@ pub fn diff_with(current: &Schema, desired: &Schema, hints: &Hints) -> Result<Ve
         };
         let mut work = old.clone();
         for (t, from, to) in &hints.renamed_columns {
-            if *t == table.name && work.column(from).is_some() && work.column(to).is_none() && table.column(to).is_some() {
+            if *t == table.name
+                && work.column(from).is_some()
+                && work.column(to).is_none()
+                && table.column(to).is_some()
+            {
                 ops.push(Op::RenameColumn {
                     table: table.name.clone(),
                     from: from.clone(),
@@ -335,7 +372,11 @@ pub fn diff_with(current: &Schema, desired: &Schema, hints: &Hints) -> Result<Ve
                 });
             }
             work.columns.push(column.clone());
-            if let Some(fk) = table.foreign_keys.iter().find(|fk| fk.column == column.name) {
+            if let Some(fk) = table
+                .foreign_keys
+                .iter()
+                .find(|fk| fk.column == column.name)
+            {
                 work.foreign_keys.push(fk.clone());
             }
             ops.push(Op::AddColumn {
@@ -346,7 +387,9 @@ pub fn diff_with(current: &Schema, desired: &Schema, hints: &Hints) -> Result<Ve
             });
         }
         for column in &table.columns {
-            let Some(existing) = work.column(&column.name).cloned() else { continue };
+            let Some(existing) = work.column(&column.name).cloned() else {
+                continue;
+            };
             if existing == *column {
                 continue;
             }
@@ -357,7 +400,11 @@ pub fn diff_with(current: &Schema, desired: &Schema, hints: &Hints) -> Result<Ve
                 }
             }
             let backfill = hints.backfill(&table.name, &column.name);
-            if existing.nullable && !column.nullable && column.default.is_none() && backfill.is_none() {
+            if existing.nullable
+                && !column.nullable
+                && column.default.is_none()
+                && backfill.is_none()
+            {
                 unsupported.push(Unsupported {
                     table: table.name.clone(),
                     column: column.name.clone(),
@@ -484,13 +531,23 @@ mod tests {
             ..Hints::default()
         };
         let ops = diff_with(&before, &after, &hints).expect("rename");
-        assert_eq!(ops, vec![Op::RenameColumn { table: "authors".into(), from: "name".into(), to: "full_name".into() }]);
+        assert_eq!(
+            ops,
+            vec![Op::RenameColumn {
+                table: "authors".into(),
+                from: "name".into(),
+                to: "full_name".into()
+            }]
+        );
     }
 
     #[test]
     fn not_null_without_default_needs_a_backfill() {
         let before = schema(BOOKSTORE);
-        let after = schema(&BOOKSTORE.replace(r#"fields = ["name:string(100)"]"#, r#"fields = ["name:string(100)", "timezone:string(64)"]"#));
+        let after = schema(&BOOKSTORE.replace(
+            r#"fields = ["name:string(100)"]"#,
+            r#"fields = ["name:string(100)", "timezone:string(64)"]"#,
+        ));
         let err = diff_with(&before, &after, &Hints::default()).expect_err("refused");
         assert!(err[0].what.contains("--backfill timezone=SQL"), "{err:?}");
         let hints = Hints {

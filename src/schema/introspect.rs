@@ -97,12 +97,19 @@ pub fn parse_default(raw: &str, ty: &SqlType, backend: Backend) -> Option<Column
     }
     if let Some(inner) = d.strip_prefix('\'').and_then(|r| r.strip_suffix('\'')) {
         let text = inner.replace("''", "'");
-        let text = if backend == Backend::Mysql { text.replace("\\\\", "\\") } else { text };
+        let text = if backend == Backend::Mysql {
+            text.replace("\\\\", "\\")
+        } else {
+            text
+        };
         return Some(match ty {
             SqlType::Bool => ColumnDefault::Bool(text == "1" || text.eq_ignore_ascii_case("true")),
-            SqlType::Integer | SqlType::BigInt | SqlType::SmallInt | SqlType::Float | SqlType::Double | SqlType::Decimal { .. } => {
-                ColumnDefault::Number(text)
-            }
+            SqlType::Integer
+            | SqlType::BigInt
+            | SqlType::SmallInt
+            | SqlType::Float
+            | SqlType::Double
+            | SqlType::Decimal { .. } => ColumnDefault::Number(text),
             _ => ColumnDefault::Text(text),
         });
     }
@@ -156,8 +163,16 @@ fn columns<D: Db>(db: &mut D, table: &str) -> Result<Vec<Column>> {
         let primary_key = f[4] != "0";
         out.push(Column {
             name: f[0].clone(),
-            default: if primary_key { None } else { parse_default(&f[3], &sql_type, backend) },
-            sql_type: if primary_key { SqlType::Integer } else { sql_type },
+            default: if primary_key {
+                None
+            } else {
+                parse_default(&f[3], &sql_type, backend)
+            },
+            sql_type: if primary_key {
+                SqlType::Integer
+            } else {
+                sql_type
+            },
             nullable: f[2] == "0" && !primary_key,
             primary_key,
         });
@@ -222,7 +237,11 @@ fn foreign_keys<D: Db>(db: &mut D, table: &str) -> Result<Vec<ForeignKey>> {
         .filter(|f| f.len() >= 5)
         .map(|f| ForeignKey {
             // SQLite does not keep constraint names; use the convention.
-            name: if f[0].is_empty() { super::foreign_key_name(table, &f[1]) } else { f[0].clone() },
+            name: if f[0].is_empty() {
+                super::foreign_key_name(table, &f[1])
+            } else {
+                f[0].clone()
+            },
             column: f[1].clone(),
             ref_table: f[2].clone(),
             ref_column: f[3].clone(),
@@ -260,7 +279,8 @@ pub fn parents_first(mut remaining: Vec<Table>) -> Vec<Table> {
             .iter()
             .position(|t| {
                 t.foreign_keys.iter().all(|fk| {
-                    fk.ref_table == t.name || ordered.iter().any(|o| o.name == fk.ref_table)
+                    fk.ref_table == t.name
+                        || ordered.iter().any(|o| o.name == fk.ref_table)
                         || !remaining.iter().any(|r| r.name == fk.ref_table)
                 })
             })
@@ -303,7 +323,10 @@ mod tests {
                 SqlType::BigInt,
                 SqlType::SmallInt,
                 SqlType::Double,
-                SqlType::Decimal { precision: 10, scale: 2 },
+                SqlType::Decimal {
+                    precision: 10,
+                    scale: 2,
+                },
                 SqlType::Bool,
                 SqlType::Varchar { max_length: 40 },
                 SqlType::Text,
@@ -321,11 +344,30 @@ mod tests {
     #[test]
     fn defaults_parse() {
         use ColumnDefault::*;
-        assert_eq!(parse_default("'abc'::character varying", &SqlType::Varchar { max_length: 3 }, Backend::Postgres), Some(Text("abc".into())));
-        assert_eq!(parse_default("0", &SqlType::Integer, Backend::Sqlite), Some(Number("0".into())));
-        assert_eq!(parse_default("current_timestamp()", &SqlType::Timestamp, Backend::Mysql), Some(CurrentTimestamp));
-        assert_eq!(parse_default("1", &SqlType::Bool, Backend::Sqlite), Some(Bool(true)));
+        assert_eq!(
+            parse_default(
+                "'abc'::character varying",
+                &SqlType::Varchar { max_length: 3 },
+                Backend::Postgres
+            ),
+            Some(Text("abc".into()))
+        );
+        assert_eq!(
+            parse_default("0", &SqlType::Integer, Backend::Sqlite),
+            Some(Number("0".into()))
+        );
+        assert_eq!(
+            parse_default("current_timestamp()", &SqlType::Timestamp, Backend::Mysql),
+            Some(CurrentTimestamp)
+        );
+        assert_eq!(
+            parse_default("1", &SqlType::Bool, Backend::Sqlite),
+            Some(Bool(true))
+        );
         assert_eq!(parse_default("NULL", &SqlType::Text, Backend::Mysql), None);
-        assert_eq!(parse_default("'it''s'", &SqlType::Text, Backend::Sqlite), Some(Text("it's".into())));
+        assert_eq!(
+            parse_default("'it''s'", &SqlType::Text, Backend::Sqlite),
+            Some(Text("it's".into()))
+        );
     }
 }

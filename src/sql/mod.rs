@@ -248,13 +248,26 @@ fn sqlite_rebuild(before: &Table, after: &Table, renamed: Option<(&str, &str)>) 
         .collect();
     out.push(format!(
         "INSERT INTO {tmp} ({}) SELECT {} FROM {}",
-        common.iter().map(|(_, t)| *t).collect::<Vec<_>>().join(", "),
-        common.iter().map(|(s, _)| *s).collect::<Vec<_>>().join(", "),
+        common
+            .iter()
+            .map(|(_, t)| *t)
+            .collect::<Vec<_>>()
+            .join(", "),
+        common
+            .iter()
+            .map(|(s, _)| *s)
+            .collect::<Vec<_>>()
+            .join(", "),
         before.name
     ));
     out.push(format!("DROP TABLE {}", before.name));
     out.push(format!("ALTER TABLE {tmp} RENAME TO {}", after.name));
-    out.extend(after.indexes.iter().map(|i| create_index(after, i, Backend::Sqlite)));
+    out.extend(
+        after
+            .indexes
+            .iter()
+            .map(|i| create_index(after, i, Backend::Sqlite)),
+    );
     out
 }
 
@@ -267,17 +280,33 @@ pub fn statements(op: &Op, backend: Backend) -> Vec<String> {
     match op {
         Op::CreateTable(table) => create_table(table, backend),
         Op::DropTable(table) => vec![format!("DROP TABLE {}", table.name)],
-        Op::AddColumn { table, column, backfill, after } => {
-            let fk = after.foreign_keys.iter().find(|fk| fk.column == column.name);
+        Op::AddColumn {
+            table,
+            column,
+            backfill,
+            after,
+        } => {
+            let fk = after
+                .foreign_keys
+                .iter()
+                .find(|fk| fk.column == column.name);
             let mut out = Vec::new();
             let needs_backfill = !column.nullable && column.default.is_none();
             let mut first = column.clone();
             if needs_backfill {
                 first.nullable = true;
             }
-            let mut add = format!("ALTER TABLE {table} ADD COLUMN {}", column_sql(&first, backend));
+            let mut add = format!(
+                "ALTER TABLE {table} ADD COLUMN {}",
+                column_sql(&first, backend)
+            );
             if let (Backend::Sqlite, Some(fk)) = (backend, fk) {
-                add.push_str(&format!(" REFERENCES {} ({}) ON DELETE {}", fk.ref_table, fk.ref_column, fk.on_delete.sql()));
+                add.push_str(&format!(
+                    " REFERENCES {} ({}) ON DELETE {}",
+                    fk.ref_table,
+                    fk.ref_column,
+                    fk.on_delete.sql()
+                ));
             }
             out.push(add);
             if let (Backend::Postgres | Backend::Mysql, Some(fk)) = (backend, fk) {
@@ -289,8 +318,14 @@ pub fn statements(op: &Op, backend: Backend) -> Vec<String> {
                     None => out.push(format!("-- dieselkit: no backfill given for {table}.{}; rows must get a value before NOT NULL", column.name)),
                 }
                 match backend {
-                    Backend::Postgres => out.push(format!("ALTER TABLE {table} ALTER COLUMN {} SET NOT NULL", column.name)),
-                    Backend::Mysql => out.push(format!("ALTER TABLE {table} MODIFY COLUMN {}", column_sql(column, backend))),
+                    Backend::Postgres => out.push(format!(
+                        "ALTER TABLE {table} ALTER COLUMN {} SET NOT NULL",
+                        column.name
+                    )),
+                    Backend::Mysql => out.push(format!(
+                        "ALTER TABLE {table} MODIFY COLUMN {}",
+                        column_sql(column, backend)
+                    )),
                     Backend::Sqlite => {
                         let mut before = after.clone();
                         for c in &mut before.columns {
@@ -304,8 +339,15 @@ pub fn statements(op: &Op, backend: Backend) -> Vec<String> {
             }
             out
         }
-        Op::DropColumn { table, column, before } => {
-            let fk = before.foreign_keys.iter().find(|fk| fk.column == column.name);
+        Op::DropColumn {
+            table,
+            column,
+            before,
+        } => {
+            let fk = before
+                .foreign_keys
+                .iter()
+                .find(|fk| fk.column == column.name);
             match (backend, fk) {
                 (Backend::Sqlite, Some(_)) => {
                     let mut after = before.clone();
@@ -324,7 +366,14 @@ pub fn statements(op: &Op, backend: Backend) -> Vec<String> {
         Op::RenameColumn { table, from, to } => {
             vec![format!("ALTER TABLE {table} RENAME COLUMN {from} TO {to}")]
         }
-        Op::AlterColumn { table, from, to, before, after, backfill } => {
+        Op::AlterColumn {
+            table,
+            from,
+            to,
+            before,
+            after,
+            backfill,
+        } => {
             let mut out = Vec::new();
             if let Some(expr) = backfill {
                 if from.nullable && !to.nullable {
@@ -333,16 +382,24 @@ pub fn statements(op: &Op, backend: Backend) -> Vec<String> {
             }
             match backend {
                 Backend::Sqlite => out.extend(sqlite_rebuild(before, after, None)),
-                Backend::Mysql => out.push(format!("ALTER TABLE {table} MODIFY COLUMN {}", column_sql(to, backend))),
+                Backend::Mysql => out.push(format!(
+                    "ALTER TABLE {table} MODIFY COLUMN {}",
+                    column_sql(to, backend)
+                )),
                 Backend::Postgres => {
                     let c = &to.name;
                     if from.sql_type != to.sql_type {
                         let ty = type_sql(&to.sql_type, backend);
-                        out.push(format!("ALTER TABLE {table} ALTER COLUMN {c} TYPE {ty} USING {c}::{ty}"));
+                        out.push(format!(
+                            "ALTER TABLE {table} ALTER COLUMN {c} TYPE {ty} USING {c}::{ty}"
+                        ));
                     }
                     if from.default != to.default {
                         out.push(match &to.default {
-                            Some(d) => format!("ALTER TABLE {table} ALTER COLUMN {c} SET DEFAULT {}", default_sql(d, &to.sql_type, backend)),
+                            Some(d) => format!(
+                                "ALTER TABLE {table} ALTER COLUMN {c} SET DEFAULT {}",
+                                default_sql(d, &to.sql_type, backend)
+                            ),
                             None => format!("ALTER TABLE {table} ALTER COLUMN {c} DROP DEFAULT"),
                         });
                     }
@@ -384,7 +441,11 @@ pub fn up_and_down(ops: &[Op], backend: Backend) -> (String, String) {
         }
         for statement in statements(op, backend) {
             up.push_str(&statement);
-            up.push_str(if statement.starts_with("--") { "\n" } else { ";\n" });
+            up.push_str(if statement.starts_with("--") {
+                "\n"
+            } else {
+                ";\n"
+            });
         }
     }
     let mut down = String::new();
@@ -403,7 +464,11 @@ pub fn up_and_down(ops: &[Op], backend: Backend) -> (String, String) {
         }
         for statement in statements(&inverse, backend) {
             down.push_str(&statement);
-            down.push_str(if statement.starts_with("--") { "\n" } else { ";\n" });
+            down.push_str(if statement.starts_with("--") {
+                "\n"
+            } else {
+                ";\n"
+            });
         }
     }
     (up, down)

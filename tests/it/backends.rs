@@ -213,7 +213,12 @@ fn introspection_round_trip(kind: Option<ServerKind>, backend: Backend, test: &s
         );
         assert_eq!(live, desired, "{backend} {example_file}");
         assert_eq!(dieselkit::diff::diff(&live, &desired), Ok(vec![]));
-        m.revert(dieselkit::migrations::RevertLimit::All, &mut || {}, &mut |_| {}).expect("revert");
+        m.revert(
+            dieselkit::migrations::RevertLimit::All,
+            &mut || {},
+            &mut |_| {},
+        )
+        .expect("revert");
     }
 }
 
@@ -224,7 +229,11 @@ fn introspection_round_trips_on_sqlite() {
 
 #[test]
 fn introspection_round_trips_on_postgres() {
-    introspection_round_trip(Some(ServerKind::Postgres), Backend::Postgres, "introspect_pg");
+    introspection_round_trip(
+        Some(ServerKind::Postgres),
+        Backend::Postgres,
+        "introspect_pg",
+    );
 }
 
 #[test]

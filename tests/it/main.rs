@@ -6,6 +6,7 @@ mod support;
 mod backends;
 mod cli;
 mod e2e;
+mod evolve;
 mod migrate;
 mod snapshots;
 mod wizard;

@@ -1,0 +1,243 @@
+//! Schema evolution end to end: the workshop steps in examples/users and
+//! examples/accounts, each one dieselkit command, each leaving a project that migrates,
+//! keeps its rows, and (at the end) builds and passes its own tests.
+
+use crate::support::{dk, example, generated_target_dir};
+use diesel::{Connection, RunQueryDsl};
+use std::path::Path;
+use std::process::Command;
+
+#[derive(diesel::QueryableByName, Debug, PartialEq)]
+struct Row {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    line: String,
+}
+
+fn query(db: &Path, sql: &str) -> Vec<String> {
+    let mut c = diesel::SqliteConnection::establish(&db.to_string_lossy()).expect("open");
+    let rows: Vec<Row> = diesel::sql_query(sql).load(&mut c).expect(sql);
+    rows.into_iter().map(|r| r.line).collect()
+}
+
+fn exec(db: &Path, sql: &str) {
+    let mut c = diesel::SqliteConnection::establish(&db.to_string_lossy()).expect("open");
+    diesel::sql_query(sql).execute(&mut c).expect(sql);
+}
+
+fn cargo_ok(project: &Path, args: &[&str]) {
+    let out = Command::new(env!("CARGO"))
+        .args(args)
+        .current_dir(project)
+        .env("CARGO_TARGET_DIR", generated_target_dir())
+        .env_remove("RUSTFLAGS")
+        .output()
+        .expect("cargo");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "cargo {args:?} failed:\n{stderr}");
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("warning"))
+        .collect();
+    assert!(warnings.is_empty(), "warnings:\n{stderr}");
+}
+
+fn step(project: &Path, args: &[&str]) -> crate::support::Run {
+    dk().args(args)
+        .current_dir(project)
+        .env("SOURCE_DATE_EPOCH", "1800000000")
+        .run()
+        .success()
+}
+
+#[test]
+fn users_workshop_add_rename_unique_keeps_rows() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    dk().args(["new-project", "--from"])
+        .args([example("users/01-create.toml")])
+        .current_dir(tmp.path())
+        .run()
+        .success();
+    let project = tmp.path().join("users-service");
+    let db = project.join("users_service.db");
+    step(&project, &["migrate", "run"]);
+    exec(&db, "INSERT INTO users (email, full_name) VALUES ('ada@example.com', 'Ada'), ('alan@example.com', 'Alan')");
+
+    // Step 2: add a nullable column.
+    let add = step(&project, &["generate", "field", "user", "age:int?"]);
+    assert!(
+        add.stdout()
+            .contains("ALTER TABLE users ADD COLUMN age INTEGER"),
+        "{}",
+        add.stdout()
+    );
+    step(&project, &["migrate", "run"]);
+    exec(
+        &db,
+        "UPDATE users SET age = 36 WHERE email = 'ada@example.com'",
+    );
+
+    // Step 3: a rename without a hint is refused, never guessed.
+    let model = project.join("dieselkit.toml");
+    let without_hint = std::fs::read_to_string(example("users/03-rename.toml"))
+        .expect("step")
+        .replace(":renamed_from=age", "");
+    std::fs::write(&model, without_hint).expect("write");
+    dk().args(["generate", "migration", "-m", "rename"])
+        .current_dir(&project)
+        .run()
+        .usage_error()
+        .stderr_has("add `:renamed_from=age`");
+    std::fs::copy(example("users/03-rename.toml"), &model).expect("copy");
+    let rename = step(
+        &project,
+        &["generate", "migration", "-m", "rename age to years_old"],
+    );
+    assert!(
+        rename
+            .stdout()
+            .contains("ALTER TABLE users RENAME COLUMN age TO years_old"),
+        "{}",
+        rename.stdout()
+    );
+    step(&project, &["migrate", "run"]);
+    assert_eq!(
+        query(
+            &db,
+            "SELECT email || ':' || COALESCE(years_old, 'null') AS line FROM users ORDER BY id"
+        ),
+        ["ada@example.com:36", "alan@example.com:null"],
+        "rename keeps values"
+    );
+
+    // Step 4: unique index on email.
+    std::fs::copy(example("users/04-unique-email.toml"), &model).expect("copy");
+    let unique = step(&project, &["generate", "migration", "-m", "unique email"]);
+    assert!(
+        unique
+            .stdout()
+            .contains("CREATE UNIQUE INDEX index_users_on_email ON users (email)"),
+        "{}",
+        unique.stdout()
+    );
+    step(&project, &["migrate", "run"]);
+    assert_eq!(
+        query(&db, "SELECT count(*) || '' AS line FROM users"),
+        ["2"]
+    );
+
+    // Nothing left to generate; the project agrees with itself; everything verifies.
+    step(&project, &["generate", "migration", "-m", "nothing"]).stderr_has("no migration written");
+    step(&project, &["check"]);
+    step(&project, &["migrate", "verify"]);
+    cargo_ok(
+        &project,
+        &["build", "--all-targets", "--message-format", "short"],
+    );
+    cargo_ok(&project, &["test"]);
+}
+
+#[test]
+fn accounts_workshop_not_null_with_backfill() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    dk().args(["new-project", "--from"])
+        .args([example("accounts/01-create.toml")])
+        .current_dir(tmp.path())
+        .run()
+        .success();
+    let project = tmp.path().join("accounts-service");
+    let db = project.join("accounts_service.db");
+    step(&project, &["migrate", "run"]);
+    exec(
+        &db,
+        "INSERT INTO accounts (email) VALUES ('a@example.com'), ('b@example.com')",
+    );
+    step(
+        &project,
+        &["generate", "field", "account", "display_name:string(80)?"],
+    );
+    step(&project, &["migrate", "run"]);
+    dk().args(["generate", "field", "account", "timezone:string(64)"])
+        .current_dir(&project)
+        .run()
+        .usage_error()
+        .stderr_has("has no default")
+        .stderr_has("--backfill timezone=SQL");
+    assert!(
+        !std::fs::read_to_string(project.join("dieselkit.toml"))
+            .expect("model")
+            .contains("timezone"),
+        "a refused change leaves the model alone"
+    );
+    step(
+        &project,
+        &[
+            "generate",
+            "field",
+            "account",
+            "timezone:string(64)",
+            "--backfill",
+            "timezone='UTC'",
+        ],
+    );
+    step(&project, &["migrate", "run"]);
+    assert_eq!(
+        query(
+            &db,
+            "SELECT email || ':' || timezone AS line FROM accounts ORDER BY id"
+        ),
+        ["a@example.com:UTC", "b@example.com:UTC"]
+    );
+    // The column is NOT NULL now, and the unique index on email survived the rebuild.
+    let cols = query(&db, "SELECT name || ':' || \"notnull\" AS line FROM pragma_table_info('accounts') WHERE name = 'timezone'");
+    assert_eq!(cols, ["timezone:1"]);
+    let idx = query(&db, "SELECT name AS line FROM pragma_index_list('accounts') WHERE \"unique\" = 1 AND origin = 'c'");
+    assert_eq!(idx, ["index_accounts_on_email"]);
+    step(&project, &["migrate", "redo"]);
+    step(&project, &["check"]);
+    step(&project, &["migrate", "verify"]);
+    cargo_ok(
+        &project,
+        &["build", "--all-targets", "--message-format", "short"],
+    );
+    cargo_ok(&project, &["test"]);
+}
+
+#[test]
+fn edited_generated_files_are_never_overwritten() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    dk().args(["new-project", "--from"])
+        .args([example("accounts/01-create.toml")])
+        .current_dir(tmp.path())
+        .run()
+        .success();
+    let project = tmp.path().join("accounts-service");
+    let routes = project.join("src/routes/account.rs");
+    let mut mine = std::fs::read_to_string(&routes).expect("read");
+    mine.push_str("\n// my own route tweak\n");
+    std::fs::write(&routes, &mine).expect("write");
+    let run = step(
+        &project,
+        &["generate", "field", "account", "nickname:string(30)?"],
+    );
+    assert!(
+        run.stderr()
+            .contains("`src/routes/account.rs` was edited since it was generated"),
+        "{}",
+        run.stderr()
+    );
+    assert_eq!(
+        std::fs::read_to_string(&routes).expect("read"),
+        mine,
+        "the edit is kept"
+    );
+    assert!(
+        project.join("src/routes/account.rs.dieselkit-new").exists(),
+        "the new version is beside it"
+    );
+    assert!(
+        std::fs::read_to_string(project.join("src/models/account.rs"))
+            .expect("read")
+            .contains("nickname"),
+        "unedited files are updated"
+    );
+}
