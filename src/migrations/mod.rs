@@ -265,7 +265,10 @@ fn connect_postgres(url: &str, create: bool) -> Result<diesel::PgConnection> {
                     .execute(&mut admin);
             match created {
                 // Another process created it at the same moment: fine.
-                Err(e) if !e.to_string().contains("already exists") => {
+                Err(e)
+                    if !e.to_string().contains("already exists")
+                        && !e.to_string().contains("duplicate key") =>
+                {
                     return Err(connect_error(
                         url,
                         format!("cannot create database `{name}`: {e}"),

@@ -63,8 +63,28 @@ pub fn parse_type(raw: &str, backend: Backend) -> SqlType {
     }
 }
 
+/// `1.50` → `1.5`, `0.00` → `0`: catalogs print numeric defaults at the column's scale.
+fn canonical_number(n: &str) -> String {
+    if n.contains('.') && !n.contains(['e', 'E']) {
+        n.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        n.to_string()
+    }
+}
+
+fn canonical(d: ColumnDefault) -> ColumnDefault {
+    match d {
+        ColumnDefault::Number(n) => ColumnDefault::Number(canonical_number(&n)),
+        other => other,
+    }
+}
+
 /// Parse a column default as the catalog reports it.
 pub fn parse_default(raw: &str, ty: &SqlType, backend: Backend) -> Option<ColumnDefault> {
+    parse_default_raw(raw, ty, backend).map(canonical)
+}
+
+fn parse_default_raw(raw: &str, ty: &SqlType, backend: Backend) -> Option<ColumnDefault> {
     let mut d = raw.trim();
     if d.is_empty() || d.eq_ignore_ascii_case("null") {
         return None;
@@ -224,7 +244,7 @@ fn foreign_keys<D: Db>(db: &mut D, table: &str) -> Result<Vec<ForeignKey>> {
     let q = match backend {
         Backend::Sqlite => format!("SELECT '' || {s} || \"from\" || {s} || \"table\" || {s} || \"to\" || {s} || on_delete AS line FROM pragma_foreign_key_list({t})"),
         Backend::Postgres => format!(
-            "SELECT c.conname || {s} || a.attname || {s} || (c.confrelid::regclass)::text || {s} || af.attname || {s} || c.confdeltype AS line FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1] JOIN pg_attribute af ON af.attrelid = c.confrelid AND af.attnum = c.confkey[1] WHERE c.contype = 'f' AND c.conrelid = ({t})::regclass"
+            "SELECT c.conname || {s} || a.attname || {s} || (c.confrelid::regclass)::text || {s} || af.attname || {s} || c.confdeltype::text AS line FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1] JOIN pg_attribute af ON af.attrelid = c.confrelid AND af.attnum = c.confkey[1] WHERE c.contype = 'f' AND c.conrelid = ({t})::regclass"
         ),
         Backend::Mysql => format!(
             "SELECT CAST(CONCAT(k.constraint_name, {s}, k.column_name, {s}, k.referenced_table_name, {s}, k.referenced_column_name, {s}, r.delete_rule) AS CHAR) AS line FROM information_schema.key_column_usage k JOIN information_schema.referential_constraints r ON r.constraint_schema = k.constraint_schema AND r.constraint_name = k.constraint_name WHERE k.table_schema = DATABASE() AND k.table_name = {t} AND k.referenced_table_name IS NOT NULL"
@@ -301,9 +321,7 @@ pub fn normalize(schema: &Schema, backend: Backend) -> Schema {
                 c.sql_type = SqlType::Integer;
                 c.default = None;
             }
-            if let Some(ColumnDefault::Bool(b)) = c.default {
-                c.default = Some(ColumnDefault::Bool(b));
-            }
+            c.default = c.default.take().map(canonical);
         }
         t.indexes.sort_by(|a, b| a.name.cmp(&b.name));
         t.foreign_keys.sort_by(|a, b| a.column.cmp(&b.column));
@@ -365,6 +383,17 @@ mod tests {
             Some(Bool(true))
         );
         assert_eq!(parse_default("NULL", &SqlType::Text, Backend::Mysql), None);
+        assert_eq!(
+            parse_default(
+                "0.00",
+                &SqlType::Decimal {
+                    precision: 10,
+                    scale: 2
+                },
+                Backend::Mysql
+            ),
+            Some(Number("0".into()))
+        );
         assert_eq!(
             parse_default("'it''s'", &SqlType::Text, Backend::Sqlite),
             Some(Text("it's".into()))

@@ -241,3 +241,124 @@ fn edited_generated_files_are_never_overwritten() {
         "unedited files are updated"
     );
 }
+
+/// The same evolution on a server backend: replay on a scratch database on the server,
+/// rename keeping values, NOT NULL with backfill, a type change as a cast, check, verify.
+fn evolve_on_server(kind: crate::support::ServerKind, backend: &str, test: &str) {
+    use crate::support::TestDb;
+    let Some(db) = TestDb::new(kind, test) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let model = format!(
+        "[project]\nname = \"evolve-{backend}\"\nbackend = \"{backend}\"\n\n[[resources]]\nname = \"user\"\nfields = [\"email:string(255)\", \"age:int?\"]\n"
+    );
+    let file = dieselkit::spec::Model::from_toml_str(&model).expect("toml");
+    let m = dieselkit::spec::Model::from_file(&file).expect("model");
+    let files = dieselkit::plan::new_project(&m, 1_700_000_000, None).expect("plan");
+    let project = tmp.path().join("p");
+    dieselkit::write::write_project(&project, &files, false).expect("write");
+    let url = ["--database-url", db.url.as_str()];
+    let run = |args: &[&str]| {
+        dk().args(args)
+            .args(url)
+            .current_dir(&project)
+            .env("SOURCE_DATE_EPOCH", "1800000000")
+            .run()
+    };
+    run(&["migrate", "run"]).success();
+    let sql = |q: &str| {
+        use diesel::RunQueryDsl;
+        match kind {
+            crate::support::ServerKind::Postgres => {
+                let mut c = diesel::PgConnection::establish(&db.url).expect("pg");
+                diesel::sql_query(q)
+                    .load::<Line>(&mut c)
+                    .map(|r| r.into_iter().map(|r| r.line).collect::<Vec<_>>())
+            }
+            crate::support::ServerKind::Mysql => {
+                let mut c = diesel::MysqlConnection::establish(&db.url).expect("mysql");
+                diesel::sql_query(q)
+                    .load::<Line>(&mut c)
+                    .map(|r| r.into_iter().map(|r| r.line).collect::<Vec<_>>())
+            }
+        }
+    };
+    let exec = |q: &str| {
+        use diesel::RunQueryDsl;
+        match kind {
+            crate::support::ServerKind::Postgres => {
+                let mut c = diesel::PgConnection::establish(&db.url).expect("pg");
+                diesel::sql_query(q).execute(&mut c).expect(q);
+            }
+            crate::support::ServerKind::Mysql => {
+                let mut c = diesel::MysqlConnection::establish(&db.url).expect("mysql");
+                diesel::sql_query(q).execute(&mut c).expect(q);
+            }
+        }
+    };
+    exec(
+        "INSERT INTO users (email, age) VALUES ('ada@example.com', 36), ('alan@example.com', NULL)",
+    );
+    let model_path = project.join("dieselkit.toml");
+    let text = std::fs::read_to_string(&model_path).expect("model");
+    std::fs::write(
+        &model_path,
+        text.replace("\"age:int?\"", "\"years_old:bigint?:renamed_from=age\""),
+    )
+    .expect("write");
+    let out = run(&["generate", "migration", "-m", "rename and widen age"]).success();
+    assert!(
+        out.stdout().contains("RENAME COLUMN age TO years_old"),
+        "{}",
+        out.stdout()
+    );
+    run(&["migrate", "run"]).success();
+    run(&[
+        "generate",
+        "field",
+        "user",
+        "timezone:string(64)",
+        "--backfill",
+        "timezone='UTC'",
+    ])
+    .success();
+    run(&["migrate", "run"]).success();
+    let cast = if kind == crate::support::ServerKind::Mysql {
+        "CHAR"
+    } else {
+        "TEXT"
+    };
+    let rows = sql(&format!(
+        "SELECT CAST(CONCAT(email, ':', COALESCE(CAST(years_old AS {cast}), 'null'), ':', timezone) AS {cast}) AS line FROM users ORDER BY id"
+    ))
+    .expect("select");
+    assert_eq!(
+        rows,
+        ["ada@example.com:36:UTC", "alan@example.com:null:UTC"],
+        "{backend}: rename, widening and backfill keep every value"
+    );
+    run(&["check"]).success();
+    run(&["migrate", "verify"]).success();
+    run(&["migrate", "revert", "--all"]).success();
+}
+
+#[derive(diesel::QueryableByName)]
+struct Line {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    line: String,
+}
+
+#[test]
+fn evolution_keeps_rows_on_postgres() {
+    evolve_on_server(
+        crate::support::ServerKind::Postgres,
+        "postgres",
+        "evolve_pg",
+    );
+}
+
+#[test]
+fn evolution_keeps_rows_on_mysql() {
+    evolve_on_server(crate::support::ServerKind::Mysql, "mysql", "evolve_my");
+}
