@@ -6,7 +6,48 @@ use crate::evolve::{self, FileOutcome};
 use crate::render::PlannedFile;
 use crate::spec::{Backend, FieldSpec, Model, ResourceSection};
 use crate::ui::Ui;
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+
+fn ask(question: &str) -> Result<bool> {
+    dialoguer::Confirm::with_theme(&dialoguer::theme::ColorfulTheme::default())
+        .with_prompt(question)
+        .default(false)
+        .interact()
+        .map_err(|e| match e {
+            dialoguer::Error::IO(io) if io.kind() == std::io::ErrorKind::Interrupted => {
+                Error::Aborted
+            }
+            dialoguer::Error::IO(io) => Error::Io(io),
+        })
+}
+
+/// Write `renamed_from=OLD` into the field spec whose column is `new` in `table`.
+fn record_rename(
+    file: &mut crate::spec::ProjectFile,
+    table: &str,
+    old: &str,
+    new: &str,
+) -> Result<()> {
+    for r in &mut file.resources {
+        if crate::spec::names::plural(&r.name) != table {
+            continue;
+        }
+        for spec in &mut r.fields {
+            let mut f = FieldSpec::parse(spec)?;
+            if f.column() == new {
+                f.renamed_from = Some(old.trim_end_matches("_id").to_string())
+                    .filter(|_| matches!(f.ty, crate::spec::FieldType::References { .. }))
+                    .or(Some(old.to_string()));
+                *spec = f.to_string();
+                return Ok(());
+            }
+        }
+    }
+    Err(Error::Internal(format!(
+        "no field for column `{table}.{new}`"
+    )))
+}
 
 /// `RESOURCE.FIELD=SQL` (or `FIELD=SQL` when `default_resource` is given).
 fn parse_backfills(
@@ -107,7 +148,7 @@ pub fn run(cmd: GenerateCommand, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
             evolve,
         } => (message, evolve, None, empty),
     };
-    let model = Model::from_file(&file)?;
+    let mut model = Model::from_file(&file)?;
     let version = evolve::next_version(&project_dir)?;
 
     let (migration, schema_after) = if empty {
@@ -126,14 +167,43 @@ pub fn run(cmd: GenerateCommand, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
         )
     } else {
         let backfills = parse_backfills(&evolve_args.backfill, backfill_resource.as_deref())?;
-        let hints = evolve::hints(&model, &backfills, evolve_args.allow_drop)?;
+        let mut hints = evolve::hints(&model, &backfills, evolve_args.allow_drop)?;
         ui.status("Replaying", "existing migrations on a scratch database");
         let current = evolve::replay(
             &project_dir,
             model.backend,
             server_url(global, &project_dir, model.backend).as_deref(),
         )?;
-        let ops = evolve::changes(&current, &model, &hints)?;
+        let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+        let ops = loop {
+            match crate::diff::diff_with(&current, &evolve::desired(&model), &hints) {
+                Ok(ops) => break ops,
+                Err(problems)
+                    if interactive && problems.iter().any(|p| p.rename_candidate.is_some()) =>
+                {
+                    for p in problems.iter().filter(|p| p.rename_candidate.is_some()) {
+                        let new = p.rename_candidate.clone().unwrap_or_default();
+                        if ask(&format!("In `{}`, is `{new}` the column `{}` renamed? (no: `{}` is dropped with its data)", p.table, p.column, p.column))? {
+                            hints.renamed_columns.push((p.table.clone(), p.column.clone(), new.clone()));
+                            record_rename(&mut file, &p.table, &p.column, &new)?;
+                        } else if ask(&format!("Drop column `{}.{}` and all its data?", p.table, p.column))? {
+                            hints.allow_drop = true;
+                        } else {
+                            return Err(Error::Aborted);
+                        }
+                    }
+                    model = Model::from_file(&file)?;
+                }
+                Err(problems) => {
+                    let lines: Vec<String> =
+                        problems.iter().map(|p| format!("  - {}", p.what)).collect();
+                    return Err(Error::usage(format!(
+                        "cannot generate this migration yet:\n{}",
+                        lines.join("\n")
+                    )));
+                }
+            }
+        };
         if ops.is_empty() {
             ui.status(
                 "Unchanged",

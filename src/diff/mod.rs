@@ -216,6 +216,8 @@ pub struct Unsupported {
     pub table: String,
     pub column: String,
     pub what: String,
+    /// For a dropped column: an added column of the same type that may be its new name.
+    pub rename_candidate: Option<String>,
 }
 
 /// What the model says beyond the schema: renames and backfills.
@@ -289,6 +291,7 @@ pub fn diff_with(
                     table: table.name.clone(),
                     column: String::new(),
                     what: format!("table `{}` is gone from the model, which drops it and all its rows; pass `--allow-drop` to confirm", table.name),
+                    rename_candidate: None,
                 });
             }
             ops.push(Op::DropTable(table.clone()));
@@ -348,6 +351,7 @@ pub fn diff_with(
                     table: table.name.clone(),
                     column: column.name.clone(),
                     what: format!("column `{}.{}` is gone from the model, which drops it and its data; {hint}", table.name, column.name),
+                    rename_candidate: twin.map(|a| a.name.clone()),
                 });
             }
             let before = work.clone();
@@ -369,6 +373,7 @@ pub fn diff_with(
                         "new NOT NULL column `{}.{}` has no default, so existing rows would have no value: add `:default=VALUE` to the field, make it nullable (`?`), or give a backfill with `--backfill {}=SQL` (e.g. `--backfill {}='UTC'`)",
                         table.name, column.name, column.name, column.name
                     ),
+                    rename_candidate: None,
                 });
             }
             work.columns.push(column.clone());
@@ -412,6 +417,7 @@ pub fn diff_with(
                         "column `{}.{}` becomes NOT NULL; rows holding NULL need a value: add `:default=VALUE` or `--backfill {}=SQL`",
                         table.name, column.name, column.name
                     ),
+                    rename_candidate: None,
                 });
             }
             ops.push(Op::AlterColumn {
@@ -433,6 +439,7 @@ pub fn diff_with(
                     table: table.name.clone(),
                     column: fk.column.clone(),
                     what: "changing the foreign key of an existing column (write this migration by hand with `dieselkit generate migration --empty`)".into(),
+                    rename_candidate: None,
                 });
             }
         }

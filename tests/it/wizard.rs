@@ -104,3 +104,43 @@ fn ctrl_c_at_a_prompt_writes_nothing_and_exits_130() {
     assert_eq!(exit_code(&p), 130);
     assert!(tree(dir.path()).is_empty(), "nothing may be written");
 }
+
+#[test]
+fn generate_asks_whether_a_vanished_column_was_renamed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    crate::support::dk()
+        .args([
+            "new-project",
+            "shop",
+            "--no-ci",
+            "--no-seed",
+            "--resource",
+            "user email:string(255) age:int?",
+        ])
+        .current_dir(dir.path())
+        .run()
+        .success();
+    let project = dir.path().join("shop");
+    let model = project.join("dieselkit.toml");
+    let text = std::fs::read_to_string(&model).expect("model");
+    std::fs::write(&model, text.replace("\"age:int?\"", "\"years_old:int?\"")).expect("write");
+    let mut p = wizard(&project, &["generate", "migration", "-m", "rename age"]);
+    answer(&mut p, "is `years_old` the column `age` renamed?", "y");
+    p.exp_eof().expect("finishes");
+    assert_eq!(exit_code(&p), 0);
+    let model = std::fs::read_to_string(&model).expect("model");
+    assert!(
+        model.contains("years_old:int?:renamed_from=age"),
+        "the answer is recorded in the model:\n{model}"
+    );
+    let up = std::fs::read_dir(project.join("migrations"))
+        .expect("dir")
+        .filter_map(|e| e.ok())
+        .find(|e| e.file_name().to_string_lossy().ends_with("rename_age"))
+        .map(|e| std::fs::read_to_string(e.path().join("up.sql")).expect("up"))
+        .expect("migration written");
+    assert!(
+        up.contains("ALTER TABLE users RENAME COLUMN age TO years_old"),
+        "{up}"
+    );
+}
