@@ -160,7 +160,11 @@ pub fn render_templates(model: &Model, overrides: Option<&Path>) -> Result<Vec<P
     let templates = template_set(overrides)?;
     let tera = build_tera(&templates)?;
     let ctx = context::build(model);
-    let base = tera::Context::from_serialize(&ctx).map_err(|e| tera_error("(context)", e))?;
+    // One context for every render: per-resource templates get `resource` inserted (and
+    // replaced) rather than a clone of the whole context each time, which would make
+    // rendering quadratic in the number of resources.
+    let mut context =
+        tera::Context::from_serialize(&ctx).map_err(|e| tera_error("(context)", e))?;
     let mut out = Vec::new();
     for t in templates.values().filter(|t| included(&t.path, model)) {
         let per_resource = t.path.contains("__resource__");
@@ -172,11 +176,13 @@ pub fn render_templates(model: &Model, overrides: Option<&Path>) -> Result<Vec<P
         for resource in targets {
             let path = output_path(&t.path, resource.map(|r| r.module.as_str()));
             let contents = if t.path.ends_with(".tera") {
-                let mut c = base.clone();
-                if let Some(r) = resource {
-                    c.insert("resource", r);
+                match resource {
+                    Some(r) => context.insert("resource", r),
+                    None => {
+                        context.remove("resource");
+                    }
                 }
-                tera.render(&t.path, &c)
+                tera.render(&t.path, &context)
                     .map_err(|e| tera_error(&t.path, e))?
                     .into_bytes()
             } else {

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Benchmark: `new-project` with 50 resources (target < 100 ms) and autogenerate on a
+# project of 200 migrations on SQLite (target < 1 s): `dieselkit generate field` replays the
+# 200 migrations on a scratch database, introspects, diffs, writes the migration and
+# re-renders every generated file.
+#
+#   bench/generate.sh [RUNS]     (default 5; prints a Markdown table)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS="${1:-5}"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+cargo build --release -q
+DK="$PWD/target/release/dieselkit"
+export SOURCE_DATE_EPOCH=1700000000
+
+model() { # model NAME COUNT
+  printf '[project]\nname = "%s"\nbackend = "sqlite"\n\n' "$1"
+  for i in $(seq -w 1 "$2"); do
+    printf '[[resources]]\nname = "thing%s"\nfields = ["name:string(100)", "note:text?", "amount:int:default=0"' "$i"
+    [ "$((10#$i))" -gt 1 ] && printf ', "parent:references(thing%s)?:on_delete=set_null"' "$(printf "%0${#i}d" $((10#$i - 1)))"
+    printf ']\n\n'
+  done
+}
+model bench50 50 > "$work/m50.toml"
+model bench200 200 > "$work/m200.toml"
+
+ms() { date +%s%N | awk '{printf "%.1f", $1/1000000}'; }
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+new_times=()
+for r in $(seq "$RUNS"); do
+  start=$(ms); "$DK" -q new-project --from "$work/m50.toml" --output "$work/p50-$r"; end=$(ms)
+  new_times+=("$(awk -v a="$start" -v b="$end" 'BEGIN {print b - a}')")
+done
+
+"$DK" -q new-project --from "$work/m200.toml" --output "$work/p200"
+gen_times=()
+for r in $(seq "$RUNS"); do
+  start=$(ms)
+  "$DK" -q generate field thing001 "extra$r:int?" --project-dir "$work/p200" >/dev/null
+  end=$(ms)
+  gen_times+=("$(awk -v a="$start" -v b="$end" 'BEGIN {print b - a}')")
+done
+count=$(ls "$work/p200/migrations" | wc -l)
+
+echo "| measurement | runs (ms) | median (ms) | target |"
+echo "|---|---|---|---|"
+echo "| new-project, 50 resources | ${new_times[*]} | $(printf '%s\n' "${new_times[@]}" | median) | < 100 |"
+echo "| generate field, project of $((count - 1))–$count migrations (SQLite) | ${gen_times[*]} | $(printf '%s\n' "${gen_times[@]}" | median) | < 1000 |"
+echo
+echo "$(date -u +%Y-%m-%d) on $(nproc) cores; dieselkit $("$DK" --version | cut -d' ' -f2), release build"
