@@ -72,12 +72,12 @@ impl std::error::Error for SpecError {}
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Backend {
-    /// Embedded SQLite: needs no server (the default).
+    /// Embedded SQLite: needs no server (the default)
     #[default]
     Sqlite,
-    /// PostgreSQL (not available in this version).
+    /// PostgreSQL (needs a server and libpq)
     Postgres,
-    /// MySQL / MariaDB (not available in this version).
+    /// MySQL / MariaDB (needs a server and libmysqlclient or libmariadb)
     Mysql,
 }
 

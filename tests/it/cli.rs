@@ -108,21 +108,53 @@ fn bad_toml_names_the_file() {
 }
 
 #[test]
-fn unavailable_backend_is_a_usage_error() {
+fn unknown_backend_is_a_usage_error() {
     let dir = tmp();
     dk().args([
         "new-project",
         "shop",
         "--backend",
-        "postgres",
+        "oracle",
         "--resource",
         "a_b name:text",
     ])
     .current_dir(dir.path())
     .run()
     .usage_error()
-    .stderr_has("invalid value 'postgres'");
-    assert!(tree(dir.path()).is_empty());
+    .stderr_has("invalid value 'oracle'")
+    .stderr_has("sqlite, postgres, mysql");
+    let file = dir.path().join("model.toml");
+    std::fs::write(&file, "[project]\nname = \"shop\"\nbackend = \"oracle\"\n").expect("write");
+    dk().args(["new-project", "--from"])
+        .args([&file])
+        .current_dir(dir.path())
+        .run()
+        .usage_error()
+        .stderr_has("unknown variant `oracle`");
+    assert_eq!(tree(dir.path()).len(), 1, "only the model file");
+}
+
+#[test]
+fn server_backends_generate_projects() {
+    for backend in ["postgres", "mysql"] {
+        let dir = tmp();
+        let run = dk()
+            .args(["new-project", "--backend", backend, "--dry-run", "--from"])
+            .args([example("bookstore.toml")])
+            .current_dir(dir.path())
+            .run()
+            .success();
+        assert!(run.stdout().contains("src/schema.rs"));
+        if backend == "postgres" {
+            assert!(
+                run.stdout()
+                    .contains("migrations/00000000000000_diesel_initial_setup/up.sql"),
+                "{}",
+                run.stdout()
+            );
+        }
+        assert!(tree(dir.path()).is_empty());
+    }
 }
 
 #[test]
