@@ -144,11 +144,12 @@ pub fn render_schema_rs(schema: &Schema, backend: Backend) -> String {
         ));
     }
     if tables.len() > 1 {
-        out.push_str("\ndiesel::allow_tables_to_appear_in_same_query!(\n");
-        for table in &tables {
-            out.push_str(&format!("    {},\n", table.name));
-        }
-        out.push_str(");\n");
+        // diesel_cli 2.3 writes this on one line, with a trailing comma.
+        let names: Vec<&str> = tables.iter().map(|t| t.name.as_str()).collect();
+        out.push_str(&format!(
+            "\ndiesel::allow_tables_to_appear_in_same_query!({},);\n",
+            names.join(", ")
+        ));
     }
     out
 }
