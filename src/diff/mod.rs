@@ -177,9 +177,7 @@ pub fn apply(schema: &Schema, ops: &[Op]) -> Schema {
             Op::DropTable(t) => s.tables.retain(|x| x.name != t.name),
             Op::AddColumn { table, after, .. } | Op::AlterColumn { table, after, .. } => {
                 if let Some(i) = find(&mut s, table) {
-                    let indexes = s.tables[i].indexes.clone();
                     s.tables[i] = after.clone();
-                    s.tables[i].indexes = indexes;
                 }
             }
             Op::DropColumn { table, column, .. } => {
@@ -383,6 +381,15 @@ pub fn diff_with(
                 .find(|fk| fk.column == column.name)
             {
                 work.foreign_keys.push(fk.clone());
+                // The index of a new foreign-key column is created with the column, before
+                // the constraint (MySQL needs it first, and drops it only after the FK).
+                for index in table
+                    .indexes
+                    .iter()
+                    .filter(|x| x.columns == [column.name.clone()])
+                {
+                    work.indexes.push(index.clone());
+                }
             }
             ops.push(Op::AddColumn {
                 table: table.name.clone(),

@@ -309,6 +309,15 @@ pub fn statements(op: &Op, backend: Backend) -> Vec<String> {
                 ));
             }
             out.push(add);
+            if fk.is_some() {
+                for index in after
+                    .indexes
+                    .iter()
+                    .filter(|i| i.columns == [column.name.clone()])
+                {
+                    out.push(create_index(after, index, backend));
+                }
+            }
             if let (Backend::Postgres | Backend::Mysql, Some(fk)) = (backend, fk) {
                 out.push(add_foreign_key(table, fk));
             }
