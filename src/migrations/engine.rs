@@ -162,12 +162,11 @@ impl<DB: DieselBackend> Migration<DB> for Runnable<'_> {
 }
 
 fn failure_error(r: &Runnable<'_>, direction: &'static str, e: impl fmt::Display) -> Error {
-    let (rollback, in_tx) = match (r.file.run_in_transaction, r.backend) {
-        (false, _) => ("this migration runs outside a transaction (metadata.toml), so statements before the failing one were applied; its version is not recorded", false),
-        (true, Backend::Mysql) => ("MySQL commits schema changes immediately, so statements before the failing one were applied; its version is not recorded", true),
-        (true, _) => ("the migration was rolled back and its version is not recorded", true),
+    let rollback = match (r.file.run_in_transaction, r.backend) {
+        (false, _) => "this migration runs outside a transaction (metadata.toml), so statements before the failing one were applied; its version is not recorded",
+        (true, Backend::Mysql) => "MySQL commits schema changes immediately, so statements before the failing one were applied; its version is not recorded",
+        (true, _) => "the migration was rolled back and its version is not recorded",
     };
-    let _ = in_tx;
     match r.failure.borrow().clone() {
         Some(f) => {
             let code = split::without_leading_comments(&f.sql);
@@ -345,39 +344,22 @@ pub fn missing(files: &[MigrationFile], applied: &Applied) -> Vec<String> {
         .collect()
 }
 
-/// Apply pending migrations in order (up to `target`), one locked step at a time.
-pub fn run<D: Db>(
+/// Under the session lock, run `next` one locked step at a time until it returns None;
+/// the names it returns are collected. `next` also sees what was done so far.
+fn steps_under_lock<D: Db>(
     db: &mut D,
-    files: &[MigrationFile],
-    target: Option<&str>,
     opts: &mut LockOptions<'_>,
-    on_apply: &mut dyn FnMut(&str),
+    prepare: bool,
+    next: &mut dyn FnMut(&mut D, &[String]) -> Result<Option<String>>,
 ) -> Result<Vec<String>> {
     lock(db, opts)?;
     let result = (|| {
-        ensure_tables(db)?;
-        let mut done = Vec::new();
+        if prepare {
+            ensure_tables(db)?;
+        }
+        let mut done: Vec<String> = Vec::new();
         loop {
-            let next = step(db, opts, &mut |db: &mut D| {
-                let applied = read_applied(db)?;
-                let edits = edited(files, &applied);
-                if !edits.is_empty() {
-                    return Err(edited_error(&edits));
-                }
-                let Some(file) = files
-                    .iter()
-                    .filter(|f| target.is_none_or(|t| f.version.as_str() <= t))
-                    .find(|f| !applied.versions.contains_key(&f.version))
-                else {
-                    return Ok(None);
-                };
-                on_apply(&file.name);
-                let r = Runnable::new(file, db.backend());
-                db.run_migration(&r)
-                    .map_err(|e| failure_error(&r, "up", e))?;
-                Ok(Some(file.name.clone()))
-            })?;
-            match next {
+            match step(db, opts, &mut |db: &mut D| next(db, &done))? {
                 Some(name) => done.push(name),
                 None => return Ok(done),
             }
@@ -387,7 +369,36 @@ pub fn run<D: Db>(
     result
 }
 
-/// Revert applied migrations newest first while `keep_going(index, file)` says so.
+/// Apply pending migrations in order (up to `target`), one locked step at a time.
+pub fn run<D: Db>(
+    db: &mut D,
+    files: &[MigrationFile],
+    target: Option<&str>,
+    opts: &mut LockOptions<'_>,
+    on_apply: &mut dyn FnMut(&str),
+) -> Result<Vec<String>> {
+    steps_under_lock(db, opts, true, &mut |db: &mut D, _done: &[String]| {
+        let applied = read_applied(db)?;
+        let edits = edited(files, &applied);
+        if !edits.is_empty() {
+            return Err(edited_error(&edits));
+        }
+        let Some(file) = files
+            .iter()
+            .filter(|f| target.is_none_or(|t| f.version.as_str() <= t))
+            .find(|f| !applied.versions.contains_key(&f.version))
+        else {
+            return Ok(None);
+        };
+        on_apply(&file.name);
+        let r = Runnable::new(file, db.backend());
+        db.run_migration(&r)
+            .map_err(|e| failure_error(&r, "up", e))?;
+        Ok(Some(file.name.clone()))
+    })
+}
+
+/// Revert applied migrations newest first, as far as `limit` says.
 pub fn revert<D: Db>(
     db: &mut D,
     files: &[MigrationFile],
@@ -395,42 +406,30 @@ pub fn revert<D: Db>(
     opts: &mut LockOptions<'_>,
     on_revert: &mut dyn FnMut(&str),
 ) -> Result<Vec<String>> {
-    lock(db, opts)?;
-    let result = (|| {
-        let mut done: Vec<String> = Vec::new();
-        loop {
-            let next = step(db, opts, &mut |db: &mut D| {
-                let applied = read_applied(db)?;
-                let Some(newest) = applied.versions.keys().max().cloned() else {
-                    return Ok(None);
-                };
-                let stop = match limit {
-                    RevertLimit::Count(n) => done.len() >= n,
-                    RevertLimit::All => false,
-                    RevertLimit::To(v) => newest.as_str() <= v,
-                };
-                if stop {
-                    return Ok(None);
-                }
-                let Some(file) = files.iter().find(|f| f.version == newest) else {
-                    return Err(Error::Migration(format!(
-                        "the most recently applied migration (version {newest}) has no directory in the migrations folder; restore it to revert past it"
-                    )));
-                };
-                on_revert(&file.name);
-                let r = Runnable::new(file, db.backend());
-                db.revert_migration(&r)
-                    .map_err(|e| failure_error(&r, "down", e))?;
-                Ok(Some(file.name.clone()))
-            })?;
-            match next {
-                Some(name) => done.push(name),
-                None => return Ok(done),
-            }
+    steps_under_lock(db, opts, false, &mut |db: &mut D, done: &[String]| {
+        let applied = read_applied(db)?;
+        let Some(newest) = applied.versions.keys().max().cloned() else {
+            return Ok(None);
+        };
+        let stop = match limit {
+            RevertLimit::Count(n) => done.len() >= n,
+            RevertLimit::All => false,
+            RevertLimit::To(v) => newest.as_str() <= v,
+        };
+        if stop {
+            return Ok(None);
         }
-    })();
-    unlock(db);
-    result
+        let Some(file) = files.iter().find(|f| f.version == newest) else {
+            return Err(Error::Migration(format!(
+                "the most recently applied migration (version {newest}) has no directory in the migrations folder; restore it to revert past it"
+            )));
+        };
+        on_revert(&file.name);
+        let r = Runnable::new(file, db.backend());
+        db.revert_migration(&r)
+            .map_err(|e| failure_error(&r, "down", e))?;
+        Ok(Some(file.name.clone()))
+    })
 }
 
 #[derive(Debug, Clone, Copy)]
