@@ -344,13 +344,17 @@ pub fn missing(files: &[MigrationFile], applied: &Applied) -> Vec<String> {
         .collect()
 }
 
+/// One step of a run or revert: given what was done so far, do the next migration and
+/// return its name, or None when finished.
+type NextStep<'a, D> = dyn FnMut(&mut D, &[String]) -> Result<Option<String>> + 'a;
+
 /// Under the session lock, run `next` one locked step at a time until it returns None;
 /// the names it returns are collected. `next` also sees what was done so far.
 fn steps_under_lock<D: Db>(
     db: &mut D,
     opts: &mut LockOptions<'_>,
     prepare: bool,
-    next: &mut dyn FnMut(&mut D, &[String]) -> Result<Option<String>>,
+    next: &mut NextStep<'_, D>,
 ) -> Result<Vec<String>> {
     lock(db, opts)?;
     let result = (|| {
