@@ -24,6 +24,12 @@ fn help_texts() {
         ("help_migrate_stamp", vec!["migrate", "stamp"]),
         ("help_migrate_verify", vec!["migrate", "verify"]),
         ("help_completions", vec!["completions"]),
+        ("help_generate", vec!["generate"]),
+        ("help_generate_resource", vec!["generate", "resource"]),
+        ("help_generate_field", vec!["generate", "field"]),
+        ("help_generate_migration", vec!["generate", "migration"]),
+        ("help_check", vec!["check"]),
+        ("help_lint", vec!["lint"]),
     ] {
         insta::assert_snapshot!(name, help(&args));
     }
