@@ -332,6 +332,11 @@ fn validate_resource_name(name: &str) -> Result<String, SpecError> {
         )));
     }
     let table = names::plural(name);
+    if ["docs", "health", "openapi"].contains(&table.as_str()) {
+        return Err(SpecError::plain(format!(
+            "resource `{name}` would serve `/{table}`, which the generated service uses for its own endpoint; choose another name"
+        )));
+    }
     if names::is_sql_reserved(&table) {
         return Err(SpecError::plain(format!(
             "resource name `{name}` (table `{table}`) is an SQL reserved word; choose another"

@@ -1,8 +1,8 @@
 //! End to end: generate a project, build it in a shared target dir, migrate a real
 //! database with dieselkit, run the project's own tests, serve it and call every endpoint
-//! over HTTP, start replicas that migrate at startup, then revert every migration. On
-//! SQLite, PostgreSQL and MySQL/MariaDB (the latter two when their server URLs are set;
-//! see `support::TestDb`).
+//! over HTTP (and its `/docs` page in headless Chromium, see `docs.rs`), start replicas
+//! that migrate at startup, then revert every migration. On SQLite, PostgreSQL and
+//! MySQL/MariaDB (the latter two when their server URLs are set; see `support::TestDb`).
 
 use crate::support::{dk, example, generated_target_dir, ServerKind, TestDb};
 use serde_json::{json, Value};
@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Runs cargo in a generated project, with `envs` added to the environment.
-fn cargo(project: &Path, args: &[&str], envs: &[(&str, &str)]) {
+pub(crate) fn cargo(project: &Path, args: &[&str], envs: &[(&str, &str)]) {
     let status = Command::new(env!("CARGO"))
         .args(args)
         .current_dir(project)
@@ -31,7 +31,7 @@ fn cargo(project: &Path, args: &[&str], envs: &[(&str, &str)]) {
 
 /// Build every target and fail on any warning in the generated crate (dependencies'
 /// warnings are capped by cargo). Not via RUSTFLAGS, which would rebuild every dependency.
-fn build_without_warnings(project: &Path) {
+pub(crate) fn build_without_warnings(project: &Path) {
     let out = Command::new(env!("CARGO"))
         .args(["build", "--all-targets", "--message-format", "short"])
         .current_dir(project)
@@ -52,14 +52,14 @@ fn build_without_warnings(project: &Path) {
     );
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("free port")
 }
 
-struct Server(Child);
+pub(crate) struct Server(pub(crate) Child);
 
 impl Drop for Server {
     fn drop(&mut self) {
@@ -70,7 +70,7 @@ impl Drop for Server {
 
 /// Starts the generated server on `db_url`, with `envs` added, its stdout going to
 /// `stdout` (or nowhere). Call [`wait_until_listening`] before talking to it.
-fn spawn_server(
+pub(crate) fn spawn_server(
     project: &Path,
     bin: &str,
     db_url: &str,
@@ -99,7 +99,7 @@ fn spawn_server(
     Server(child)
 }
 
-fn wait_until_listening(server: &mut Server, port: u16) {
+pub(crate) fn wait_until_listening(server: &mut Server, port: u16) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         if let Ok(Some(status)) = server.0.try_wait() {
@@ -110,13 +110,13 @@ fn wait_until_listening(server: &mut Server, port: u16) {
     }
 }
 
-fn start_server(project: &Path, bin: &str, db_url: &str, port: u16) -> Server {
+pub(crate) fn start_server(project: &Path, bin: &str, db_url: &str, port: u16) -> Server {
     let mut server = spawn_server(project, bin, db_url, port, &[], None);
     wait_until_listening(&mut server, port);
     server
 }
 
-fn api(port: u16) -> Api {
+pub(crate) fn api(port: u16) -> Api {
     Api {
         base: format!("http://127.0.0.1:{port}"),
         agent: ureq::AgentBuilder::new()
@@ -125,19 +125,19 @@ fn api(port: u16) -> Api {
     }
 }
 
-struct Api {
+pub(crate) struct Api {
     base: String,
     agent: ureq::Agent,
 }
 
-struct Reply {
-    status: u16,
+pub(crate) struct Reply {
+    pub(crate) status: u16,
     location: Option<String>,
-    body: Value,
+    pub(crate) body: Value,
 }
 
 impl Api {
-    fn call(&self, method: &str, path: &str, body: Option<&str>) -> Reply {
+    pub(crate) fn call(&self, method: &str, path: &str, body: Option<&str>) -> Reply {
         let req = self
             .agent
             .request(method, &format!("{}{path}", self.base))
@@ -166,7 +166,13 @@ impl Api {
             body,
         }
     }
-    fn expect(&self, method: &str, path: &str, body: Option<Value>, status: u16) -> Reply {
+    pub(crate) fn expect(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        status: u16,
+    ) -> Reply {
         let text = body.map(|b| b.to_string());
         let reply = self.call(method, path, text.as_deref());
         assert_eq!(
@@ -194,7 +200,7 @@ fn assert_error_body(reply: &Reply, status: u16) {
 
 /// Which database a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Backend {
+pub(crate) enum Backend {
     Sqlite,
     Postgres,
     Mysql,
@@ -210,7 +216,7 @@ impl Backend {
     }
 
     /// Distinct project (and binary) names per backend: the projects share a target dir.
-    fn project_name(self, stem: &str) -> String {
+    pub(crate) fn project_name(self, stem: &str) -> String {
         match self {
             Backend::Sqlite => stem.to_string(),
             Backend::Postgres => format!("{stem}-pg"),
@@ -221,8 +227,8 @@ impl Backend {
 
 /// A database for one test: a SQLite file in the test's temp dir, or a fresh database on a
 /// server (dropped at the end).
-struct Database {
-    url: String,
+pub(crate) struct Database {
+    pub(crate) url: String,
     /// For the generated project's own tests: the server they create databases on.
     test_server_url: Option<String>,
     _server_db: Option<TestDb>,
@@ -230,7 +236,7 @@ struct Database {
 
 impl Database {
     /// None when the backend's server is not configured (skipped locally, see `TestDb`).
-    fn new(backend: Backend, dir: &Path, test: &str) -> Option<Database> {
+    pub(crate) fn new(backend: Backend, dir: &Path, test: &str) -> Option<Database> {
         let kind = match backend {
             Backend::Sqlite => {
                 return Some(Database {
@@ -265,7 +271,7 @@ impl Database {
 }
 
 /// Generates `example_file` for `backend` as project `name` in `into/project`.
-fn generate(example_file: &Path, backend: Backend, name: &str, into: &Path) -> PathBuf {
+pub(crate) fn generate(example_file: &Path, backend: Backend, name: &str, into: &Path) -> PathBuf {
     let dest = into.join("project");
     dk().args(["new-project", name, "--backend", backend.flag(), "--output"])
         .args([&dest])
@@ -311,6 +317,8 @@ fn bookstore_journey(backend: Backend, test: &str) {
     let port = free_port();
     let server = start_server(&project, &name, &db.url, port);
     exercise_bookstore_api(&api(port), backend);
+    crate::docs::assert_openapi_lists(port, crate::docs::BOOKSTORE_OPERATIONS);
+    crate::docs::assert_docs_page_lists(port, crate::docs::BOOKSTORE_OPERATIONS, tmp.path());
     drop(server);
 
     dk().args(["migrate", "revert", "--all", "--database-url", &db.url])

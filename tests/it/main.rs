@@ -5,8 +5,10 @@ mod support;
 
 mod backends;
 mod cli;
+mod docs;
 mod e2e;
 mod evolve;
 mod migrate;
+mod resilience;
 mod snapshots;
 mod wizard;

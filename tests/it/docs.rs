@@ -1,0 +1,204 @@
+//! The generated service's API documentation, checked from the outside: `/openapi.json`
+//! over HTTP, and the `/docs` page in a real headless Chromium, which must run the page's
+//! script and list the operations (the page is served by the binary itself, no CDN).
+//!
+//! Called by the end-to-end journeys in `e2e.rs` while they serve the bookstore. Without a
+//! Chromium the browser check is skipped with a notice, except under `CI=true`, where it
+//! fails.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The operations of the bookstore example, as `METHOD /path`.
+pub const BOOKSTORE_OPERATIONS: &[&str] = &[
+    "GET /health",
+    "GET /openapi.json",
+    "GET /docs",
+    "GET /authors",
+    "POST /authors",
+    "GET /authors/{id}",
+    "PUT /authors/{id}",
+    "PATCH /authors/{id}",
+    "DELETE /authors/{id}",
+    "GET /authors/{id}/books",
+    "GET /books",
+    "POST /books",
+    "GET /books/{id}",
+    "PUT /books/{id}",
+    "PATCH /books/{id}",
+    "DELETE /books/{id}",
+];
+
+fn get(port: u16, path: &str) -> ureq::Response {
+    ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .get(&format!("http://127.0.0.1:{port}{path}"))
+        .call()
+        .unwrap_or_else(|err| panic!("GET {path}: {err}"))
+}
+
+/// `GET /openapi.json` is an OpenAPI 3 document listing exactly `operations`, with the
+/// request and response schemas of each resource and the error body.
+pub fn assert_openapi_lists(port: u16, operations: &[&str]) {
+    let response = get(port, "/openapi.json");
+    assert_eq!(response.content_type(), "application/json");
+    let document: Value = response.into_json().expect("/openapi.json is JSON");
+    assert!(
+        document["openapi"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("3."),
+        "an OpenAPI 3 document: {}",
+        document["openapi"]
+    );
+    let mut documented: Vec<String> = Vec::new();
+    for (path, item) in document["paths"].as_object().expect("paths") {
+        for method in item.as_object().expect("path item").keys() {
+            if method != "parameters" {
+                documented.push(format!("{} {path}", method.to_uppercase()));
+            }
+        }
+    }
+    documented.sort();
+    let mut expected: Vec<String> = operations.iter().map(|op| op.to_string()).collect();
+    expected.sort();
+    assert_eq!(documented, expected, "the documented operations");
+    let schemas = &document["components"]["schemas"];
+    for name in [
+        "Error",
+        "Author",
+        "NewAuthor",
+        "AuthorPatch",
+        "Book",
+        "NewBook",
+        "BookPage",
+    ] {
+        assert!(schemas[name].is_object(), "schema {name} in {schemas}");
+    }
+    let book = &schemas["Book"]["properties"];
+    assert_eq!(book["title"]["maxLength"], 200, "{book}");
+    assert_eq!(book["published_on"]["format"], "date", "{book}");
+    assert_eq!(book["published_on"]["nullable"], true, "{book}");
+    let create = &document["paths"]["/books"]["post"]["responses"];
+    for status in ["201", "400", "409", "413", "422", "503"] {
+        assert!(
+            create[status].is_object(),
+            "POST /books documents {status}: {create}"
+        );
+    }
+}
+
+/// The browser to use: `DIESELKIT_TEST_CHROMIUM`, else `chromium` (Debian) or
+/// `chromium-browser` on the PATH.
+fn chromium() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("DIESELKIT_TEST_CHROMIUM") {
+        return Some(PathBuf::from(path));
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .flat_map(|dir| ["chromium", "chromium-browser"].map(|name| dir.join(name)))
+        .find(|candidate| candidate.is_file())
+}
+
+/// Loads `/docs` in headless Chromium and asserts that the DOM it ends with lists each of
+/// `operations` (so the script ran and read `/openapi.json`).
+pub fn assert_docs_page_lists(port: u16, operations: &[&str], scratch: &Path) {
+    let page = get(port, "/docs");
+    assert!(page.content_type().starts_with("text/html"));
+    let Some(chromium) = chromium() else {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("chromium is not installed; under CI=true the docs page must be checked in a browser");
+        }
+        eprintln!("notice: skipping the /docs browser check: install chromium to run it");
+        return;
+    };
+    let dom = dump_dom(&chromium, &format!("http://127.0.0.1:{port}/docs"), scratch);
+    let text = visible_text(&dom);
+    assert!(
+        !text.contains("Could not load /openapi.json"),
+        "the page failed to load the document:\n{text}"
+    );
+    for operation in operations {
+        assert!(
+            text.contains(operation),
+            "/docs in Chromium does not list `{operation}`; its text:\n{text}"
+        );
+    }
+}
+
+/// The DOM of `url` after its scripts ran, serialized by Chromium.
+fn dump_dom(chromium: &Path, url: &str, scratch: &Path) -> String {
+    let profile = scratch.join("chromium-profile");
+    let out_path = scratch.join("docs-dom.html");
+    let err_path = scratch.join("chromium.log");
+    let mut child = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            // Let the page's fetch of /openapi.json finish before the DOM is dumped.
+            "--virtual-time-budget=10000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(["--dump-dom", url])
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out_path).expect("dom file"))
+        .stderr(std::fs::File::create(&err_path).expect("log file"))
+        .spawn()
+        .unwrap_or_else(|err| panic!("start {}: {err}", chromium.display()));
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for chromium") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("chromium did not finish within 90 s");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let log = std::fs::read_to_string(&err_path).unwrap_or_default();
+    assert!(status.success(), "chromium exited with {status}:\n{log}");
+    std::fs::read_to_string(&out_path).expect("read the dumped DOM")
+}
+
+/// The text of an HTML document: tags removed, whitespace collapsed, `&amp;` and friends
+/// decoded (enough for comparing against `GET /authors/{id}`).
+fn visible_text(html: &str) -> String {
+    let mut text = String::with_capacity(html.len());
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => {
+                in_tag = true;
+                text.push(' ');
+            }
+            '>' if in_tag => in_tag = false,
+            _ if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    let text = text
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&amp;", "&");
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[test]
+fn visible_text_drops_tags_and_collapses_whitespace() {
+    let html =
+        "<summary><span class=\"method get\">GET</span> <span>/authors/{id}</span>\n</summary>";
+    assert_eq!(visible_text(html), "GET /authors/{id}");
+}
