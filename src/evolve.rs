@@ -59,9 +59,14 @@ pub fn hints(
 ) -> Result<Hints> {
     let mut h = Hints {
         allow_drop,
+        keep_hand_named_indexes: true,
         ..Hints::default()
     };
     for r in &model.resources {
+        if let Some(old) = &r.renamed_from {
+            h.renamed_tables
+                .push((crate::spec::names::plural(old), r.table.clone()));
+        }
         for f in &r.fields {
             if let Some(old) = &f.renamed_from {
                 let old_column = match f.ty {

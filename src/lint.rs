@@ -140,8 +140,9 @@ pub fn lint_migration(m: &MigrationFile, backend: Backend) -> Vec<Finding> {
                 &s.sql,
             );
         }
-        if w.starts_with("ALTER TABLE")
+        if (w.starts_with("ALTER TABLE")
             && (w.contains(" RENAME COLUMN ") || w.contains(" RENAME TO "))
+            || w.starts_with("RENAME TABLE "))
             && !w.contains("__DIESELKIT_NEW")
         {
             push(
@@ -311,6 +312,14 @@ mod tests {
                 "ALTER TABLE users RENAME COLUMN age TO years_old;",
                 Backend::Sqlite
             ),
+            ["rename"]
+        );
+        assert_eq!(
+            rules("ALTER TABLE users RENAME TO members;", Backend::Postgres),
+            ["rename"]
+        );
+        assert_eq!(
+            rules("RENAME TABLE users TO members;", Backend::Mysql),
             ["rename"]
         );
         assert_eq!(

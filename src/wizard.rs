@@ -94,6 +94,7 @@ fn ask_resources(theme: &ColorfulTheme, file: &mut ProjectFile) -> Result<()> {
                     options: Default::default(),
                     resources: vec![ResourceSection {
                         name: s.clone(),
+                        renamed_from: None,
                         fields: vec![],
                     }],
                 };
@@ -169,6 +170,10 @@ fn ask_resources(theme: &ColorfulTheme, file: &mut ProjectFile) -> Result<()> {
                 ));
             }
         }
-        file.resources.push(ResourceSection { name, fields });
+        file.resources.push(ResourceSection {
+            name,
+            renamed_from: None,
+            fields,
+        });
     }
 }

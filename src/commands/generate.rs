@@ -49,6 +49,17 @@ fn record_rename(
     )))
 }
 
+/// Write `renamed_from = "OLD"` into the resource whose table is `new`.
+fn record_table_rename(file: &mut crate::spec::ProjectFile, old: &str, new: &str) -> Result<()> {
+    let section = file
+        .resources
+        .iter_mut()
+        .find(|r| crate::spec::names::plural(&r.name) == new)
+        .ok_or_else(|| Error::Internal(format!("no resource for table `{new}`")))?;
+    section.renamed_from = Some(crate::spec::names::singular(old));
+    Ok(())
+}
+
 /// `RESOURCE.FIELD=SQL` (or `FIELD=SQL` when `default_resource` is given).
 fn parse_backfills(
     raw: &[String],
@@ -105,6 +116,7 @@ pub fn run(cmd: GenerateCommand, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
             let table = crate::spec::names::plural(&name);
             file.resources.push(ResourceSection {
                 name: name.clone(),
+                renamed_from: None,
                 fields,
             });
             (format!("create {table}"), evolve, Some(name), false)
@@ -183,6 +195,17 @@ pub fn run(cmd: GenerateCommand, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
                 {
                     for p in problems.iter().filter(|p| p.rename_candidate.is_some()) {
                         let new = p.rename_candidate.clone().unwrap_or_default();
+                        if p.column.is_empty() {
+                            if ask(&format!("Is table `{new}` the table `{}` renamed? (no: `{}` is dropped with all its rows)", p.table, p.table))? {
+                                hints.renamed_tables.push((p.table.clone(), new.clone()));
+                                record_table_rename(&mut file, &p.table, &new)?;
+                            } else if ask(&format!("Drop table `{}` and all its rows?", p.table))? {
+                                hints.allow_drop = true;
+                            } else {
+                                return Err(Error::Aborted);
+                            }
+                            continue;
+                        }
                         if ask(&format!("In `{}`, is `{new}` the column `{}` renamed? (no: `{}` is dropped with its data)", p.table, p.column, p.column))? {
                             hints.renamed_columns.push((p.table.clone(), p.column.clone(), new.clone()));
                             record_rename(&mut file, &p.table, &p.column, &new)?;

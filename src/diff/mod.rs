@@ -1,7 +1,7 @@
 //! The one diff engine: `diff(current, desired)` lists the operations that turn one
 //! schema into the other. `new-project`'s first migrations are `diff(empty, desired)`.
 
-use crate::schema::{Column, Index, Schema, SqlType, Table};
+use crate::schema::{Column, ForeignKey, Index, Schema, SqlType, Table};
 
 /// One schema change. Every operation knows its inverse, so down.sql is always the
 /// reverse of up.sql. Column operations carry the whole table before/after them, because
@@ -11,6 +11,12 @@ pub enum Op {
     /// Create a table with its foreign keys and indexes.
     CreateTable(Table),
     DropTable(Table),
+    /// Rename a table, with the indexes and foreign keys named after it. References from
+    /// other tables follow the table on every backend.
+    RenameTable {
+        from: Table,
+        to: Table,
+    },
     AddColumn {
         table: String,
         column: Column,
@@ -37,13 +43,29 @@ pub enum Op {
         after: Table,
         backfill: Option<String>,
     },
+    /// `on` is the table when the index exists (its column types decide MySQL key prefixes).
     CreateIndex {
         table: String,
         index: Index,
+        on: Table,
     },
     DropIndex {
         table: String,
         index: Index,
+        on: Table,
+    },
+    /// A foreign key on a column that already exists (or stays).
+    AddForeignKey {
+        table: String,
+        fk: ForeignKey,
+        before: Table,
+        after: Table,
+    },
+    DropForeignKey {
+        table: String,
+        fk: ForeignKey,
+        before: Table,
+        after: Table,
     },
 }
 
@@ -52,6 +74,7 @@ impl Op {
         match self.clone() {
             Op::CreateTable(t) => Op::DropTable(t),
             Op::DropTable(t) => Op::CreateTable(t),
+            Op::RenameTable { from, to } => Op::RenameTable { from: to, to: from },
             Op::AddColumn {
                 table,
                 column,
@@ -92,8 +115,30 @@ impl Op {
                 after: before,
                 backfill: None,
             },
-            Op::CreateIndex { table, index } => Op::DropIndex { table, index },
-            Op::DropIndex { table, index } => Op::CreateIndex { table, index },
+            Op::CreateIndex { table, index, on } => Op::DropIndex { table, index, on },
+            Op::DropIndex { table, index, on } => Op::CreateIndex { table, index, on },
+            Op::AddForeignKey {
+                table,
+                fk,
+                before,
+                after,
+            } => Op::DropForeignKey {
+                table,
+                fk,
+                before: after,
+                after: before,
+            },
+            Op::DropForeignKey {
+                table,
+                fk,
+                before,
+                after,
+            } => Op::AddForeignKey {
+                table,
+                fk,
+                before: after,
+                after: before,
+            },
         }
     }
 
@@ -101,12 +146,15 @@ impl Op {
     pub fn table(&self) -> &str {
         match self {
             Op::CreateTable(t) | Op::DropTable(t) => &t.name,
+            Op::RenameTable { to, .. } => &to.name,
             Op::AddColumn { table, .. }
             | Op::DropColumn { table, .. }
             | Op::RenameColumn { table, .. }
             | Op::AlterColumn { table, .. }
             | Op::CreateIndex { table, .. }
-            | Op::DropIndex { table, .. } => table,
+            | Op::DropIndex { table, .. }
+            | Op::AddForeignKey { table, .. }
+            | Op::DropForeignKey { table, .. } => table,
         }
     }
 
@@ -124,12 +172,23 @@ impl Op {
         match self {
             Op::CreateTable(t) => format!("create table {}", t.name),
             Op::DropTable(t) => format!("drop table {}", t.name),
+            Op::RenameTable { from, to } => format!("rename table {} to {}", from.name, to.name),
             Op::AddColumn { table, column, .. } => format!("add column {table}.{}", column.name),
             Op::DropColumn { table, column, .. } => format!("drop column {table}.{}", column.name),
             Op::RenameColumn { table, from, to } => format!("rename column {table}.{from} to {to}"),
             Op::AlterColumn { table, to, .. } => format!("alter column {table}.{}", to.name),
-            Op::CreateIndex { table, index } => format!("add index {} on {table}", index.name),
-            Op::DropIndex { table, index } => format!("drop index {} on {table}", index.name),
+            Op::CreateIndex { table, index, .. } => {
+                format!("add index {} on {table}", index.name)
+            }
+            Op::DropIndex { table, index, .. } => format!("drop index {} on {table}", index.name),
+            Op::AddForeignKey { table, fk, .. } => format!(
+                "add foreign key {table}.{} -> {}.{}",
+                fk.column, fk.ref_table, fk.ref_column
+            ),
+            Op::DropForeignKey { table, fk, .. } => format!(
+                "drop foreign key {table}.{} -> {}.{}",
+                fk.column, fk.ref_table, fk.ref_column
+            ),
         }
     }
 }
@@ -175,7 +234,22 @@ pub fn apply(schema: &Schema, ops: &[Op]) -> Schema {
         match op {
             Op::CreateTable(t) => s.tables.push(t.clone()),
             Op::DropTable(t) => s.tables.retain(|x| x.name != t.name),
-            Op::AddColumn { table, after, .. } | Op::AlterColumn { table, after, .. } => {
+            Op::RenameTable { from, to } => {
+                for t in &mut s.tables {
+                    if t.name == from.name {
+                        *t = to.clone();
+                    }
+                    for fk in &mut t.foreign_keys {
+                        if fk.ref_table == from.name {
+                            fk.ref_table = to.name.clone();
+                        }
+                    }
+                }
+            }
+            Op::AddColumn { table, after, .. }
+            | Op::AlterColumn { table, after, .. }
+            | Op::AddForeignKey { table, after, .. }
+            | Op::DropForeignKey { table, after, .. } => {
                 if let Some(i) = find(&mut s, table) {
                     s.tables[i] = after.clone();
                 }
@@ -193,12 +267,12 @@ pub fn apply(schema: &Schema, ops: &[Op]) -> Schema {
                     rename_in_table(&mut s.tables[i], from, to);
                 }
             }
-            Op::CreateIndex { table, index } => {
+            Op::CreateIndex { table, index, .. } => {
                 if let Some(i) = find(&mut s, table) {
                     s.tables[i].indexes.push(index.clone());
                 }
             }
-            Op::DropIndex { table, index } => {
+            Op::DropIndex { table, index, .. } => {
                 if let Some(i) = find(&mut s, table) {
                     s.tables[i].indexes.retain(|x| x.name != index.name);
                 }
@@ -223,10 +297,16 @@ pub struct Unsupported {
 pub struct Hints {
     /// (table, old column, new column)
     pub renamed_columns: Vec<(String, String, String)>,
+    /// (old table, new table)
+    pub renamed_tables: Vec<(String, String)>,
     /// (table, column) → SQL expression for existing rows
     pub backfills: Vec<((String, String), String)>,
     /// Whether drops of tables and columns are confirmed.
     pub allow_drop: bool,
+    /// Keep indexes whose names are not dieselkit's (`index_TABLE_on_COLS`): they were
+    /// written by hand in a migration, and the model cannot describe them (composite,
+    /// partial, expression indexes).
+    pub keep_hand_named_indexes: bool,
 }
 
 impl Hints {
@@ -248,6 +328,39 @@ pub fn diff(current: &Schema, desired: &Schema) -> Result<Vec<Op>, Vec<Unsupport
             ..Hints::default()
         },
     )
+}
+
+/// `table` under its new name `to`: indexes and foreign keys named by dieselkit's
+/// convention after the old name get the new name; hand-chosen names stay.
+pub fn renamed_table(table: &Table, to: &str) -> Table {
+    let mut t = table.clone();
+    t.name = to.to_string();
+    for i in &mut t.indexes {
+        if i.name == crate::schema::index_name(&table.name, &i.columns) {
+            i.name = crate::schema::index_name(to, &i.columns);
+        }
+    }
+    for fk in &mut t.foreign_keys {
+        if fk.name == crate::schema::foreign_key_name(&table.name, &fk.column) {
+            fk.name = crate::schema::foreign_key_name(to, &fk.column);
+        }
+        if fk.ref_table == table.name {
+            fk.ref_table = to.to_string();
+        }
+    }
+    t
+}
+
+/// Columns that make a table's shape, for spotting a table that was renamed.
+fn shape(table: &Table) -> Vec<(&str, &SqlType)> {
+    let mut cols: Vec<_> = table
+        .columns
+        .iter()
+        .filter(|c| !crate::spec::GENERATED_COLUMNS.contains(&c.name.as_str()))
+        .map(|c| (c.name.as_str(), &c.sql_type))
+        .collect();
+    cols.sort_by_key(|(name, _)| *name);
+    cols
 }
 
 fn rename_in_table(table: &mut Table, from: &str, to: &str) {
@@ -282,14 +395,46 @@ pub fn diff_with(
     let mut ops = Vec::new();
     let mut unsupported = Vec::new();
 
+    let mut current = current.clone();
+    for (from, to) in &hints.renamed_tables {
+        if let (Some(old), None, Some(_), None) = (
+            current.table(from),
+            current.table(to),
+            desired.table(to),
+            desired.table(from),
+        ) {
+            let op = Op::RenameTable {
+                from: old.clone(),
+                to: renamed_table(old, to),
+            };
+            current = apply(&current, std::slice::from_ref(&op));
+            ops.push(op);
+        }
+    }
+    let current = &current;
+
     for table in current.tables.iter().rev() {
         if desired.table(&table.name).is_none() {
             if !hints.allow_drop {
+                let twin = desired
+                    .tables
+                    .iter()
+                    .find(|t| current.table(&t.name).is_none() && shape(t) == shape(table));
+                let hint = match twin {
+                    Some(t) => format!(
+                        "if `{}` is `{}` renamed, add `renamed_from = \"{}\"` to resource `{}` in dieselkit.toml; otherwise pass `--allow-drop`",
+                        t.name,
+                        table.name,
+                        crate::spec::names::singular(&table.name),
+                        crate::spec::names::singular(&t.name)
+                    ),
+                    None => "pass `--allow-drop` to confirm".into(),
+                };
                 unsupported.push(Unsupported {
                     table: table.name.clone(),
                     column: String::new(),
-                    what: format!("table `{}` is gone from the model, which drops it and all its rows; pass `--allow-drop` to confirm", table.name),
-                    rename_candidate: None,
+                    what: format!("table `{}` is gone from the model, which drops it and all its rows; {hint}", table.name),
+                    rename_candidate: twin.map(|t| t.name.clone()),
                 });
             }
             ops.push(Op::DropTable(table.clone()));
@@ -315,11 +460,30 @@ pub fn diff_with(
                 rename_in_table(&mut work, from, to);
             }
         }
+        // Foreign keys that change or go away first: MySQL cannot drop an index a foreign
+        // key still uses.
+        for fk in work.foreign_keys.clone() {
+            if !table.foreign_keys.contains(&fk) {
+                let before = work.clone();
+                work.foreign_keys.retain(|f| *f != fk);
+                ops.push(Op::DropForeignKey {
+                    table: table.name.clone(),
+                    fk,
+                    before,
+                    after: work.clone(),
+                });
+            }
+        }
         for index in work.indexes.clone() {
+            let hand_named = index.name != crate::schema::index_name(&table.name, &index.columns);
+            if hints.keep_hand_named_indexes && hand_named {
+                continue;
+            }
             if !table.indexes.contains(&index) {
                 ops.push(Op::DropIndex {
                     table: table.name.clone(),
                     index: index.clone(),
+                    on: work.clone(),
                 });
                 work.indexes.retain(|i| *i != index);
             }
@@ -436,25 +600,26 @@ pub fn diff_with(
                 backfill,
             });
         }
-        let mut old_fks = work.foreign_keys.clone();
-        old_fks.sort_by(|a, b| a.column.cmp(&b.column));
-        let mut new_fks = table.foreign_keys.clone();
-        new_fks.sort_by(|a, b| a.column.cmp(&b.column));
-        if old_fks != new_fks {
-            for fk in new_fks.iter().filter(|fk| !old_fks.contains(fk)) {
-                unsupported.push(Unsupported {
-                    table: table.name.clone(),
-                    column: fk.column.clone(),
-                    what: "changing the foreign key of an existing column (write this migration by hand with `dieselkit generate migration --empty`)".into(),
-                    rename_candidate: None,
-                });
-            }
-        }
         for index in &table.indexes {
             if !work.indexes.contains(index) {
                 ops.push(Op::CreateIndex {
                     table: table.name.clone(),
                     index: index.clone(),
+                    on: work.clone(),
+                });
+                work.indexes.push(index.clone());
+            }
+        }
+        // New or changed foreign keys last, once their column and index exist.
+        for fk in &table.foreign_keys {
+            if !work.foreign_keys.contains(fk) {
+                let before = work.clone();
+                work.foreign_keys.push(fk.clone());
+                ops.push(Op::AddForeignKey {
+                    table: table.name.clone(),
+                    fk: fk.clone(),
+                    before,
+                    after: work.clone(),
                 });
             }
         }
@@ -570,5 +735,128 @@ mod tests {
         };
         let ops = diff_with(&before, &after, &hints).expect("backfilled");
         assert!(matches!(&ops[0], Op::AddColumn { backfill: Some(b), .. } if b == "'UTC'"));
+    }
+
+    #[test]
+    fn table_rename_carries_its_indexes_foreign_keys_and_referrers() {
+        let before = schema(BOOKSTORE);
+        let renamed = BOOKSTORE
+            .replace(
+                "name = \"author\"",
+                "name = \"writer\"\n        renamed_from = \"author\"",
+            )
+            .replace(
+                "name = \"book\"",
+                "name = \"volume\"\n        renamed_from = \"book\"",
+            )
+            .replace("author:references", "author:references(writer)");
+        let after = schema(&renamed);
+        let err = diff_with(&before, &after, &Hints::default()).expect_err("no hint");
+        assert!(
+            err.iter()
+                .any(|p| p.what.contains("renamed_from = \"author\"")
+                    && p.rename_candidate.as_deref() == Some("writers")),
+            "{err:?}"
+        );
+        let hints = Hints {
+            renamed_tables: vec![
+                ("authors".into(), "writers".into()),
+                ("books".into(), "volumes".into()),
+            ],
+            ..Hints::default()
+        };
+        let ops = diff_with(&before, &after, &hints).expect("renames");
+        assert_eq!(ops.len(), 2, "{ops:?}");
+        assert!(ops.iter().all(|op| matches!(op, Op::RenameTable { .. })));
+        assert_eq!(apply(&before, &ops), after);
+        let (up, down) = crate::sql::up_and_down(&ops, crate::spec::Backend::Postgres);
+        assert!(
+            up.contains("ALTER TABLE authors RENAME TO writers;"),
+            "{up}"
+        );
+        assert!(
+            up.contains(
+                "ALTER INDEX index_books_on_author_id RENAME TO index_volumes_on_author_id;"
+            ),
+            "{up}"
+        );
+        assert!(
+            up.contains(
+                "ALTER TABLE volumes RENAME CONSTRAINT fk_books_author_id TO fk_volumes_author_id;"
+            ),
+            "{up}"
+        );
+        assert!(
+            down.starts_with("ALTER TABLE volumes RENAME TO books;"),
+            "{down}"
+        );
+        let (up, _) = crate::sql::up_and_down(&ops, crate::spec::Backend::Mysql);
+        assert!(up.contains("RENAME TABLE authors TO writers;"), "{up}");
+        assert!(
+            up.contains("ALTER TABLE volumes DROP FOREIGN KEY fk_books_author_id;"),
+            "{up}"
+        );
+        let (up, _) = crate::sql::up_and_down(&ops, crate::spec::Backend::Sqlite);
+        assert!(up.contains("DROP INDEX index_books_on_author_id;\nCREATE INDEX index_volumes_on_author_id ON volumes (author_id);"), "{up}");
+    }
+
+    #[test]
+    fn foreign_keys_on_existing_columns_are_added_after_their_index_and_dropped_first() {
+        let plain = schema(&BOOKSTORE.replace("\"author:references\"", "\"author_id:int\""));
+        let referencing = schema(BOOKSTORE);
+        let ops = diff(&plain, &referencing).expect("diff");
+        assert!(
+            matches!(&ops[0], Op::CreateIndex { index, .. } if index.columns == ["author_id"]),
+            "{ops:?}"
+        );
+        assert!(
+            matches!(&ops[1], Op::AddForeignKey { fk, .. } if fk.ref_table == "authors"),
+            "{ops:?}"
+        );
+        let back = diff(&referencing, &plain).expect("diff back");
+        assert!(matches!(&back[0], Op::DropForeignKey { .. }), "{back:?}");
+        assert!(matches!(&back[1], Op::DropIndex { .. }), "{back:?}");
+        let cascade =
+            schema(&BOOKSTORE.replace("author:references", "author:references:on_delete=cascade"));
+        let ops = diff(&referencing, &cascade).expect("on_delete");
+        assert!(
+            matches!(
+                ops.as_slice(),
+                [Op::DropForeignKey { .. }, Op::AddForeignKey { .. }]
+            ),
+            "{ops:?}"
+        );
+    }
+
+    #[test]
+    fn mysql_indexes_added_later_get_key_prefixes() {
+        let before = schema(&BOOKSTORE.replace("name:string(100)", "bio:text"));
+        let after = schema(&BOOKSTORE.replace("name:string(100)", "bio:text:index"));
+        let ops = diff(&before, &after).expect("diff");
+        let (up, _) = crate::sql::up_and_down(&ops, crate::spec::Backend::Mysql);
+        assert!(
+            up.contains("CREATE INDEX index_authors_on_bio ON authors (bio(255));"),
+            "{up}"
+        );
+    }
+
+    #[test]
+    fn hand_written_indexes_are_kept_when_asked() {
+        let model = schema(BOOKSTORE);
+        let mut replayed = model.clone();
+        replayed.tables[0].indexes.push(Index {
+            name: "authors_name_lower".into(),
+            columns: vec!["name".into(), "created_at".into()],
+            unique: false,
+        });
+        let keep = Hints {
+            keep_hand_named_indexes: true,
+            ..Hints::default()
+        };
+        assert_eq!(diff_with(&replayed, &model, &keep), Ok(vec![]));
+        let ops = diff(&replayed, &model).expect("diff");
+        assert!(
+            matches!(&ops[..], [Op::DropIndex { index, .. }] if index.name == "authors_name_lower")
+        );
     }
 }

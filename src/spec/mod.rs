@@ -150,6 +150,9 @@ pub struct ProjectSection {
 #[serde(deny_unknown_fields)]
 pub struct ResourceSection {
     pub name: String,
+    /// The resource's previous name: its table is renamed instead of dropped and created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renamed_from: Option<String>,
     #[serde(default)]
     pub fields: Vec<String>,
 }
@@ -170,6 +173,7 @@ impl ResourceSection {
         }
         Ok(ResourceSection {
             name: name.to_string(),
+            renamed_from: None,
             fields: words.map(str::to_string).collect(),
         })
     }
@@ -182,6 +186,8 @@ pub struct Resource {
     pub name: String,
     /// Plural snake_case table name (`authors`).
     pub table: String,
+    /// The previous resource name (`renamed_from = "writer"`), validated like a name.
+    pub renamed_from: Option<String>,
     pub fields: Vec<FieldSpec>,
 }
 
@@ -251,6 +257,7 @@ impl Model {
                 .iter()
                 .map(|r| ResourceSection {
                     name: r.name.clone(),
+                    renamed_from: r.renamed_from.clone(),
                     fields: r.fields.iter().map(ToString::to_string).collect(),
                 })
                 .collect(),
@@ -387,9 +394,23 @@ fn validate_resource(section: &ResourceSection) -> Result<Resource, SpecError> {
         }
         fields.push(field);
     }
+    let renamed_from = match &section.renamed_from {
+        Some(old) => {
+            validate_resource_name(old)
+                .map_err(|e| SpecError::plain(format!("`renamed_from`: {}", e.message)))?;
+            if *old == section.name {
+                return Err(SpecError::plain(format!(
+                    "`renamed_from = \"{old}\"` names the resource itself; remove it, or give the previous name"
+                )));
+            }
+            Some(old.clone())
+        }
+        None => None,
+    };
     Ok(Resource {
         name: section.name.clone(),
         table,
+        renamed_from,
         fields,
     })
 }
@@ -457,6 +478,7 @@ mod tests {
                 .iter()
                 .map(|(n, f)| ResourceSection {
                     name: n.to_string(),
+                    renamed_from: None,
                     fields: f.iter().map(|s| s.to_string()).collect(),
                 })
                 .collect(),

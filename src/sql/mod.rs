@@ -271,6 +271,53 @@ fn sqlite_rebuild(before: &Table, after: &Table, renamed: Option<(&str, &str)>) 
     out
 }
 
+/// Rename a table and the indexes and foreign keys named after it. Other tables'
+/// references follow the table by themselves (PostgreSQL and InnoDB track them by
+/// identity; SQLite 3.26+ rewrites them on `RENAME TO`).
+fn rename_table(from: &Table, to: &Table, backend: Backend) -> Vec<String> {
+    let mut out = vec![match backend {
+        Backend::Mysql => format!("RENAME TABLE {} TO {}", from.name, to.name),
+        _ => format!("ALTER TABLE {} RENAME TO {}", from.name, to.name),
+    }];
+    for (old, new) in from.indexes.iter().zip(&to.indexes) {
+        if old.name == new.name {
+            continue;
+        }
+        match backend {
+            Backend::Postgres => {
+                out.push(format!("ALTER INDEX {} RENAME TO {}", old.name, new.name))
+            }
+            Backend::Mysql => out.push(format!(
+                "ALTER TABLE {} RENAME INDEX {} TO {}",
+                to.name, old.name, new.name
+            )),
+            // SQLite cannot rename an index: build it again under the new name.
+            Backend::Sqlite => {
+                out.push(drop_index(&to.name, old, backend));
+                out.push(create_index(to, new, backend));
+            }
+        }
+    }
+    for (old, new) in from.foreign_keys.iter().zip(&to.foreign_keys) {
+        if old.name == new.name {
+            continue;
+        }
+        match backend {
+            Backend::Postgres => out.push(format!(
+                "ALTER TABLE {} RENAME CONSTRAINT {} TO {}",
+                to.name, old.name, new.name
+            )),
+            // MySQL cannot rename a foreign key; SQLite does not name them.
+            Backend::Mysql => {
+                out.push(drop_foreign_key(&to.name, old, backend));
+                out.push(add_foreign_key(&to.name, new));
+            }
+            Backend::Sqlite => {}
+        }
+    }
+    out
+}
+
 fn backfill_update(table: &str, column: &str, expr: &str) -> String {
     format!("UPDATE {table} SET {column} = {expr} WHERE {column} IS NULL")
 }
@@ -422,18 +469,26 @@ pub fn statements(op: &Op, backend: Backend) -> Vec<String> {
             }
             out
         }
-        Op::CreateIndex { table, index } => {
-            // Known gap: an index added to an existing MySQL table gets no key prefix, since
-            // the operation carries column names only; new tables get prefixes.
-            let stub = Table {
-                name: table.clone(),
-                columns: vec![],
-                indexes: vec![],
-                foreign_keys: vec![],
-            };
-            vec![create_index(&stub, index, backend)]
+        Op::CreateIndex { index, on, .. } => vec![create_index(on, index, backend)],
+        Op::DropIndex { table, index, .. } => vec![drop_index(table, index, backend)],
+        Op::RenameTable { from, to } => rename_table(from, to, backend),
+        Op::AddForeignKey {
+            table,
+            fk,
+            before,
+            after,
         }
-        Op::DropIndex { table, index } => vec![drop_index(table, index, backend)],
+        | Op::DropForeignKey {
+            table,
+            fk,
+            before,
+            after,
+        } => match (backend, op) {
+            // SQLite cannot alter constraints: rebuild the table.
+            (Backend::Sqlite, _) => sqlite_rebuild(before, after, None),
+            (_, Op::AddForeignKey { .. }) => vec![add_foreign_key(table, fk)],
+            _ => vec![drop_foreign_key(table, fk, backend)],
+        },
     }
 }
 

@@ -363,9 +363,60 @@ fn evolution_keeps_rows_on_mysql() {
     evolve_on_server(crate::support::ServerKind::Mysql, "mysql", "evolve_my");
 }
 
-/// Every operation the diff engine emits, one migration each, on one backend; then
-/// `migrate verify` replays them all and checks each down.sql restores the schema exactly
-/// (up, down, up), and rows survive the non-destructive ones.
+/// Run `q` on the database at `url` and return the one text column `line` of each row.
+fn lines_on(kind: Option<crate::support::ServerKind>, url: &str, q: &str) -> Vec<String> {
+    use crate::support::ServerKind;
+    let rows: Vec<Row> = match kind {
+        None => diesel::sql_query(q)
+            .load(&mut diesel::SqliteConnection::establish(url).expect("sqlite")),
+        Some(ServerKind::Postgres) => {
+            diesel::sql_query(q).load(&mut diesel::PgConnection::establish(url).expect("pg"))
+        }
+        Some(ServerKind::Mysql) => {
+            diesel::sql_query(q).load(&mut diesel::MysqlConnection::establish(url).expect("mysql"))
+        }
+    }
+    .expect(q);
+    rows.into_iter().map(|r| r.line).collect()
+}
+
+fn exec_on(kind: Option<crate::support::ServerKind>, url: &str, q: &str) {
+    use crate::support::ServerKind;
+    match kind {
+        None => diesel::sql_query(q)
+            .execute(&mut diesel::SqliteConnection::establish(url).expect("sqlite")),
+        Some(ServerKind::Postgres) => {
+            diesel::sql_query(q).execute(&mut diesel::PgConnection::establish(url).expect("pg"))
+        }
+        Some(ServerKind::Mysql) => diesel::sql_query(q)
+            .execute(&mut diesel::MysqlConnection::establish(url).expect("mysql")),
+    }
+    .expect(q);
+}
+
+/// SQL for `a:b:c` text of `columns`, NULL as `null`, on any backend.
+fn joined(kind: Option<crate::support::ServerKind>, columns: &[&str]) -> String {
+    let text = if kind == Some(crate::support::ServerKind::Mysql) {
+        "CHAR"
+    } else {
+        "TEXT"
+    };
+    let parts: Vec<String> = columns
+        .iter()
+        .map(|c| format!("COALESCE(CAST({c} AS {text}), 'null')"))
+        .collect();
+    match kind {
+        None => format!("{} AS line", parts.join(" || ':' || ")),
+        Some(_) => format!("CAST(CONCAT({}) AS {text}) AS line", parts.join(", ':', ")),
+    }
+}
+
+/// Every operation the diff engine emits, one migration each, on one backend: add/drop
+/// index and unique, default, nullability (with backfill) and type changes, add/drop
+/// column, a reference column, a foreign key added to an existing column, an on_delete
+/// change, two table renames (with their indexes and foreign keys), create/drop table.
+/// Rows written at the start must survive every non-destructive step; at the end
+/// `migrate verify` replays them all and checks each down.sql restores the schema exactly.
 fn every_operation_round_trips(
     kind: Option<crate::support::ServerKind>,
     backend: &str,
@@ -384,9 +435,17 @@ fn every_operation_round_trips(
         .as_ref()
         .map(|d| d.url.clone())
         .unwrap_or_else(|| tmp.path().join("ops.db").to_string_lossy().into_owned());
-    let base = format!("[project]\nname = \"ops-{backend}\"\nbackend = \"{backend}\"\n\n");
-    let model_with = |resources: &str| format!("{base}{resources}");
-    let start = model_with("[[resources]]\nname = \"team\"\nfields = [\"label:string(40)\"]\n\n[[resources]]\nname = \"player\"\nfields = [\"nick:string(30)\", \"score:int?\", \"rank:smallint:default=1\"]\n");
+    let model_with = |team: &str, player: &str| {
+        format!(
+            "[project]\nname = \"ops-{backend}\"\nbackend = \"{backend}\"\n\n{team}\n\n{player}\n"
+        )
+    };
+    let team = "[[resources]]\nname = \"team\"\nfields = [\"label:string(40):unique\"]";
+    let player = |fields: &str| format!("[[resources]]\nname = \"player\"\nfields = [{fields}]");
+    let start = model_with(
+        team,
+        &player("\"nick:string(30)\", \"score:int?\", \"rank:smallint:default=1\""),
+    );
     let file = dieselkit::spec::Model::from_toml_str(&start).expect("toml");
     let m = dieselkit::spec::Model::from_file(&file).expect("model");
     let files = dieselkit::plan::new_project(&m, 1_700_000_000, None).expect("plan");
@@ -400,33 +459,111 @@ fn every_operation_round_trips(
             .run()
     };
     run(&["migrate", "run"]).success();
-    let mut mig = dieselkit::migrations::Migrator::open(&url, &project).expect("open");
-    let steps: &[(&str, &[&str])] = &[
+    exec_on(kind, &url, "INSERT INTO teams (label) VALUES ('red')");
+    exec_on(
+        kind,
+        &url,
+        "INSERT INTO players (nick, score, rank) VALUES ('ann', 5, 1), ('bob', NULL, 1)",
+    );
+    let squad = "[[resources]]\nname = \"squad\"\nrenamed_from = \"team\"\nfields = [\"label:string(40):unique\"]";
+    let athlete = |fields: &str| {
+        format!("[[resources]]\nname = \"athlete\"\nrenamed_from = \"player\"\nfields = [{fields}]")
+    };
+    let steps: Vec<(String, &[&str], &str)> = vec![
         // add index, default change, nullability change (with backfill), widening type change
-        ("\"nick:string(30):index\", \"score:bigint:default=0\", \"rank:smallint:default=2\"", &["--backfill", "player.score=0"]),
-        // drop index, unique index, make nullable again, add a reference column
-        ("\"nick:string(30):unique\", \"score:bigint?\", \"rank:smallint:default=2\", \"team:references?:on_delete=set_null\"", &[]),
-        // drop a column
-        ("\"nick:string(30):unique\", \"rank:smallint:default=2\", \"team:references?:on_delete=set_null\"", &["--allow-drop"]),
+        (model_with(team, &player("\"nick:string(30):index\", \"score:bigint:default=0\", \"rank:smallint:default=2\"")), &["--backfill", "player.score=0"], "CREATE INDEX index_players_on_nick"),
+        // drop index, unique index, make nullable again, a reference column, a plain int column
+        (model_with(team, &player("\"nick:string(30):unique\", \"score:bigint?\", \"rank:smallint:default=2\", \"team:references?:on_delete=set_null\", \"former_team_id:int?\"")), &[], "ADD COLUMN team_id"),
+        // a foreign key on the existing column, and a changed on_delete
+        (model_with(team, &player("\"nick:string(30):unique\", \"score:bigint?\", \"rank:smallint:default=2\", \"team:references?:on_delete=cascade\", \"former_team:references(team)?\"")), &[], "FOREIGN KEY (former_team_id)"),
+        // rename both tables; their indexes and foreign keys follow
+        (model_with(squad, &athlete("\"nick:string(30):unique\", \"score:bigint?\", \"rank:smallint:default=2\", \"team:references(squad)?:on_delete=cascade\", \"former_team:references(squad)?\"")), &[], "TO squads"),
+        // drop a plain column and a reference column
+        (model_with(squad, &athlete("\"nick:string(30):unique\", \"rank:smallint:default=2\", \"team:references(squad)?:on_delete=cascade\"")), &["--allow-drop"], "DROP COLUMN former_team_id"),
     ];
-    for (i, (fields, extra)) in steps.iter().enumerate() {
-        let text = model_with(&format!(
-            "[[resources]]\nname = \"team\"\nfields = [\"label:string(40)\"]\n\n[[resources]]\nname = \"player\"\nfields = [{fields}]\n"
-        ));
+    for (i, (text, extra, expect)) in steps.iter().enumerate() {
         std::fs::write(project.join("dieselkit.toml"), text).expect("model");
         let mut args = vec!["generate", "migration", "-m"];
         let msg = format!("step {i}");
         args.push(&msg);
         args.extend_from_slice(extra);
-        run(&args).success();
+        let out = run(&args);
+        assert_eq!(out.code(), 0, "{backend} step {i}: {}", out.stderr());
+        assert!(
+            out.stdout().contains(expect),
+            "{backend} step {i}: expected `{expect}` in\n{}",
+            out.stdout()
+        );
         run(&["migrate", "run"]).success();
-        if i == 0 {
-            // Rows written now must survive the later, non-destructive steps.
-            let n = mig.table_names().expect("tables");
-            assert!(n.contains(&"players".to_string()));
+        if i == 1 {
+            exec_on(kind, &url, "UPDATE players SET team_id = (SELECT MIN(id) FROM teams), former_team_id = (SELECT MIN(id) FROM teams)");
         }
-        run(&["check"]).success();
+        let check = run(&["check"]);
+        assert_eq!(
+            check.code(),
+            0,
+            "{backend} step {i}: {}{}",
+            check.stdout(),
+            check.stderr()
+        );
     }
+    let players = lines_on(
+        kind,
+        &url,
+        &format!(
+            "SELECT {} FROM athletes ORDER BY id",
+            joined(kind, &["nick", "rank", "team_id"])
+        ),
+    );
+    assert_eq!(
+        players,
+        ["ann:1:1", "bob:1:1"],
+        "{backend}: rows survive every step"
+    );
+    let teams = lines_on(
+        kind,
+        &url,
+        &format!("SELECT {} FROM squads", joined(kind, &["label"])),
+    );
+    assert_eq!(
+        teams,
+        ["red"],
+        "{backend}: the renamed table keeps its rows"
+    );
+    // The renamed foreign key still cascades, from the renamed parent.
+    exec_on(kind, &url, "DELETE FROM squads");
+    let left = lines_on(
+        kind,
+        &url,
+        &format!("SELECT {} FROM athletes", joined(kind, &["nick"])),
+    );
+    assert!(
+        left.is_empty(),
+        "{backend}: on_delete=cascade after the renames: {left:?}"
+    );
+    // A hand-written composite index survives later autogenerated migrations.
+    run(&["generate", "migration", "-m", "rank and nick", "--empty"]).success();
+    let dir = std::fs::read_dir(project.join("migrations"))
+        .expect("migrations")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.to_string_lossy().ends_with("rank_and_nick"))
+        .expect("empty migration");
+    std::fs::write(
+        dir.join("up.sql"),
+        "CREATE INDEX athletes_rank_nick ON athletes (rank, nick);\n",
+    )
+    .expect("up");
+    let down = if kind == Some(crate::support::ServerKind::Mysql) {
+        "DROP INDEX athletes_rank_nick ON athletes;\n"
+    } else {
+        "DROP INDEX athletes_rank_nick;\n"
+    };
+    std::fs::write(dir.join("down.sql"), down).expect("down");
+    run(&["migrate", "run"]).success();
+    run(&["generate", "migration", "-m", "nothing"])
+        .success()
+        .stderr_has("no migration written");
+    run(&["check"]).success();
     // A new resource, then dropping it again.
     run(&["generate", "resource", "coach", "name:string(50)"]).success();
     run(&["migrate", "run"]).success();
@@ -445,7 +582,15 @@ fn every_operation_round_trips(
     run(&["check"]).success();
     let verify = run(&["migrate", "verify"]);
     assert_eq!(verify.code(), 0, "{backend}: {}", verify.stderr());
+    if kind.is_none() {
+        // The renamed resources' code replaced the old one and the project still builds
+        // and passes its own tests.
+        assert!(!project.join("src/models/team.rs").exists());
+        assert!(project.join("src/models/squad.rs").exists());
+        cargo_ok(&project, &["test", "--quiet"]);
+    }
     run(&["migrate", "revert", "--all"]).success();
+    let mut mig = dieselkit::migrations::Migrator::open(&url, &project).expect("open");
     assert!(mig.table_names().expect("tables").is_empty());
 }
 
