@@ -73,6 +73,37 @@ fn is_nonempty_dir(path: &Path) -> bool {
 /// Write `files` (plus their manifest) to `dest`. An existing non-empty `dest` is refused
 /// unless `force`; with `force`, generated files replace their counterparts and other
 /// files in `dest` are left alone.
+/// Write `files` under `root` (which exists): each directory is created once, then the
+/// files are written on up to 4 threads (creating many small files is kernel-bound).
+fn write_tree(root: &Path, files: &[PlannedFile]) -> Result<()> {
+    let dirs: std::collections::BTreeSet<PathBuf> = files
+        .iter()
+        .filter_map(|f| root.join(&f.path).parent().map(Path::to_path_buf))
+        .collect();
+    for dir in &dirs {
+        fs_err::create_dir_all(dir)?;
+    }
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    let chunk = files.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = files
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || -> Result<()> {
+                    for f in part {
+                        fs_err::write(root.join(&f.path), &f.contents)?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        handles.into_iter().try_for_each(|h| {
+            h.join()
+                .unwrap_or_else(|_| Err(Error::Internal("a writing thread panicked".into())))
+        })
+    })
+}
+
 pub fn write_project(dest: &Path, files: &[PlannedFile], force: bool) -> Result<()> {
     if dest.exists() && !dest.is_dir() {
         return Err(Error::usage(format!(
@@ -100,13 +131,7 @@ pub fn write_project(dest: &Path, files: &[PlannedFile], force: bool) -> Result<
         })?;
     let mut all = files.to_vec();
     all.push(manifest(files));
-    for f in &all {
-        let target = staging.path().join(&f.path);
-        if let Some(dir) = target.parent() {
-            fs_err::create_dir_all(dir)?;
-        }
-        fs_err::write(&target, &f.contents)?;
-    }
+    write_tree(staging.path(), &all)?;
     let _guard = MovingGuard::start();
     if !occupied {
         if dest.exists() {

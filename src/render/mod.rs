@@ -127,7 +127,7 @@ fn string_filter(
     }
 }
 
-fn build_tera(templates: &BTreeMap<String, TemplateFile>) -> Result<tera::Tera> {
+fn build_tera(templates: &[&TemplateFile]) -> Result<tera::Tera> {
     let mut tera = tera::Tera::default();
     // This is code, not HTML.
     tera.autoescape_on(vec![]);
@@ -136,7 +136,7 @@ fn build_tera(templates: &BTreeMap<String, TemplateFile>) -> Result<tera::Tera> 
     tera.register_filter("plural", string_filter(crate::spec::names::plural));
     tera.register_filter("singular", string_filter(crate::spec::names::singular));
     let mut sources = Vec::new();
-    for t in templates.values().filter(|t| t.path.ends_with(".tera")) {
+    for t in templates.iter().filter(|t| t.path.ends_with(".tera")) {
         let text = String::from_utf8(t.bytes.clone()).map_err(|_| Error::Template {
             template: t.path.clone(),
             message: "not valid UTF-8".into(),
@@ -155,18 +155,36 @@ pub struct PlannedFile {
     pub contents: Vec<u8>,
 }
 
-/// Render every template for `model`. The result is sorted by path.
-pub fn render_templates(model: &Model, overrides: Option<&Path>) -> Result<Vec<PlannedFile>> {
-    let templates = template_set(overrides)?;
-    let tera = build_tera(&templates)?;
-    let ctx = context::build(model);
+/// Split `templates` into `n` groups of about equal size (parsing and rendering cost grow
+/// with template size). Every template stands alone (macros are per file), so each group
+/// can be parsed and rendered by its own Tera instance.
+fn balanced_groups(templates: Vec<&TemplateFile>, n: usize) -> Vec<Vec<&TemplateFile>> {
+    let mut sorted = templates;
+    sorted.sort_by(|a, b| b.bytes.len().cmp(&a.bytes.len()).then(a.path.cmp(&b.path)));
+    let mut groups: Vec<(usize, Vec<&TemplateFile>)> =
+        (0..n.max(1)).map(|_| (0, Vec::new())).collect();
+    for t in sorted {
+        if let Some(lightest) = groups.iter_mut().min_by_key(|(size, _)| *size) {
+            lightest.0 += t.bytes.len();
+            lightest.1.push(t);
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(_, g)| g)
+        .filter(|g| !g.is_empty())
+        .collect()
+}
+
+/// Parse and render one group of templates.
+fn render_group(group: &[&TemplateFile], ctx: &context::Context) -> Result<Vec<PlannedFile>> {
+    let tera = build_tera(group)?;
     // One context for every render: per-resource templates get `resource` inserted (and
     // replaced) rather than a clone of the whole context each time, which would make
     // rendering quadratic in the number of resources.
-    let mut context =
-        tera::Context::from_serialize(&ctx).map_err(|e| tera_error("(context)", e))?;
+    let mut context = tera::Context::from_serialize(ctx).map_err(|e| tera_error("(context)", e))?;
     let mut out = Vec::new();
-    for t in templates.values().filter(|t| included(&t.path, model)) {
+    for t in group {
         let per_resource = t.path.contains("__resource__");
         let targets: Vec<Option<&context::ResourceCtx>> = if per_resource {
             ctx.resources.iter().map(Some).collect()
@@ -193,6 +211,46 @@ pub fn render_templates(model: &Model, overrides: Option<&Path>) -> Result<Vec<P
                 contents,
             });
         }
+    }
+    Ok(out)
+}
+
+/// Render every template for `model`. The result is sorted by path. Templates are parsed
+/// and rendered on as many threads as there are cores (up to 4); the output does not depend
+/// on how they are split.
+pub fn render_templates(model: &Model, overrides: Option<&Path>) -> Result<Vec<PlannedFile>> {
+    let templates = template_set(overrides)?;
+    let ctx = context::build(model);
+    let wanted: Vec<&TemplateFile> = templates
+        .values()
+        .filter(|t| included(&t.path, model))
+        .collect();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    let groups = balanced_groups(wanted, threads);
+    let results: Vec<Result<Vec<PlannedFile>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = groups
+            .iter()
+            .map(|g| scope.spawn(|| render_group(g, &ctx)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(Error::Internal("a rendering thread panicked".into())))
+            })
+            .collect()
+    });
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    for r in results {
+        match r {
+            Ok(files) => out.extend(files),
+            Err(e) => errors.push(e),
+        }
+    }
+    // Report the same error whatever the split: the first by template path.
+    if let Some(e) = errors.into_iter().min_by_key(|e| e.to_string()) {
+        return Err(e);
     }
     out.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(out)
