@@ -5,12 +5,12 @@
 
 use crate::diff::{self, Hints, Op};
 use crate::error::{Error, Result};
+use crate::manifest::Manifest;
 use crate::migrations::{self, Migrator, Scratch};
 use crate::plan::{self, NewMigration};
 use crate::render::{self, PlannedFile};
 use crate::schema::{self, introspect, Schema};
 use crate::spec::{Backend, FieldType, Model, ProjectFile};
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub const MODEL_FILE: &str = "dieselkit.toml";
@@ -180,27 +180,12 @@ pub enum FileOutcome {
     Removed(PathBuf),
 }
 
-fn read_manifest(project_dir: &Path) -> BTreeMap<String, String> {
-    let Ok(text) = fs_err::read_to_string(project_dir.join(crate::write::MANIFEST_PATH)) else {
-        return BTreeMap::new();
-    };
-    let Ok(table) = text.parse::<toml::Table>() else {
-        return BTreeMap::new();
-    };
-    table
-        .get("files")
-        .and_then(|f| f.as_table())
-        .map(|t| {
-            t.iter()
-                .filter_map(|(k, v)| {
-                    Some((
-                        k.clone(),
-                        v.as_str()?.trim_start_matches("sha256:").to_string(),
-                    ))
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+/// Equal bytes, or (for Rust) equal but for layout.
+fn same_up_to_layout(path: &str, existing: &[u8], new: &[u8]) -> bool {
+    existing == new
+        || path.ends_with(".rs")
+            && crate::manifest::layout_free_rust(&String::from_utf8_lossy(existing))
+                == crate::manifest::layout_free_rust(&String::from_utf8_lossy(new))
 }
 
 fn write_atomically(path: &Path, contents: &[u8]) -> Result<()> {
@@ -234,30 +219,27 @@ pub fn regenerate(
         contents: model.to_toml().into_bytes(),
     });
     planned.extend(extra);
-    let manifest = read_manifest(project_dir);
+    let manifest = Manifest::read(project_dir);
     let mut outcomes = Vec::new();
-    let mut recorded: BTreeMap<String, String> = manifest.clone();
+    let mut recorded = manifest.clone();
     for f in &planned {
         let key = f.path.to_string_lossy().replace('\\', "/");
         let target = project_dir.join(&f.path);
-        let new_hash = crate::write::sha256_hex(&f.contents);
         match fs_err::read(&target) {
             Err(_) => {
                 write_atomically(&target, &f.contents)?;
                 outcomes.push(FileOutcome::Created(f.path.clone()));
-                recorded.insert(key, new_hash);
+                recorded.record(&key, &f.contents);
             }
-            Ok(existing) if existing == f.contents => {
-                recorded.insert(key, new_hash);
+            // Already the new version, or the new version after `cargo fmt`: leave it be.
+            Ok(existing) if same_up_to_layout(&key, &existing, &f.contents) => {
+                recorded.record(&key, &f.contents);
             }
             Ok(existing) => {
-                let unedited = manifest
-                    .get(&key)
-                    .is_some_and(|h| *h == crate::write::sha256_hex(&existing));
-                if unedited || key == MODEL_FILE {
+                if manifest.unedited(&key, &existing) || key == MODEL_FILE {
                     write_atomically(&target, &f.contents)?;
                     outcomes.push(FileOutcome::Updated(f.path.clone()));
-                    recorded.insert(key, new_hash);
+                    recorded.record(&key, &f.contents);
                 } else {
                     let beside = PathBuf::from(format!("{}.dieselkit-new", f.path.display()));
                     write_atomically(&project_dir.join(&beside), &f.contents)?;
@@ -270,31 +252,21 @@ pub fn regenerate(
         }
     }
     // Generated files the new plan no longer has (a removed resource), if unedited.
-    for (key, hash) in &manifest {
+    for key in manifest.paths() {
         let rel = PathBuf::from(key);
         if planned.iter().any(|p| p.path == rel) || key.starts_with("migrations/") {
             continue;
         }
         let target = project_dir.join(&rel);
-        if fs_err::read(&target).is_ok_and(|b| crate::write::sha256_hex(&b) == *hash) {
+        if fs_err::read(&target).is_ok_and(|b| manifest.unedited(key, &b)) {
             fs_err::remove_file(&target)?;
-            recorded.remove(key);
+            recorded.forget(key);
             outcomes.push(FileOutcome::Removed(rel));
         }
     }
-    let mut text = String::from(
-        "# Written by dieselkit: the hash of every file as generated. dieselkit never\n\
-         # overwrites a file whose content no longer matches its hash here.\n\n[files]\n",
-    );
-    for (path, hash) in &recorded {
-        text.push_str(&format!(
-            "\"{}\" = \"sha256:{hash}\"\n",
-            path.replace('"', "\\\"")
-        ));
-    }
     write_atomically(
         &project_dir.join(crate::write::MANIFEST_PATH),
-        text.as_bytes(),
+        recorded.to_text().as_bytes(),
     )?;
     Ok(outcomes)
 }

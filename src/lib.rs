@@ -10,6 +10,7 @@ pub mod diff;
 pub mod error;
 pub mod evolve;
 pub mod lint;
+pub mod manifest;
 pub mod migrations;
 pub mod plan;
 pub mod render;

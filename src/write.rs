@@ -6,10 +6,9 @@
 use crate::error::{Error, Result};
 use crate::render::PlannedFile;
 use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-pub const MANIFEST_PATH: &str = ".dieselkit/manifest.toml";
+pub const MANIFEST_PATH: &str = crate::manifest::PATH;
 
 /// Set while files are being moved into place; the Ctrl-C handler lets that finish so an
 /// interrupt never leaves a half-written project.
@@ -36,32 +35,16 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The manifest for a set of files: `path = "sha256:..."`, sorted.
+/// The manifest for a set of files (see [`crate::manifest`]).
 pub fn manifest(files: &[PlannedFile]) -> PlannedFile {
-    let entries: BTreeMap<String, String> = files
-        .iter()
-        .map(|f| {
-            (
-                f.path.to_string_lossy().replace('\\', "/"),
-                format!("sha256:{}", sha256_hex(&f.contents)),
-            )
-        })
-        .collect();
-    let mut text = String::from(
-        "# Written by dieselkit: the hash of every file as generated. dieselkit never\n\
-         # overwrites a file whose content no longer matches its hash here.\n\n[files]\n",
-    );
-    for (path, hash) in entries {
-        text.push_str(&format!("{} = \"{hash}\"\n", toml_key(&path)));
+    let mut m = crate::manifest::Manifest::default();
+    for f in files {
+        m.record(&f.path.to_string_lossy().replace('\\', "/"), &f.contents);
     }
     PlannedFile {
         path: PathBuf::from(MANIFEST_PATH),
-        contents: text.into_bytes(),
+        contents: m.to_text().into_bytes(),
     }
-}
-
-fn toml_key(path: &str) -> String {
-    format!("\"{}\"", path.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
 fn is_nonempty_dir(path: &Path) -> bool {
@@ -70,9 +53,6 @@ fn is_nonempty_dir(path: &Path) -> bool {
         .unwrap_or(false)
 }
 
-/// Write `files` (plus their manifest) to `dest`. An existing non-empty `dest` is refused
-/// unless `force`; with `force`, generated files replace their counterparts and other
-/// files in `dest` are left alone.
 /// Write `files` under `root` (which exists): each directory is created once, then the
 /// files are written on up to 4 threads (creating many small files is kernel-bound).
 fn write_tree(root: &Path, files: &[PlannedFile]) -> Result<()> {
@@ -104,6 +84,9 @@ fn write_tree(root: &Path, files: &[PlannedFile]) -> Result<()> {
     })
 }
 
+/// Write `files` (plus their manifest) to `dest`. An existing non-empty `dest` is refused
+/// unless `force`; with `force`, generated files replace their counterparts and other
+/// files in `dest` are left alone.
 pub fn write_project(dest: &Path, files: &[PlannedFile], force: bool) -> Result<()> {
     if dest.exists() && !dest.is_dir() {
         return Err(Error::usage(format!(
@@ -167,18 +150,10 @@ pub fn write_project(dest: &Path, files: &[PlannedFile], force: bool) -> Result<
 /// Files listed in `dest`'s manifest whose content still matches the recorded hash and
 /// that `planned` does not contain.
 fn stale_generated_files(dest: &Path, planned: &[PlannedFile]) -> Vec<PathBuf> {
-    let Ok(text) = fs_err::read_to_string(dest.join(MANIFEST_PATH)) else {
-        return vec![];
-    };
-    let Ok(table) = text.parse::<toml::Table>() else {
-        return vec![];
-    };
-    let Some(files) = table.get("files").and_then(|f| f.as_table()) else {
-        return vec![];
-    };
-    files
-        .iter()
-        .filter_map(|(path, hash)| {
+    let manifest = crate::manifest::Manifest::read(dest);
+    manifest
+        .paths()
+        .filter_map(|path| {
             let rel = PathBuf::from(path);
             if rel.is_absolute()
                 || rel
@@ -191,8 +166,7 @@ fn stale_generated_files(dest: &Path, planned: &[PlannedFile]) -> Vec<PathBuf> {
                 return None;
             }
             let bytes = fs_err::read(dest.join(&rel)).ok()?;
-            let recorded = hash.as_str()?.strip_prefix("sha256:")?;
-            (sha256_hex(&bytes) == recorded).then_some(rel)
+            manifest.unedited(path, &bytes).then_some(rel)
         })
         .collect()
 }

@@ -242,6 +242,80 @@ fn edited_generated_files_are_never_overwritten() {
     );
 }
 
+/// `cargo fmt` on a generated project is not an edit: every formatted Rust file still
+/// counts as generated (on every backend's variant of the templates), and a later
+/// `generate field` updates the files instead of writing `.dieselkit-new` copies.
+#[test]
+fn cargo_fmt_is_not_an_edit() {
+    let rustfmt = Command::new(env!("CARGO"))
+        .args(["fmt", "--version"])
+        .output();
+    if !rustfmt.is_ok_and(|o| o.status.success()) {
+        assert!(
+            std::env::var("CI").map_or(true, |v| v != "true"),
+            "rustfmt is missing (rustup component add rustfmt)"
+        );
+        eprintln!("notice: skipping cargo_fmt_is_not_an_edit: rustfmt is not installed");
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    for (model, backend) in [
+        ("bookstore.toml", "sqlite"),
+        ("bookstore.toml", "postgres"),
+        ("bookstore.toml", "mysql"),
+        ("every_type.toml", "sqlite"),
+        ("every_type.toml", "postgres"),
+        ("every_type.toml", "mysql"),
+    ] {
+        let out = tmp.path().join(format!("{backend}-{model}"));
+        dk().args(["new-project", "--from"])
+            .args([example(model)])
+            .args(["--backend", backend, "--output"])
+            .args([&out])
+            .run()
+            .success();
+        let fmt = Command::new(env!("CARGO"))
+            .arg("fmt")
+            .current_dir(&out)
+            .output()
+            .expect("cargo fmt");
+        assert!(
+            fmt.status.success(),
+            "{}",
+            String::from_utf8_lossy(&fmt.stderr)
+        );
+        let manifest = dieselkit::manifest::Manifest::read(&out);
+        let mut checked = 0;
+        for path in manifest.paths().filter(|p| p.ends_with(".rs")) {
+            let bytes = std::fs::read(out.join(path)).expect("read");
+            assert!(
+                manifest.unedited(path, &bytes),
+                "{backend} {model}: `{path}` after cargo fmt counts as edited"
+            );
+            checked += 1;
+        }
+        assert!(checked > 10, "{checked} Rust files");
+    }
+    // And the workflow: format, evolve, nothing is set aside.
+    let project = tmp.path().join("sqlite-bookstore.toml");
+    let run = step(
+        &project,
+        &["generate", "field", "author", "nickname:string(30)?"],
+    );
+    assert!(!run.stderr().contains("was edited"), "{}", run.stderr());
+    assert!(
+        std::fs::read_to_string(project.join("src/models/author.rs"))
+            .expect("read")
+            .contains("nickname")
+    );
+    // A formatted file the new model does not change is left as the user formatted it.
+    let formatted = std::fs::read_to_string(project.join("src/routes/mod.rs")).expect("read");
+    assert!(
+        !formatted.contains(".filter(|part| !part.is_empty()) {"),
+        "formatted by cargo fmt"
+    );
+}
+
 /// The same evolution on a server backend: replay on a scratch database on the server,
 /// rename keeping values, NOT NULL with backfill, a type change as a cast, check, verify.
 fn evolve_on_server(kind: crate::support::ServerKind, backend: &str, test: &str) {

@@ -1,0 +1,301 @@
+//! `.dieselkit/manifest.toml`: the hash of every generated file as generated, so later
+//! commands can tell a file the user edited (kept, never overwritten) from one they did
+//! not touch (replaced by the new version).
+//!
+//! Rust files also get a hash of their layout-free form ([`layout_free_rust`]): running
+//! `cargo fmt` on a generated project changes whitespace, line breaks and trailing commas,
+//! and that must not turn every file into an "edited" one that dieselkit can no longer
+//! update.
+
+use crate::write::sha256_hex;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+pub const PATH: &str = ".dieselkit/manifest.toml";
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Manifest {
+    /// path → sha256 of the bytes as generated
+    files: BTreeMap<String, String>,
+    /// path → sha256 of the layout-free form (Rust files only)
+    layout_free: BTreeMap<String, String>,
+}
+
+fn is_rust(path: &str) -> bool {
+    path.ends_with(".rs")
+}
+
+impl Manifest {
+    /// The project's manifest; empty when it is missing or unreadable (then every
+    /// existing file counts as edited, the safe side).
+    pub fn read(project_dir: &Path) -> Manifest {
+        let Ok(text) = fs_err::read_to_string(project_dir.join(PATH)) else {
+            return Manifest::default();
+        };
+        let Ok(table) = text.parse::<toml::Table>() else {
+            return Manifest::default();
+        };
+        let section = |name: &str| -> BTreeMap<String, String> {
+            table
+                .get(name)
+                .and_then(|f| f.as_table())
+                .map(|t| {
+                    t.iter()
+                        .filter_map(|(k, v)| {
+                            Some((k.clone(), v.as_str()?.strip_prefix("sha256:")?.to_string()))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        Manifest {
+            files: section("files"),
+            layout_free: section("layout_free"),
+        }
+    }
+
+    pub fn record(&mut self, path: &str, contents: &[u8]) {
+        self.files.insert(path.to_string(), sha256_hex(contents));
+        if is_rust(path) {
+            let text = String::from_utf8_lossy(contents);
+            self.layout_free.insert(
+                path.to_string(),
+                sha256_hex(layout_free_rust(&text).as_bytes()),
+            );
+        } else {
+            self.layout_free.remove(path);
+        }
+    }
+
+    pub fn forget(&mut self, path: &str) {
+        self.files.remove(path);
+        self.layout_free.remove(path);
+    }
+
+    pub fn paths(&self) -> impl Iterator<Item = &String> {
+        self.files.keys()
+    }
+
+    /// Whether `existing` is the file as dieselkit generated it, up to `cargo fmt`.
+    pub fn unedited(&self, path: &str, existing: &[u8]) -> bool {
+        let Some(hash) = self.files.get(path) else {
+            return false;
+        };
+        if *hash == sha256_hex(existing) {
+            return true;
+        }
+        match (is_rust(path), self.layout_free.get(path)) {
+            (true, Some(recorded)) => {
+                let text = String::from_utf8_lossy(existing);
+                *recorded == sha256_hex(layout_free_rust(&text).as_bytes())
+            }
+            _ => false,
+        }
+    }
+
+    pub fn to_text(&self) -> String {
+        let mut text = String::from(
+            "# Written by dieselkit: the hash of every file as generated. dieselkit never\n\
+             # overwrites a file whose content no longer matches its hash here (for Rust\n\
+             # files, changes of layout only, such as `cargo fmt`, do not count as edits).\n\n[files]\n",
+        );
+        let section = |text: &mut String, entries: &BTreeMap<String, String>| {
+            for (path, hash) in entries {
+                text.push_str(&format!(
+                    "\"{}\" = \"sha256:{hash}\"\n",
+                    path.replace('\\', "\\\\").replace('"', "\\\"")
+                ));
+            }
+        };
+        section(&mut text, &self.files);
+        text.push_str("\n[layout_free]\n");
+        section(&mut text, &self.layout_free);
+        text
+    }
+}
+
+/// Rust source reduced to what `rustfmt` cannot change: whitespace outside string
+/// literals is dropped, a comma right before a closing bracket is dropped, and a match arm
+/// body in braces (`=> { expr }`) counts the same as one without (`=> expr,`). Two files
+/// with the same layout-free form differ at most in formatting.
+pub fn layout_free_rust(source: &str) -> String {
+    // Tokens: string literals whole (their whitespace is content), other characters one by
+    // one, whitespace dropped.
+    let mut tokens: Vec<String> = Vec::new();
+    let mut chars = source.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_whitespace() {
+            continue;
+        }
+        // A double quote as a char literal (`'"'`) does not open a string.
+        if c == '\'' {
+            let mut ahead = chars.clone();
+            if let (Some('"'), Some('\'')) = (ahead.next(), ahead.next()) {
+                chars.next();
+                chars.next();
+                tokens.push("'\"'".into());
+                continue;
+            }
+        }
+        let raw_start = c == 'r' && matches!(chars.peek(), Some('"') | Some('#'));
+        if c == '"' || raw_start {
+            let mut lit = String::from(c);
+            let mut hashes = 0;
+            if raw_start {
+                while chars.peek() == Some(&'#') {
+                    hashes += 1;
+                    lit.push('#');
+                    chars.next();
+                }
+                if chars.peek() != Some(&'"') {
+                    // `r#ident` or an identifier ending in `r`: not a raw string.
+                    tokens.extend(lit.chars().map(String::from));
+                    continue;
+                }
+                lit.push('"');
+                chars.next();
+            }
+            while let Some(d) = chars.next() {
+                lit.push(d);
+                if !raw_start && d == '\\' {
+                    if let Some(escaped) = chars.next() {
+                        lit.push(escaped);
+                    }
+                    continue;
+                }
+                if d == '"' {
+                    let mut closing = 0;
+                    while closing < hashes && chars.peek() == Some(&'#') {
+                        closing += 1;
+                        lit.push('#');
+                        chars.next();
+                    }
+                    if closing == hashes {
+                        break;
+                    }
+                }
+            }
+            tokens.push(lit);
+        } else {
+            tokens.push(c.to_string());
+        }
+    }
+    // `=> { body }` becomes `=> body,`.
+    let mut i = 0;
+    while i + 2 < tokens.len() {
+        if tokens[i] == "=" && tokens[i + 1] == ">" && tokens[i + 2] == "{" {
+            let mut depth = 0;
+            let mut close = None;
+            for (j, t) in tokens.iter().enumerate().skip(i + 2) {
+                match t.as_str() {
+                    "{" => depth += 1,
+                    "}" => {
+                        depth -= 1;
+                        if depth == 0 {
+                            close = Some(j);
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            if let Some(close) = close {
+                let followed_by_comma = tokens.get(close + 1).is_some_and(|t| t == ",");
+                if followed_by_comma {
+                    tokens.remove(close);
+                } else {
+                    tokens[close] = ",".into();
+                }
+                tokens.remove(i + 2);
+            }
+        }
+        i += 1;
+    }
+    // Trailing commas.
+    let mut out = String::new();
+    for (k, t) in tokens.iter().enumerate() {
+        if t == ","
+            && tokens
+                .get(k + 1)
+                .is_some_and(|n| matches!(n.as_str(), ")" | "]" | "}"))
+        {
+            continue;
+        }
+        out.push_str(t);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formatting_changes_keep_the_layout_free_form() {
+        let generated = r#"const QUERY_PARAMS: &[&str] = &["page", "per_page", "sort", "title"];
+fn f() {
+    match sortable.iter().find(|column| **column == name) {
+        Some(column) => keys.push(SortKey {
+            column,
+            descending,
+        }),
+        None => call(a, b),
+    }
+    errors.push(FieldError::new(name, format!("cannot filter by `{raw}`: {err}")));
+}
+"#;
+        let formatted = r#"const QUERY_PARAMS: &[&str] = &[
+    "page",
+    "per_page",
+    "sort",
+    "title",
+];
+fn f() {
+    match sortable.iter().find(|column| **column == name) {
+        Some(column) => keys.push(SortKey { column, descending }),
+        None => {
+            call(a, b)
+        }
+    }
+    errors.push(FieldError::new(
+        name,
+        format!("cannot filter by `{raw}`: {err}"),
+    ));
+}
+"#;
+        assert_eq!(layout_free_rust(generated), layout_free_rust(formatted));
+    }
+
+    #[test]
+    fn real_edits_change_the_layout_free_form() {
+        let base = "fn f() -> &'static str { \"a b\" }";
+        for edited in [
+            "fn f() -> &'static str { \"a  b\" }",
+            "fn f() -> &'static str { \"a b\" } fn g() {}",
+            "fn f() -> &'static str { r#\"a b\"# }",
+            "fn f() -> &'static str { \"a c\" }",
+        ] {
+            assert_ne!(layout_free_rust(base), layout_free_rust(edited), "{edited}");
+        }
+    }
+
+    #[test]
+    fn manifest_round_trips_and_tolerates_cargo_fmt() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut m = Manifest::default();
+        m.record("src/a.rs", b"fn a() { call(x, y,) }\n");
+        m.record("README.md", b"# hi\n");
+        fs_err::create_dir_all(dir.path().join(".dieselkit")).expect("dir");
+        fs_err::write(dir.path().join(PATH), m.to_text()).expect("write");
+        let back = Manifest::read(dir.path());
+        assert_eq!(back, m);
+        assert!(back.unedited("src/a.rs", b"fn a() {\n    call(x, y)\n}\n"));
+        assert!(!back.unedited("src/a.rs", b"fn a() { call(x, z) }\n"));
+        assert!(back.unedited("README.md", b"# hi\n"));
+        assert!(
+            !back.unedited("README.md", b"#  hi\n"),
+            "only Rust layout is ignored"
+        );
+        assert!(!back.unedited("src/other.rs", b""));
+    }
+}
