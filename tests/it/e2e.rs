@@ -52,6 +52,31 @@ pub(crate) fn build_without_warnings(project: &Path) {
     );
 }
 
+/// The generated CI workflow runs `cargo clippy --all-targets -- -D warnings`; so do we,
+/// so a generated project's first CI run is green.
+pub(crate) fn clippy_clean(project: &Path) {
+    let out = Command::new(env!("CARGO"))
+        .args([
+            "clippy",
+            "--all-targets",
+            "--message-format",
+            "short",
+            "--",
+            "-D",
+            "warnings",
+        ])
+        .current_dir(project)
+        .env("CARGO_TARGET_DIR", generated_target_dir())
+        .env_remove("RUSTFLAGS")
+        .output()
+        .expect("run cargo clippy");
+    assert!(
+        out.status.success(),
+        "clippy finds problems in the generated project:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -300,6 +325,7 @@ fn bookstore_journey(backend: Backend, test: &str) {
     let name = backend.project_name("bookstore");
     let project = generate(&example("bookstore.toml"), backend, &name, tmp.path());
     build_without_warnings(&project);
+    clippy_clean(&project);
 
     let applied = dk()
         .args(["migrate", "run", "--database-url", &db.url])
@@ -576,6 +602,7 @@ fn every_type_journey(backend: Backend, test: &str) {
     let name = backend.project_name("every-type");
     let project = generate(&model, backend, &name, tmp.path());
     build_without_warnings(&project);
+    clippy_clean(&project);
     dk().args(["migrate", "run", "--database-url", &db.url])
         .current_dir(&project)
         .run()
