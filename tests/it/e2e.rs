@@ -355,11 +355,74 @@ fn bookstore_journey(backend: Backend, test: &str) {
 
     migrate_on_start_with_two_replicas(&project, &name, &db.url, tmp.path(), backend);
 
+    run_ci_workflow_steps(&project, &db);
+
     dk().args(["migrate", "revert", "--all", "--database-url", &db.url])
         .current_dir(&project)
         .run()
         .success();
     assert_no_tables(&db.url, &project);
+}
+
+/// The generated `.github/workflows/ci.yml`, step by step, here: every `run:` step in order
+/// with this build of dieselkit on PATH and the workflow's variables pointing at this test's
+/// database, except the steps that install packages and dieselkit itself.
+fn run_ci_workflow_steps(project: &Path, db: &Database) {
+    let workflow =
+        std::fs::read_to_string(project.join(".github/workflows/ci.yml")).expect("workflow");
+    let steps: Vec<&str> = workflow
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("run: "))
+        .collect();
+    let (install, run): (Vec<&str>, Vec<&str>) = steps
+        .into_iter()
+        .partition(|s| s.contains("apt-get install") || s.starts_with("cargo install dieselkit"));
+    assert!(
+        install
+            .iter()
+            .any(|s| s.starts_with("cargo install dieselkit")),
+        "{workflow}"
+    );
+    for expected in [
+        "dieselkit migrate run",
+        "dieselkit migrate revert --all",
+        "dieselkit migrate verify",
+        "dieselkit check",
+        "cargo test",
+    ] {
+        assert!(
+            run.contains(&expected),
+            "the workflow runs `{expected}`:\n{workflow}"
+        );
+    }
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_dieselkit"))
+        .parent()
+        .expect("bin dir")
+        .to_path_buf();
+    let path = std::env::join_paths(std::iter::once(bin_dir).chain(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    )))
+    .expect("PATH");
+    for step in run {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", step])
+            .current_dir(project)
+            .env("PATH", &path)
+            .env("DATABASE_URL", &db.url)
+            .env("CARGO_TARGET_DIR", generated_target_dir())
+            .env_remove("RUSTFLAGS")
+            .env_remove("MIGRATION_DATABASE_URL");
+        for (k, v) in db.test_env() {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().expect("run a workflow step");
+        assert!(
+            out.status.success(),
+            "workflow step `{step}` failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
 
 /// Every endpoint over HTTP, happy paths and errors.
