@@ -711,3 +711,40 @@ fn every_field_type_project_on_postgres_builds_and_passes_its_tests() {
 fn every_field_type_project_on_mysql_builds_and_passes_its_tests() {
     every_type_journey(Backend::Mysql, "every_type_e2e_mysql");
 }
+
+/// Every option off (`crud = false`, `seed = false`, `ci = false`): models and migrations
+/// without routes, seed binary or workflow still build without warnings, pass clippy and
+/// their own tests, and migrate.
+#[test]
+fn project_with_every_option_off_builds_and_passes_its_tests() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let model = std::fs::read_to_string(example("bookstore.toml"))
+        .expect("example")
+        .replace("crud = true", "crud = false")
+        .replace("seed = true", "seed = false")
+        .replace("ci = true", "ci = false");
+    assert!(model.contains("crud = false") && model.contains("seed = false"));
+    let model_path = tmp.path().join("bare.toml");
+    std::fs::write(&model_path, model).expect("model");
+    let project = generate(&model_path, Backend::Sqlite, "bare-bookstore", tmp.path());
+    assert!(!project.join("src/bin/seed.rs").exists());
+    assert!(!project.join(".github").exists());
+    let routes = std::fs::read_to_string(project.join("src/routes/author.rs")).expect("routes");
+    assert!(
+        !routes.contains("async fn create"),
+        "no CRUD handlers:\n{routes}"
+    );
+    build_without_warnings(&project);
+    clippy_clean(&project);
+    let db = tmp.path().join("bare.db").to_string_lossy().into_owned();
+    dk().args(["migrate", "run", "--database-url", &db])
+        .current_dir(&project)
+        .run()
+        .success();
+    cargo(&project, &["test"], &[]);
+    dk().args(["migrate", "revert", "--all", "--database-url", &db])
+        .current_dir(&project)
+        .run()
+        .success();
+    assert_no_tables(&db, &project);
+}
