@@ -343,6 +343,8 @@ fn bookstore_journey(backend: Backend, test: &str) {
     let port = free_port();
     let server = start_server(&project, &name, &db.url, port);
     exercise_bookstore_api(&api(port), backend);
+    let swept = crate::sweep::malformed_input_sweep(port);
+    assert!(swept > 1000, "{swept} malformed requests");
     crate::docs::assert_openapi_lists(port, crate::docs::BOOKSTORE_OPERATIONS);
     crate::docs::assert_docs_page_lists(port, crate::docs::BOOKSTORE_OPERATIONS, tmp.path());
     drop(server);
@@ -671,6 +673,11 @@ fn every_type_journey(backend: Backend, test: &str) {
         .run()
         .success();
     cargo(&project, &["test"], &db.test_env());
+    let port = free_port();
+    let server = start_server(&project, &name, &db.url, port);
+    let swept = crate::sweep::malformed_input_sweep(port);
+    assert!(swept > 1000, "{swept} malformed requests");
+    drop(server);
     dk().args(["migrate", "redo", "--all", "--database-url", &db.url])
         .current_dir(&project)
         .run()

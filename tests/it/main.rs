@@ -11,4 +11,5 @@ mod evolve;
 mod migrate;
 mod resilience;
 mod snapshots;
+mod sweep;
 mod wizard;

@@ -1,0 +1,326 @@
+//! A malformed-input sweep against a running generated service: every operation its own
+//! `/openapi.json` lists gets bad ids, bad query parameters, bodies that are not JSON, not
+//! objects, or hold the wrong type, size or format in each field, wrong content types and
+//! an oversized body. No answer may be a 500 (or any 5xx while the database is up), and
+//! every error must be the documented JSON error body.
+
+use serde_json::{json, Value};
+use std::time::Duration;
+
+struct Answer {
+    status: u16,
+    body: String,
+}
+
+fn send(
+    agent: &ureq::Agent,
+    base: &str,
+    method: &str,
+    path: &str,
+    content_type: Option<&str>,
+    body: Option<&[u8]>,
+) -> Answer {
+    let mut req = agent.request(method, &format!("{base}{path}"));
+    if let Some(ct) = content_type {
+        req = req.set("content-type", ct);
+    }
+    let result = match body {
+        Some(b) => req.send_bytes(b),
+        None => req.call(),
+    };
+    match result {
+        Ok(r) | Err(ureq::Error::Status(_, r)) => {
+            let status = r.status();
+            Answer {
+                status,
+                body: r.into_string().unwrap_or_default(),
+            }
+        }
+        Err(e) => panic!("{method} {path}: transport error {e}"),
+    }
+}
+
+/// Values of every JSON kind plus hostile strings and numbers.
+fn garbage() -> Vec<Value> {
+    vec![
+        Value::Null,
+        json!(true),
+        json!(0),
+        json!(-1),
+        json!(1.5),
+        json!(1e308),
+        json!(-9223372036854775808_i64),
+        json!(18446744073709551615_u64),
+        json!(""),
+        json!("not a number"),
+        json!("2024-13-45"),
+        json!("25:61:99"),
+        json!("2024-02-30T25:00:00"),
+        json!("00000000-0000-0000-0000-00000000000Z"),
+        json!("\u{0}\u{1}\u{7f}"),
+        json!("' OR 1=1; DROP TABLE users; --"),
+        json!("😀".repeat(300)),
+        json!("x".repeat(100_000)),
+        json!("12345678901234567890123456789012345678901234567890.5"),
+        json!([]),
+        json!([1, 2]),
+        json!({}),
+        json!({"nested": {"deeper": [null]}}),
+    ]
+}
+
+fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
+    match schema["$ref"].as_str() {
+        Some(r) => {
+            let name = r.rsplit('/').next().unwrap_or_default();
+            &doc["components"]["schemas"][name]
+        }
+        None => schema,
+    }
+}
+
+fn query_names(doc: &Value, op: &Value, shared: &Value) -> Vec<String> {
+    let mut names = Vec::new();
+    for p in op["parameters"]
+        .as_array()
+        .into_iter()
+        .chain(shared["parameters"].as_array())
+        .flatten()
+    {
+        let p = match p["$ref"].as_str() {
+            Some(r) => &doc["components"]["parameters"][r.rsplit('/').next().unwrap_or_default()],
+            None => p,
+        };
+        if p["in"] == "query" {
+            if let Some(n) = p["name"].as_str() {
+                names.push(n.to_string());
+            }
+        }
+    }
+    names
+}
+
+/// Runs the sweep against the service on `port`; returns how many requests were made.
+pub(crate) fn malformed_input_sweep(port: u16) -> usize {
+    let base = format!("http://127.0.0.1:{port}");
+    let agent = ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(20))
+        .build();
+    let doc: Value =
+        serde_json::from_str(&send(&agent, &base, "GET", "/openapi.json", None, None).body)
+            .expect("openapi.json");
+    let bad_ids = [
+        "0",
+        "-1",
+        "abc",
+        "1.5",
+        "99999999999999999999",
+        "2147483648",
+        "%00",
+        "%F0%9F%98%80",
+        "1%20OR%201=1",
+        &"9".repeat(5000),
+    ];
+    let bad_query_values = [
+        "",
+        "-1",
+        "0",
+        "abc",
+        "99999999999999999999",
+        "%00",
+        "%27%3B--",
+        "1e9",
+        "null",
+    ];
+    let mut failures = Vec::new();
+    let mut count = 0;
+    let mut check = |what: String, a: Answer| {
+        count += 1;
+        let json_error = serde_json::from_str::<Value>(&a.body)
+            .map(|v| v["error"]["status"] == json!(a.status) && v["error"]["message"].is_string())
+            .unwrap_or(false);
+        if a.status >= 500 || (a.status >= 400 && !json_error) {
+            failures.push(format!(
+                "{what} -> {} {}",
+                a.status,
+                a.body.chars().take(200).collect::<String>()
+            ));
+        }
+    };
+    let paths = doc["paths"].as_object().expect("paths").clone();
+    for (template, ops) in &paths {
+        let ids: Vec<&str> = if template.contains("{id}") {
+            bad_ids.to_vec()
+        } else {
+            vec![""]
+        };
+        for (method, op) in ops.as_object().expect("operations") {
+            if method == "parameters" {
+                continue;
+            }
+            let m = method.to_uppercase();
+            for id in &ids {
+                let path = template.replace("{id}", id);
+                let body_schema =
+                    op["requestBody"]["content"]["application/json"]["schema"].clone();
+                if body_schema.is_null() {
+                    check(
+                        format!("{m} {path}"),
+                        send(&agent, &base, &m, &path, None, None),
+                    );
+                    continue;
+                }
+                // With a bad id, one well-formed body is enough; with a good one, sweep the body.
+                check(
+                    format!("{m} {path} {{}}"),
+                    send(
+                        &agent,
+                        &base,
+                        &m,
+                        &path,
+                        Some("application/json"),
+                        Some(b"{}"),
+                    ),
+                );
+            }
+            // Query parameters, on the real path (id 1, which may or may not exist).
+            let path = template.replace("{id}", "1");
+            for name in query_names(&doc, op, ops) {
+                for value in bad_query_values {
+                    let q = format!("{path}?{name}={value}");
+                    check(format!("{m} {q}"), send(&agent, &base, &m, &q, None, None));
+                }
+            }
+            for q in [
+                "?page=1&page=2",
+                "?unknown=1",
+                "?sort=-",
+                "?sort=,,,",
+                "?%zz=1",
+                "?per_page=100000000000",
+            ] {
+                let q = format!("{path}{q}");
+                check(format!("{m} {q}"), send(&agent, &base, &m, &q, None, None));
+            }
+            let body_schema = op["requestBody"]["content"]["application/json"]["schema"].clone();
+            if body_schema.is_null() {
+                continue;
+            }
+            let schema = resolve(&doc, &body_schema);
+            let raw_bodies: [&[u8]; 10] = [
+                b"",
+                b"{",
+                b"null",
+                b"[]",
+                b"123",
+                b"\"text\"",
+                b"{\"a\":1,\"a\":2}",
+                b"\xff\xfe\x00",
+                b"{\"name\": \"\\ud800\"}",
+                b"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]",
+            ];
+            for body in raw_bodies {
+                check(
+                    format!("{m} {path} raw {:?}", String::from_utf8_lossy(body)),
+                    send(
+                        &agent,
+                        &base,
+                        &m,
+                        &path,
+                        Some("application/json"),
+                        Some(body),
+                    ),
+                );
+            }
+            for ct in [
+                None,
+                Some("text/plain"),
+                Some("application/xml"),
+                Some("application/json; charset=latin1"),
+                Some("multipart/form-data; boundary=x"),
+            ] {
+                check(
+                    format!("{m} {path} content-type {ct:?}"),
+                    send(&agent, &base, &m, &path, ct, Some(b"{}")),
+                );
+            }
+            let huge = format!("{{\"x\": \"{}\"}}", "y".repeat(3 * 1024 * 1024));
+            check(
+                format!("{m} {path} 3 MB body"),
+                send(
+                    &agent,
+                    &base,
+                    &m,
+                    &path,
+                    Some("application/json"),
+                    Some(huge.as_bytes()),
+                ),
+            );
+            let props: Vec<String> = schema["properties"]
+                .as_object()
+                .map(|p| p.keys().cloned().collect())
+                .unwrap_or_default();
+            for prop in &props {
+                for value in garbage() {
+                    let body = json!({ prop.as_str(): value }).to_string();
+                    check(
+                        format!(
+                            "{m} {path} {{{prop}: {}}}",
+                            value.to_string().chars().take(40).collect::<String>()
+                        ),
+                        send(
+                            &agent,
+                            &base,
+                            &m,
+                            &path,
+                            Some("application/json"),
+                            Some(body.as_bytes()),
+                        ),
+                    );
+                }
+            }
+            // Every field garbage at once, one kind at a time.
+            for value in garbage() {
+                let body: serde_json::Map<String, Value> =
+                    props.iter().map(|p| (p.clone(), value.clone())).collect();
+                let body = Value::Object(body).to_string();
+                check(
+                    format!(
+                        "{m} {path} all fields {}",
+                        value.to_string().chars().take(40).collect::<String>()
+                    ),
+                    send(
+                        &agent,
+                        &base,
+                        &m,
+                        &path,
+                        Some("application/json"),
+                        Some(body.as_bytes()),
+                    ),
+                );
+            }
+        }
+    }
+    for (m, path) in [
+        ("GET", "/../../etc/passwd"),
+        ("GET", "/%2e%2e/"),
+        ("TRACE", "/health"),
+        ("POST", "/docs/docs.js"),
+        ("DELETE", "/docs/docs.css"),
+        ("DELETE", "/authors"),
+        ("PUT", "/docs"),
+        ("GET", &format!("/{}", "a".repeat(10_000))),
+    ] {
+        check(
+            format!("{m} {path}"),
+            send(&agent, &base, m, path, None, None),
+        );
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {count} malformed requests got a 5xx or a non-JSON error:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    count
+}
