@@ -260,35 +260,26 @@ pub(crate) fn malformed_input_sweep(port: u16) -> usize {
                 .as_object()
                 .map(|p| p.keys().cloned().collect())
                 .unwrap_or_default();
+            let short = |v: &Value| v.to_string().chars().take(40).collect::<String>();
+            let mut bodies: Vec<(String, Value)> = Vec::new();
             for prop in &props {
                 for value in garbage() {
-                    let body = json!({ prop.as_str(): value }).to_string();
-                    check(
-                        format!(
-                            "{m} {path} {{{prop}: {}}}",
-                            value.to_string().chars().take(40).collect::<String>()
-                        ),
-                        send(
-                            &agent,
-                            &base,
-                            &m,
-                            &path,
-                            Some("application/json"),
-                            Some(body.as_bytes()),
-                        ),
-                    );
+                    bodies.push((
+                        format!("{{{prop}: {}}}", short(&value)),
+                        json!({ prop.as_str(): value }),
+                    ));
                 }
             }
             // Every field garbage at once, one kind at a time.
             for value in garbage() {
-                let body: serde_json::Map<String, Value> =
+                let all: serde_json::Map<String, Value> =
                     props.iter().map(|p| (p.clone(), value.clone())).collect();
-                let body = Value::Object(body).to_string();
+                bodies.push((format!("all fields {}", short(&value)), Value::Object(all)));
+            }
+            for (label, body) in bodies {
+                let body = body.to_string();
                 check(
-                    format!(
-                        "{m} {path} all fields {}",
-                        value.to_string().chars().take(40).collect::<String>()
-                    ),
+                    format!("{m} {path} {label}"),
                     send(
                         &agent,
                         &base,
