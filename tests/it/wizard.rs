@@ -144,3 +144,64 @@ fn generate_asks_whether_a_vanished_column_was_renamed() {
         "{up}"
     );
 }
+
+#[test]
+fn generate_asks_whether_a_vanished_table_was_renamed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    crate::support::dk()
+        .args([
+            "new-project",
+            "shop",
+            "--no-ci",
+            "--no-seed",
+            "--resource",
+            "customer email:string(255):unique",
+        ])
+        .current_dir(dir.path())
+        .run()
+        .success();
+    let project = dir.path().join("shop");
+    let model = project.join("dieselkit.toml");
+    let text = std::fs::read_to_string(&model).expect("model");
+    std::fs::write(
+        &model,
+        text.replace("name = \"customer\"", "name = \"client\""),
+    )
+    .expect("write");
+    let mut p = wizard(
+        &project,
+        &["generate", "migration", "-m", "rename customers"],
+    );
+    answer(
+        &mut p,
+        "Is table `clients` the table `customers` renamed?",
+        "y",
+    );
+    p.exp_eof().expect("finishes");
+    assert_eq!(exit_code(&p), 0);
+    let model = std::fs::read_to_string(&model).expect("model");
+    assert!(
+        model.contains("renamed_from = \"customer\""),
+        "the answer is recorded in the model:\n{model}"
+    );
+    let up = std::fs::read_dir(project.join("migrations"))
+        .expect("dir")
+        .filter_map(|e| e.ok())
+        .find(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .ends_with("rename_customers")
+        })
+        .map(|e| std::fs::read_to_string(e.path().join("up.sql")).expect("up"))
+        .expect("migration written");
+    assert!(
+        up.contains("ALTER TABLE customers RENAME TO clients;"),
+        "{up}"
+    );
+    assert!(
+        up.contains("CREATE UNIQUE INDEX index_clients_on_email ON clients (email);"),
+        "{up}"
+    );
+    assert!(project.join("src/models/client.rs").exists());
+    assert!(!project.join("src/models/customer.rs").exists());
+}
