@@ -34,6 +34,33 @@ fn exit_code(session: &PtySession) -> i32 {
     }
 }
 
+/// A `shop` project with one resource, generated without CI or seed; returns its directory.
+fn shop_with(dir: &Path, resource: &str) -> std::path::PathBuf {
+    crate::support::dk()
+        .args([
+            "new-project",
+            "shop",
+            "--no-ci",
+            "--no-seed",
+            "--resource",
+            resource,
+        ])
+        .current_dir(dir)
+        .run()
+        .success();
+    dir.join("shop")
+}
+
+/// The up.sql of the migration whose directory name ends with `suffix`.
+fn up_sql(project: &Path, suffix: &str) -> String {
+    std::fs::read_dir(project.join("migrations"))
+        .expect("dir")
+        .filter_map(|e| e.ok())
+        .find(|e| e.file_name().to_string_lossy().ends_with(suffix))
+        .map(|e| std::fs::read_to_string(e.path().join("up.sql")).expect("up"))
+        .expect("migration written")
+}
+
 #[test]
 fn wizard_builds_a_project_with_a_relation() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -108,19 +135,7 @@ fn ctrl_c_at_a_prompt_writes_nothing_and_exits_130() {
 #[test]
 fn generate_asks_whether_a_vanished_column_was_renamed() {
     let dir = tempfile::tempdir().expect("tempdir");
-    crate::support::dk()
-        .args([
-            "new-project",
-            "shop",
-            "--no-ci",
-            "--no-seed",
-            "--resource",
-            "user email:string(255) age:int?",
-        ])
-        .current_dir(dir.path())
-        .run()
-        .success();
-    let project = dir.path().join("shop");
+    let project = shop_with(dir.path(), "user email:string(255) age:int?");
     let model = project.join("dieselkit.toml");
     let text = std::fs::read_to_string(&model).expect("model");
     std::fs::write(&model, text.replace("\"age:int?\"", "\"years_old:int?\"")).expect("write");
@@ -133,12 +148,7 @@ fn generate_asks_whether_a_vanished_column_was_renamed() {
         model.contains("years_old:int?:renamed_from=age"),
         "the answer is recorded in the model:\n{model}"
     );
-    let up = std::fs::read_dir(project.join("migrations"))
-        .expect("dir")
-        .filter_map(|e| e.ok())
-        .find(|e| e.file_name().to_string_lossy().ends_with("rename_age"))
-        .map(|e| std::fs::read_to_string(e.path().join("up.sql")).expect("up"))
-        .expect("migration written");
+    let up = up_sql(&project, "rename_age");
     assert!(
         up.contains("ALTER TABLE users RENAME COLUMN age TO years_old"),
         "{up}"
@@ -148,19 +158,7 @@ fn generate_asks_whether_a_vanished_column_was_renamed() {
 #[test]
 fn generate_asks_whether_a_vanished_table_was_renamed() {
     let dir = tempfile::tempdir().expect("tempdir");
-    crate::support::dk()
-        .args([
-            "new-project",
-            "shop",
-            "--no-ci",
-            "--no-seed",
-            "--resource",
-            "customer email:string(255):unique",
-        ])
-        .current_dir(dir.path())
-        .run()
-        .success();
-    let project = dir.path().join("shop");
+    let project = shop_with(dir.path(), "customer email:string(255):unique");
     let model = project.join("dieselkit.toml");
     let text = std::fs::read_to_string(&model).expect("model");
     std::fs::write(
@@ -184,16 +182,7 @@ fn generate_asks_whether_a_vanished_table_was_renamed() {
         model.contains("renamed_from = \"customer\""),
         "the answer is recorded in the model:\n{model}"
     );
-    let up = std::fs::read_dir(project.join("migrations"))
-        .expect("dir")
-        .filter_map(|e| e.ok())
-        .find(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .ends_with("rename_customers")
-        })
-        .map(|e| std::fs::read_to_string(e.path().join("up.sql")).expect("up"))
-        .expect("migration written");
+    let up = up_sql(&project, "rename_customers");
     assert!(
         up.contains("ALTER TABLE customers RENAME TO clients;"),
         "{up}"
