@@ -117,6 +117,10 @@ pub struct NewProjectArgs {
     /// Do not generate a CI workflow
     #[arg(long)]
     pub no_ci: bool,
+    /// Format the generated Rust files with rustfmt (needs rustfmt; `RUSTFMT` overrides
+    /// the program), so `cargo fmt --check` passes from the start
+    #[arg(long)]
+    pub fmt: bool,
 }
 
 #[derive(Debug, Args)]
@@ -129,6 +133,9 @@ pub struct EvolveArgs {
     /// Confirm that tables or columns removed from the model are dropped, with their data
     #[arg(long)]
     pub allow_drop: bool,
+    /// Format the regenerated Rust files with rustfmt (and the project's rustfmt.toml)
+    #[arg(long)]
+    pub fmt: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -198,14 +198,16 @@ fn write_atomically(path: &Path, contents: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// Regenerate the project's files for `model` plus `extra` (new migration files). A file
-/// whose content still matches the manifest is replaced; an edited one is kept and the new
-/// version written beside it as `NAME.dieselkit-new`. The model file is always rewritten.
+/// Regenerate the project's files for `model` plus `extra` (new migration files), with the
+/// Rust files formatted by rustfmt when `fmt`. A file whose content still matches the
+/// manifest is replaced; an edited one is kept and the new version written beside it as
+/// `NAME.dieselkit-new`. The model file is always rewritten.
 pub fn regenerate(
     project_dir: &Path,
     model: &Model,
     schema_after: &Schema,
     extra: Vec<PlannedFile>,
+    fmt: bool,
 ) -> Result<Vec<FileOutcome>> {
     let overrides = project_dir.join(".dieselkit/templates");
     let mut planned =
@@ -219,6 +221,9 @@ pub fn regenerate(
         contents: model.to_toml().into_bytes(),
     });
     planned.extend(extra);
+    if fmt {
+        crate::format::rustfmt(&mut planned, Some(project_dir))?;
+    }
     let manifest = Manifest::read(project_dir);
     let mut outcomes = Vec::new();
     let mut recorded = manifest.clone();

@@ -9,6 +9,7 @@ pub mod commands;
 pub mod diff;
 pub mod error;
 pub mod evolve;
+pub mod format;
 pub mod lint;
 pub mod manifest;
 pub mod migrations;

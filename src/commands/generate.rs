@@ -267,7 +267,7 @@ pub fn run(cmd: GenerateCommand, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
             contents: migration.down.clone().into_bytes(),
         },
     ];
-    let outcomes = evolve::regenerate(&project_dir, &model, &schema_after, extra)?;
+    let outcomes = evolve::regenerate(&project_dir, &model, &schema_after, extra, evolve_args.fmt)?;
     for o in &outcomes {
         match o {
             FileOutcome::Created(p) => ui.status("Created", p.display().to_string()),

@@ -77,7 +77,10 @@ pub fn run(args: NewProjectArgs, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
     if let Some(dir) = &templates {
         ui.detail("Templates", format!("overriding from `{}`", dir.display()));
     }
-    let files = plan::new_project(&model, epoch, templates.as_deref())?;
+    let mut files = plan::new_project(&model, epoch, templates.as_deref())?;
+    if args.fmt {
+        crate::format::rustfmt(&mut files, None)?;
+    }
     let dest = destination(&args, global, &model);
 
     if args.dry_run {

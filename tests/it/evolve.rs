@@ -242,20 +242,29 @@ fn edited_generated_files_are_never_overwritten() {
     );
 }
 
+/// Whether rustfmt can run; locally a test without it is skipped with a notice, under
+/// CI=true it fails.
+fn rustfmt_available(test: &str) -> bool {
+    let ok = Command::new(env!("CARGO"))
+        .args(["fmt", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            std::env::var("CI").map_or(true, |v| v != "true"),
+            "rustfmt is missing (rustup component add rustfmt)"
+        );
+        eprintln!("notice: skipping {test}: rustfmt is not installed");
+    }
+    ok
+}
+
 /// `cargo fmt` on a generated project is not an edit: every formatted Rust file still
 /// counts as generated (on every backend's variant of the templates), and a later
 /// `generate field` updates the files instead of writing `.dieselkit-new` copies.
 #[test]
 fn cargo_fmt_is_not_an_edit() {
-    let rustfmt = Command::new(env!("CARGO"))
-        .args(["fmt", "--version"])
-        .output();
-    if !rustfmt.is_ok_and(|o| o.status.success()) {
-        assert!(
-            std::env::var("CI").map_or(true, |v| v != "true"),
-            "rustfmt is missing (rustup component add rustfmt)"
-        );
-        eprintln!("notice: skipping cargo_fmt_is_not_an_edit: rustfmt is not installed");
+    if !rustfmt_available("cargo_fmt_is_not_an_edit") {
         return;
     }
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -314,6 +323,72 @@ fn cargo_fmt_is_not_an_edit() {
         !formatted.contains(".filter(|part| !part.is_empty()) {"),
         "formatted by cargo fmt"
     );
+}
+
+/// `--fmt` formats generated Rust with rustfmt: `cargo fmt --check` passes on new projects
+/// of every backend and after `generate --fmt`; without rustfmt it is a usage error that
+/// writes nothing.
+#[test]
+fn fmt_flag_gives_rustfmt_clean_projects() {
+    if !rustfmt_available("fmt_flag_gives_rustfmt_clean_projects") {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let fmt_check = |dir: &Path| {
+        let out = Command::new(env!("CARGO"))
+            .args(["fmt", "--check"])
+            .current_dir(dir)
+            .output()
+            .expect("cargo fmt");
+        assert!(
+            out.status.success(),
+            "{}: cargo fmt --check:\n{}",
+            dir.display(),
+            String::from_utf8_lossy(&out.stdout)
+        );
+    };
+    for (model, backend) in [
+        ("bookstore.toml", "sqlite"),
+        ("bookstore.toml", "postgres"),
+        ("bookstore.toml", "mysql"),
+        ("every_type.toml", "sqlite"),
+    ] {
+        let out = tmp.path().join(format!("{backend}-{model}"));
+        dk().args(["new-project", "--fmt", "--from"])
+            .args([example(model)])
+            .args(["--backend", backend, "--output"])
+            .args([&out])
+            .run()
+            .success();
+        fmt_check(&out);
+    }
+    let project = tmp.path().join("sqlite-bookstore.toml");
+    let run = step(
+        &project,
+        &[
+            "generate",
+            "field",
+            "author",
+            "nickname:string(30)?",
+            "--fmt",
+        ],
+    );
+    assert!(!run.stderr().contains("was edited"), "{}", run.stderr());
+    fmt_check(&project);
+    let missing = dk()
+        .args(["new-project", "--fmt", "--from"])
+        .args([example("bookstore.toml")])
+        .args(["--output"])
+        .args([&tmp.path().join("never")])
+        .env(
+            "RUSTFMT",
+            &tmp.path().join("no-such-rustfmt").to_string_lossy(),
+        )
+        .run()
+        .usage_error()
+        .stderr_has("rustup component add rustfmt");
+    drop(missing);
+    assert!(!tmp.path().join("never").exists(), "nothing written");
 }
 
 /// The same evolution on a server backend: replay on a scratch database on the server,
