@@ -43,14 +43,13 @@ pub enum Op {
         after: Table,
         backfill: Option<String>,
     },
-    /// `on` is the table when the index exists (its column types decide MySQL key prefixes).
+    /// `on` is the table as it is while the index exists (its name is the table the index
+    /// belongs to; its column types decide MySQL key prefixes).
     CreateIndex {
-        table: String,
         index: Index,
         on: Table,
     },
     DropIndex {
-        table: String,
         index: Index,
         on: Table,
     },
@@ -115,8 +114,8 @@ impl Op {
                 after: before,
                 backfill: None,
             },
-            Op::CreateIndex { table, index, on } => Op::DropIndex { table, index, on },
-            Op::DropIndex { table, index, on } => Op::CreateIndex { table, index, on },
+            Op::CreateIndex { index, on } => Op::DropIndex { index, on },
+            Op::DropIndex { index, on } => Op::CreateIndex { index, on },
             Op::AddForeignKey {
                 table,
                 fk,
@@ -145,14 +144,15 @@ impl Op {
     /// The table this operation is about.
     pub fn table(&self) -> &str {
         match self {
-            Op::CreateTable(t) | Op::DropTable(t) => &t.name,
+            Op::CreateTable(t)
+            | Op::DropTable(t)
+            | Op::CreateIndex { on: t, .. }
+            | Op::DropIndex { on: t, .. } => &t.name,
             Op::RenameTable { to, .. } => &to.name,
             Op::AddColumn { table, .. }
             | Op::DropColumn { table, .. }
             | Op::RenameColumn { table, .. }
             | Op::AlterColumn { table, .. }
-            | Op::CreateIndex { table, .. }
-            | Op::DropIndex { table, .. }
             | Op::AddForeignKey { table, .. }
             | Op::DropForeignKey { table, .. } => table,
         }
@@ -177,10 +177,8 @@ impl Op {
             Op::DropColumn { table, column, .. } => format!("drop column {table}.{}", column.name),
             Op::RenameColumn { table, from, to } => format!("rename column {table}.{from} to {to}"),
             Op::AlterColumn { table, to, .. } => format!("alter column {table}.{}", to.name),
-            Op::CreateIndex { table, index, .. } => {
-                format!("add index {} on {table}", index.name)
-            }
-            Op::DropIndex { table, index, .. } => format!("drop index {} on {table}", index.name),
+            Op::CreateIndex { index, on } => format!("add index {} on {}", index.name, on.name),
+            Op::DropIndex { index, on } => format!("drop index {} on {}", index.name, on.name),
             Op::AddForeignKey { table, fk, .. } => format!(
                 "add foreign key {table}.{} -> {}.{}",
                 fk.column, fk.ref_table, fk.ref_column
@@ -267,13 +265,13 @@ pub fn apply(schema: &Schema, ops: &[Op]) -> Schema {
                     rename_in_table(&mut s.tables[i], from, to);
                 }
             }
-            Op::CreateIndex { table, index, .. } => {
-                if let Some(i) = find(&mut s, table) {
+            Op::CreateIndex { index, on } => {
+                if let Some(i) = find(&mut s, &on.name) {
                     s.tables[i].indexes.push(index.clone());
                 }
             }
-            Op::DropIndex { table, index, .. } => {
-                if let Some(i) = find(&mut s, table) {
+            Op::DropIndex { index, on } => {
+                if let Some(i) = find(&mut s, &on.name) {
                     s.tables[i].indexes.retain(|x| x.name != index.name);
                 }
             }
@@ -481,7 +479,6 @@ pub fn diff_with(
             }
             if !table.indexes.contains(&index) {
                 ops.push(Op::DropIndex {
-                    table: table.name.clone(),
                     index: index.clone(),
                     on: work.clone(),
                 });
@@ -603,7 +600,6 @@ pub fn diff_with(
         for index in &table.indexes {
             if !work.indexes.contains(index) {
                 ops.push(Op::CreateIndex {
-                    table: table.name.clone(),
                     index: index.clone(),
                     on: work.clone(),
                 });

@@ -509,17 +509,7 @@ pub fn preview_run(
         out.push_str("-- no pending migrations\n");
     }
     for f in pending {
-        out.push_str(&format!(
-            "\n-- migration {} ({})\n",
-            f.name,
-            f.dir.join("up.sql").display()
-        ));
-        let tx = f.run_in_transaction;
-        out.push_str(if tx {
-            "BEGIN;\n"
-        } else {
-            "-- run_in_transaction = false: no transaction\n"
-        });
+        let tx = preview_opening(&mut out, f, "up.sql");
         for s in split::split(&f.up) {
             out.push_str(&s.sql);
             out.push_str(";\n");
@@ -539,6 +529,22 @@ pub fn preview_run(
         out.push_str(&format!("\n{unlock};\n"));
     }
     out
+}
+
+/// The preview's header for one migration and its transaction boundary; returns whether
+/// the migration runs in a transaction (so the caller closes it).
+fn preview_opening(out: &mut String, f: &MigrationFile, file: &str) -> bool {
+    out.push_str(&format!(
+        "\n-- migration {} ({})\n",
+        f.name,
+        f.dir.join(file).display()
+    ));
+    out.push_str(if f.run_in_transaction {
+        "BEGIN;\n"
+    } else {
+        "-- run_in_transaction = false: no transaction\n"
+    });
+    f.run_in_transaction
 }
 
 pub fn preview_revert(
@@ -567,17 +573,7 @@ pub fn preview_revert(
             ));
             break;
         };
-        out.push_str(&format!(
-            "\n-- migration {} ({})\n",
-            f.name,
-            f.dir.join("down.sql").display()
-        ));
-        let tx = f.run_in_transaction;
-        out.push_str(if tx {
-            "BEGIN;\n"
-        } else {
-            "-- run_in_transaction = false: no transaction\n"
-        });
+        let tx = preview_opening(&mut out, f, "down.sql");
         match &f.down {
             Some(down) => {
                 for s in split::split(down) {

@@ -30,6 +30,23 @@ pub struct DatabaseUrl {
 /// `--database-url`, else `MIGRATION_DATABASE_URL`, else `DATABASE_URL`, from the
 /// environment first, then from the project's `.env`. Migrations prefer
 /// MIGRATION_DATABASE_URL because DATABASE_URL often points at a pooler.
+/// `limit` with a `--to` target checked against the files and normalized (written to
+/// `slot`, which the returned limit borrows).
+fn checked_limit<'a>(
+    files: &[MigrationFile],
+    limit: RevertLimit<'a>,
+    slot: &'a mut String,
+) -> Result<RevertLimit<'a>> {
+    match limit {
+        RevertLimit::To(t) => {
+            *slot = check_target(files, t)?;
+            let slot: &'a String = slot;
+            Ok(RevertLimit::To(slot.as_str()))
+        }
+        other => Ok(other),
+    }
+}
+
 pub fn resolve_database_url(flag: Option<&str>, project_dir: &Path) -> Result<DatabaseUrl> {
     if let Some(url) = flag {
         return Ok(DatabaseUrl {
@@ -536,14 +553,8 @@ impl Migrator {
         on_revert: &mut dyn FnMut(&str),
     ) -> Result<Vec<String>> {
         let files = self.files()?;
-        let normalized;
-        let limit = match limit {
-            RevertLimit::To(t) => {
-                normalized = check_target(&files, t)?;
-                RevertLimit::To(&normalized)
-            }
-            other => other,
-        };
+        let mut normalized = String::new();
+        let limit = checked_limit(&files, limit, &mut normalized)?;
         let mut opts = self.lock_options(on_wait);
         with_conn!(&mut self.conn, c => engine::revert(c, &files, limit, &mut opts, on_revert))
     }
@@ -592,14 +603,8 @@ impl Migrator {
 
     pub fn preview_revert(&mut self, limit: RevertLimit<'_>) -> Result<String> {
         let files = self.files()?;
-        let normalized;
-        let limit = match limit {
-            RevertLimit::To(t) => {
-                normalized = check_target(&files, t)?;
-                RevertLimit::To(&normalized)
-            }
-            other => other,
-        };
+        let mut normalized = String::new();
+        let limit = checked_limit(&files, limit, &mut normalized)?;
         let applied = self.applied()?;
         Ok(engine::preview_revert(
             self.backend,

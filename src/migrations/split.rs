@@ -33,27 +33,7 @@ pub fn without_leading_comments(sql: &str) -> &str {
 }
 
 fn is_only_comments(sql: &str) -> bool {
-    let mut rest = sql.trim();
-    loop {
-        if rest.is_empty() {
-            return true;
-        }
-        if let Some(after) = rest.strip_prefix("--") {
-            rest = after
-                .split_once('\n')
-                .map(|(_, r)| r)
-                .unwrap_or("")
-                .trim_start();
-        } else if let Some(after) = rest.strip_prefix("/*") {
-            rest = after
-                .split_once("*/")
-                .map(|(_, r)| r)
-                .unwrap_or("")
-                .trim_start();
-        } else {
-            return false;
-        }
-    }
+    without_leading_comments(sql).trim_end().is_empty()
 }
 
 /// The line of the first character that is not whitespace or comment.

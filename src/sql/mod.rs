@@ -469,8 +469,8 @@ pub fn statements(op: &Op, backend: Backend) -> Vec<String> {
             }
             out
         }
-        Op::CreateIndex { index, on, .. } => vec![create_index(on, index, backend)],
-        Op::DropIndex { table, index, .. } => vec![drop_index(table, index, backend)],
+        Op::CreateIndex { index, on } => vec![create_index(on, index, backend)],
+        Op::DropIndex { index, on } => vec![drop_index(&on.name, index, backend)],
         Op::RenameTable { from, to } => rename_table(from, to, backend),
         Op::AddForeignKey {
             table,

@@ -189,18 +189,10 @@ fn sql_for_every_field_type_on_every_backend() {
 
 /// Introspecting the database the migrations built gives back the model's schema.
 fn introspection_round_trip(kind: Option<ServerKind>, backend: Backend, test: &str) {
-    let db = match kind {
-        Some(k) => match TestDb::new(k, test) {
-            Some(db) => Some(db),
-            None => return,
-        },
-        None => None,
-    };
     let dir = tempfile::tempdir().expect("tempdir");
-    let url = db
-        .as_ref()
-        .map(|d| d.url.clone())
-        .unwrap_or_else(|| dir.path().join("app.db").to_string_lossy().into_owned());
+    let Some((_db, url)) = TestDb::or_sqlite(kind, test, &dir.path().join("app.db")) else {
+        return;
+    };
     for example_file in ["every_type.toml", "bookstore.toml"] {
         let project = dir.path().join(example_file);
         write_initial_migrations(&project, example_file, backend);

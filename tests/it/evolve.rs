@@ -41,6 +41,28 @@ fn cargo_ok(project: &Path, args: &[&str]) {
     assert!(warnings.is_empty(), "warnings:\n{stderr}");
 }
 
+/// `dieselkit new-project --from examples/EXAMPLE` in `dir`; the project is `dir/NAME`.
+fn from_example(dir: &Path, example_file: &str, name: &str) -> std::path::PathBuf {
+    dk().args(["new-project", "--from"])
+        .args([example(example_file)])
+        .current_dir(dir)
+        .run()
+        .success();
+    dir.join(name)
+}
+
+/// The end of every workshop: no drift, migrations verify, the project builds without
+/// warnings and passes its own tests.
+fn agrees_verifies_builds_and_passes_its_tests(project: &Path) {
+    step(project, &["check"]);
+    step(project, &["migrate", "verify"]);
+    cargo_ok(
+        project,
+        &["build", "--all-targets", "--message-format", "short"],
+    );
+    cargo_ok(project, &["test"]);
+}
+
 fn step(project: &Path, args: &[&str]) -> crate::support::Run {
     dk().args(args)
         .current_dir(project)
@@ -52,12 +74,7 @@ fn step(project: &Path, args: &[&str]) -> crate::support::Run {
 #[test]
 fn users_workshop_add_rename_unique_keeps_rows() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    dk().args(["new-project", "--from"])
-        .args([example("users/01-create.toml")])
-        .current_dir(tmp.path())
-        .run()
-        .success();
-    let project = tmp.path().join("users-service");
+    let project = from_example(tmp.path(), "users/01-create.toml", "users-service");
     let db = project.join("users_service.db");
     step(&project, &["migrate", "run"]);
     exec(&db, "INSERT INTO users (email, full_name) VALUES ('ada@example.com', 'Ada'), ('alan@example.com', 'Alan')");
@@ -127,24 +144,13 @@ fn users_workshop_add_rename_unique_keeps_rows() {
 
     // Nothing left to generate; the project agrees with itself; everything verifies.
     step(&project, &["generate", "migration", "-m", "nothing"]).stderr_has("no migration written");
-    step(&project, &["check"]);
-    step(&project, &["migrate", "verify"]);
-    cargo_ok(
-        &project,
-        &["build", "--all-targets", "--message-format", "short"],
-    );
-    cargo_ok(&project, &["test"]);
+    agrees_verifies_builds_and_passes_its_tests(&project);
 }
 
 #[test]
 fn accounts_workshop_not_null_with_backfill() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    dk().args(["new-project", "--from"])
-        .args([example("accounts/01-create.toml")])
-        .current_dir(tmp.path())
-        .run()
-        .success();
-    let project = tmp.path().join("accounts-service");
+    let project = from_example(tmp.path(), "accounts/01-create.toml", "accounts-service");
     let db = project.join("accounts_service.db");
     step(&project, &["migrate", "run"]);
     exec(
@@ -193,24 +199,13 @@ fn accounts_workshop_not_null_with_backfill() {
     let idx = query(&db, "SELECT name AS line FROM pragma_index_list('accounts') WHERE \"unique\" = 1 AND origin = 'c'");
     assert_eq!(idx, ["index_accounts_on_email"]);
     step(&project, &["migrate", "redo"]);
-    step(&project, &["check"]);
-    step(&project, &["migrate", "verify"]);
-    cargo_ok(
-        &project,
-        &["build", "--all-targets", "--message-format", "short"],
-    );
-    cargo_ok(&project, &["test"]);
+    agrees_verifies_builds_and_passes_its_tests(&project);
 }
 
 #[test]
 fn edited_generated_files_are_never_overwritten() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    dk().args(["new-project", "--from"])
-        .args([example("accounts/01-create.toml")])
-        .current_dir(tmp.path())
-        .run()
-        .success();
-    let project = tmp.path().join("accounts-service");
+    let project = from_example(tmp.path(), "accounts/01-create.toml", "accounts-service");
     let routes = project.join("src/routes/account.rs");
     let mut mine = std::fs::read_to_string(&routes).expect("read");
     mine.push_str("\n// my own route tweak\n");
@@ -572,18 +567,10 @@ fn every_operation_round_trips(
     test: &str,
 ) {
     use crate::support::TestDb;
-    let db = match kind {
-        Some(k) => match TestDb::new(k, test) {
-            Some(db) => Some(db),
-            None => return,
-        },
-        None => None,
-    };
     let tmp = tempfile::tempdir().expect("tempdir");
-    let url = db
-        .as_ref()
-        .map(|d| d.url.clone())
-        .unwrap_or_else(|| tmp.path().join("ops.db").to_string_lossy().into_owned());
+    let Some((_db, url)) = TestDb::or_sqlite(kind, test, &tmp.path().join("ops.db")) else {
+        return;
+    };
     let model_with = |team: &str, player: &str| {
         format!(
             "[project]\nname = \"ops-{backend}\"\nbackend = \"{backend}\"\n\n{team}\n\n{player}\n"

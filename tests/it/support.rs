@@ -196,6 +196,23 @@ fn admin_exec(kind: ServerKind, admin_url: &str, sql: &str) -> Result<(), String
 }
 
 impl TestDb {
+    /// A fresh database on `kind`'s server, or the SQLite file `sqlite` when `kind` is
+    /// None; with its URL. None (skip the test) when the server is not configured.
+    pub fn or_sqlite(
+        kind: Option<ServerKind>,
+        test: &str,
+        sqlite: &std::path::Path,
+    ) -> Option<(Option<TestDb>, String)> {
+        match kind {
+            Some(k) => {
+                let db = TestDb::new(k, test)?;
+                let url = db.url.clone();
+                Some((Some(db), url))
+            }
+            None => Some((None, sqlite.to_string_lossy().into_owned())),
+        }
+    }
+
     /// A fresh database for `test`, or None (skipped locally) when no server is configured.
     pub fn new(kind: ServerKind, test: &str) -> Option<TestDb> {
         let server = match std::env::var(kind.env_var()) {
