@@ -190,10 +190,15 @@ pub enum MigrateCommand {
         /// Stop after this version (e.g. 2024-01-15-093000)
         #[arg(long, value_name = "VERSION")]
         to: Option<String>,
+        /// Apply at most N pending migrations
+        #[arg(short = 'n', long = "number", value_name = "N", conflicts_with = "to")]
+        number: Option<usize>,
         /// Print the SQL that would run, including bookkeeping and transactions; change nothing
         #[arg(long)]
         sql: bool,
-        /// Refuse pending migrations older than the newest applied one (from a merged branch)
+        /// Refuse pending migrations older than the newest applied one (from a merged branch),
+        /// and count any change to an applied migration's text as an edit (by default
+        /// comments and whitespace do not count)
         #[arg(long)]
         strict: bool,
     },
@@ -226,6 +231,10 @@ pub enum MigrateCommand {
         /// Print JSON instead of a table
         #[arg(long)]
         json: bool,
+        /// Exit 3 when an applied migration was edited or has no directory; count any change
+        /// to an applied migration's text as an edit, comments and whitespace included
+        #[arg(long)]
+        strict: bool,
     },
     /// List applied migrations in the order they were applied
     History {

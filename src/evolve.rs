@@ -46,6 +46,53 @@ pub fn replay(project_dir: &Path, backend: Backend, server_url: Option<&str>) ->
     m.introspect()
 }
 
+/// Apply `migration` (up, then down) after the project's migrations on a scratch database,
+/// so a migration that fails is an error before anything is written.
+pub fn try_migration(
+    project_dir: &Path,
+    backend: Backend,
+    server_url: Option<&str>,
+    migration: &NewMigration,
+) -> Result<()> {
+    let like = match backend {
+        Backend::Sqlite => "scratch.db",
+        _ => server_url.unwrap_or_default(),
+    };
+    let copy = tempfile::tempdir()?;
+    let source = project_dir.join("migrations");
+    for m in migrations::source::load(&source)? {
+        let dir = copy.path().join("migrations").join(&m.name);
+        fs_err::create_dir_all(&dir)?;
+        for file in ["up.sql", "down.sql", "metadata.toml"] {
+            if m.dir.join(file).is_file() {
+                fs_err::copy(m.dir.join(file), dir.join(file))?;
+            }
+        }
+    }
+    let dir = copy.path().join("migrations").join(&migration.dir_name);
+    fs_err::create_dir_all(&dir)?;
+    fs_err::write(dir.join("up.sql"), &migration.up)?;
+    fs_err::write(dir.join("down.sql"), &migration.down)?;
+    if let Some(metadata) = &migration.metadata {
+        fs_err::write(dir.join("metadata.toml"), metadata)?;
+    }
+    let scratch = Scratch::create(like)?;
+    let mut m = Migrator::open(scratch.url(), copy.path())?;
+    let result = m
+        .run(None, &mut || {}, &mut |_| {})
+        .and_then(|_| m.revert(migrations::RevertLimit::Count(1), &mut || {}, &mut |_| {}));
+    drop(m);
+    drop(scratch);
+    result.map(|_| ()).map_err(|e| {
+        let text = e
+            .to_string()
+            .replace(&copy.path().display().to_string(), &project_dir.display().to_string());
+        Error::usage(format!(
+            "the new migration fails on a scratch database with the existing migrations applied, so nothing was written: {text}"
+        ))
+    })
+}
+
 /// The model's schema as the backend would report it.
 pub fn desired(model: &Model) -> Schema {
     introspect::normalize(&schema::from_model(model), model.backend)
@@ -79,7 +126,11 @@ pub fn hints(
         }
     }
     for (resource, field, expr) in backfills {
-        let r = model.resource(resource).ok_or_else(|| {
+        // The resource, or its table (as the NOT NULL hints write it).
+        let r = model
+            .resource(resource)
+            .or_else(|| model.resources.iter().find(|r| r.table == *resource));
+        let r = r.ok_or_else(|| {
             Error::usage(format!(
                 "`--backfill {resource}.{field}=...`: there is no resource `{resource}`"
             ))
@@ -154,7 +205,11 @@ pub fn migration_for(
     message: &str,
     allow_drop: bool,
 ) -> NewMigration {
-    let (mut up, down) = crate::sql::up_and_down(ops, backend);
+    let crate::sql::MigrationSql {
+        mut up,
+        down,
+        metadata,
+    } = crate::sql::migration_sql(ops, backend);
     if allow_drop && ops.iter().any(Op::is_destructive) {
         up = format!(
             "-- dieselkit:allow drop-table drop-column (confirmed with --allow-drop)\n{up}"
@@ -164,6 +219,7 @@ pub fn migration_for(
         dir_name: format!("{version}_{}", slug(message)),
         up,
         down,
+        metadata,
     }
 }
 

@@ -65,13 +65,16 @@ fn created_tables(statements: &[split::Statement]) -> Vec<String> {
         .iter()
         .filter_map(|s| {
             let w = words(&s.sql);
-            w.strip_prefix("CREATE TABLE ").map(|rest| {
-                rest.trim_start_matches("IF NOT EXISTS ")
-                    .split([' ', '('])
-                    .next()
-                    .unwrap_or("")
-                    .to_ascii_lowercase()
-            })
+            w.strip_prefix("CREATE TABLE ")
+                .or_else(|| w.strip_prefix("CREATE TEMP TABLE "))
+                .or_else(|| w.strip_prefix("CREATE TEMPORARY TABLE "))
+                .map(|rest| {
+                    rest.trim_start_matches("IF NOT EXISTS ")
+                        .split([' ', '('])
+                        .next()
+                        .unwrap_or("")
+                        .to_ascii_lowercase()
+                })
         })
         .collect()
 }
@@ -119,8 +122,10 @@ pub fn lint_migration(m: &MigrationFile, backend: Backend) -> Vec<Finding> {
     for s in &statements {
         let w = words(&s.sql);
         let is_new = |table: Option<String>| table.is_some_and(|t| created.contains(&t));
+        let dropped = target_table(&w, "DROP TABLE ");
         if w.starts_with("DROP TABLE")
-            && !rebuilt.contains(&target_table(&w, "DROP TABLE ").unwrap_or_default())
+            && !rebuilt.contains(&dropped.clone().unwrap_or_default())
+            && !is_new(dropped)
         {
             push(
                 &DROP_TABLE,
@@ -291,6 +296,7 @@ mod tests {
             down: down.map(str::to_string),
             run_in_transaction: tx,
             checksum: String::new(),
+            text_checksum: String::new(),
         }
     }
     fn rules(up: &str, backend: Backend) -> Vec<&'static str> {

@@ -15,6 +15,8 @@ pub struct NewMigration {
     pub dir_name: String,
     pub up: String,
     pub down: String,
+    /// metadata.toml, when the migration needs one (SQLite table rebuilds).
+    pub metadata: Option<String>,
 }
 
 /// Diesel's migration version format, UTC.
@@ -53,10 +55,12 @@ pub fn initial_migrations(model: &Model, epoch: i64) -> Result<Vec<NewMigration>
             dir_name: crate::sql::POSTGRES_SETUP_DIR.into(),
             up: crate::sql::POSTGRES_SETUP_UP.into(),
             down: crate::sql::POSTGRES_SETUP_DOWN.into(),
+            metadata: None,
         });
     }
     migrations.extend(ops.iter().enumerate().map(|(i, op)| {
-        let (up, down) = crate::sql::up_and_down(std::slice::from_ref(op), model.backend);
+        let crate::sql::MigrationSql { up, down, metadata } =
+            crate::sql::migration_sql(std::slice::from_ref(op), model.backend);
         let name = match op {
             Op::CreateTable(t) => format!("create_{}", t.name),
             other => format!("change_{}", other.table()),
@@ -65,6 +69,7 @@ pub fn initial_migrations(model: &Model, epoch: i64) -> Result<Vec<NewMigration>
             dir_name: format!("{}_{name}", version_string(epoch + i as i64)),
             up,
             down,
+            metadata,
         }
     }));
     Ok(migrations)
@@ -94,6 +99,9 @@ pub fn new_project(
         let dir = Path::new("migrations").join(&m.dir_name);
         files.push(file(dir.join("up.sql"), m.up));
         files.push(file(dir.join("down.sql"), m.down));
+        if let Some(metadata) = m.metadata {
+            files.push(file(dir.join("metadata.toml"), metadata));
+        }
     }
     if !files.iter().any(|f| f.path.starts_with("migrations")) {
         // Keep an empty migrations directory in the tree (and in git).

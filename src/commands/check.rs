@@ -75,6 +75,12 @@ pub fn run(json: bool, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
         None => ui.warn("no database URL, so the live database was not compared (pass `--database-url` or set DATABASE_URL)"),
         Some(u) => {
             let mut live = Migrator::open_with(&u.url, &project_dir, false)?;
+            // What `migrate run` refuses, `check` reports: an applied migration edited since.
+            let (files, applied) = (live.files()?, live.applied()?);
+            drift.extend(crate::migrations::engine::edited(&files, &applied, false).into_iter().map(|f| Drift {
+                kind: "edited-migration",
+                detail: crate::migrations::engine::edited_advice(f),
+            }));
             let pending: Vec<String> = live.status()?.migrations.into_iter().filter(|m| !m.applied).map(|m| m.name).collect();
             if !pending.is_empty() {
                 drift.push(Drift {

@@ -68,7 +68,7 @@ fn parse_backfills(
     raw.iter()
         .map(|b| {
             let (target, expr) = b.split_once('=').ok_or_else(|| {
-                Error::usage(format!("`--backfill {b}`: write `RESOURCE.FIELD=SQL`, e.g. `--backfill user.timezone=\"'UTC'\"`"))
+                Error::usage(format!("`--backfill {b}`: write `RESOURCE.FIELD=SQL`, e.g. `--backfill \"user.timezone='UTC'\"`"))
             })?;
             let (resource, field) = match (target.split_once('.'), default_resource) {
                 (Some((r, f)), _) => (r.to_string(), f.to_string()),
@@ -132,6 +132,18 @@ pub fn run(cmd: GenerateCommand, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
                     .iter()
                     .map(|r| format!("`{}`", r.name))
                     .collect();
+                // `users` (the table) or `Users` for the resource `user`.
+                if let Some(r) = file.resources.iter().find(|r| {
+                    crate::spec::names::plural(&r.name) == resource.to_ascii_lowercase()
+                        || r.name == resource.to_ascii_lowercase()
+                }) {
+                    return Err(Error::usage(format!(
+                        "there is no resource `{resource}`; did you mean `{}` (its table is `{}`)? Resources are named in the singular: `dieselkit generate field {} FIELD...`",
+                        r.name,
+                        crate::spec::names::plural(&r.name),
+                        r.name
+                    )));
+                }
                 return Err(Error::usage(format!(
                     "there is no resource `{resource}` (resources: {}); create it with `dieselkit generate resource {resource} FIELD...`",
                     known.join(", ")
@@ -174,6 +186,7 @@ pub fn run(cmd: GenerateCommand, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
                 dir_name: format!("{version}_{}", evolve::slug(&message)),
                 up: "-- Your SQL here. dieselkit never regenerates this file.\n".into(),
                 down: "-- SQL that undoes up.sql.\n".into(),
+                metadata: None,
             },
             current,
         )
@@ -256,8 +269,20 @@ pub fn run(cmd: GenerateCommand, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
         )
     };
 
+    if !empty {
+        ui.status(
+            "Trying",
+            "the new migration (up and down) on a scratch database",
+        );
+        evolve::try_migration(
+            &project_dir,
+            model.backend,
+            server_url(global, &project_dir, model.backend).as_deref(),
+            &migration,
+        )?;
+    }
     let dir = Path::new("migrations").join(&migration.dir_name);
-    let extra = vec![
+    let mut extra = vec![
         PlannedFile {
             path: dir.join("up.sql"),
             contents: migration.up.clone().into_bytes(),
@@ -267,6 +292,12 @@ pub fn run(cmd: GenerateCommand, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
             contents: migration.down.clone().into_bytes(),
         },
     ];
+    if let Some(metadata) = &migration.metadata {
+        extra.push(PlannedFile {
+            path: dir.join("metadata.toml"),
+            contents: metadata.clone().into_bytes(),
+        });
+    }
     let outcomes = evolve::regenerate(&project_dir, &model, &schema_after, extra, evolve_args.fmt)?;
     for o in &outcomes {
         match o {
@@ -280,7 +311,9 @@ pub fn run(cmd: GenerateCommand, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
             )),
         }
     }
-    ui.data(format!("-- {}/up.sql\n{}", dir.display(), migration.up));
+    if !global.quiet {
+        ui.data(format!("-- {}/up.sql\n{}", dir.display(), migration.up));
+    }
     let files = crate::migrations::source::load(&project_dir.join("migrations"))?;
     if let Some(m) = files.iter().find(|m| m.name == migration.dir_name) {
         let findings = crate::lint::lint_migration(m, model.backend);

@@ -43,9 +43,12 @@ pub fn run(args: MigrateArgs, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
     };
     match args.command {
         MigrateCommand::Run { to, sql: true, .. } => ui.data(m.preview_run(to.as_deref())?),
-        MigrateCommand::Run { to, strict, .. } => {
+        MigrateCommand::Run {
+            to, strict, number, ..
+        } => {
+            m.strict = strict;
             warn_about_order(&mut m, ui, strict)?;
-            let done = m.run(to.as_deref(), &mut on_wait, &mut |n| {
+            let done = m.run_at_most(to.as_deref(), number, &mut on_wait, &mut |n| {
                 ui.status("Applying", n)
             })?;
             if done.is_empty() {
@@ -82,7 +85,10 @@ pub fn run(args: MigrateArgs, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
                 ui.status("Finished", format!("redid {} migration(s)", done.len()));
             }
         }
-        MigrateCommand::Status { json } => status(&mut m, ui, json)?,
+        MigrateCommand::Status { json, strict } => {
+            m.strict = strict;
+            return status(&mut m, ui, json);
+        }
         MigrateCommand::History { json } => history(&mut m, ui, json)?,
         MigrateCommand::Current => {
             let applied = m.applied()?;
@@ -148,7 +154,9 @@ fn warn_about_order(m: &mut Migrator, ui: &Ui, strict: bool) -> Result<()> {
     Ok(())
 }
 
-fn status(m: &mut Migrator, ui: &Ui, json: bool) -> Result<()> {
+/// The status table; exit 0 (it is a report) unless `--strict` and an applied migration
+/// was edited or has no directory.
+fn status(m: &mut Migrator, ui: &Ui, json: bool) -> Result<i32> {
     let st = m.status()?;
     if json {
         let text = serde_json::to_string_pretty(&st).map_err(|e| Error::Internal(e.to_string()))?;
@@ -192,22 +200,22 @@ fn status(m: &mut Migrator, ui: &Ui, json: bool) -> Result<()> {
             st.migrations.len() - pending
         ),
     );
-    let edited: Vec<String> = st
-        .migrations
+    let files = m.files()?;
+    let edited: Vec<&migrations::MigrationFile> = files
         .iter()
-        .filter(|s| s.checksum == "edited")
-        .map(|s| {
-            m.migrations_dir
-                .join(&s.name)
-                .join("up.sql")
-                .display()
-                .to_string()
+        .filter(|f| {
+            st.migrations
+                .iter()
+                .any(|s| s.name == f.name && s.checksum == "edited")
         })
         .collect();
-    if !edited.is_empty() {
-        return Err(engine::edited_error(&edited));
+    for f in &edited {
+        ui.warn(engine::edited_advice(f));
     }
-    Ok(())
+    if m.strict && !(edited.is_empty() && st.missing.is_empty()) {
+        return Ok(crate::error::exit::PROBLEMS);
+    }
+    Ok(0)
 }
 
 fn history(m: &mut Migrator, ui: &Ui, json: bool) -> Result<()> {

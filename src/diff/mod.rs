@@ -529,8 +529,8 @@ pub fn diff_with(
                     table: table.name.clone(),
                     column: column.name.clone(),
                     what: format!(
-                        "new NOT NULL column `{}.{}` has no default, so existing rows would have no value: add `:default=VALUE` to the field, make it nullable (`?`), or give a backfill with `--backfill {}=SQL` (e.g. `--backfill {}='UTC'`)",
-                        table.name, column.name, column.name, column.name
+                        "new NOT NULL column `{}.{}` has no default, so existing rows would have no value: add `:default=VALUE` to the field, make it nullable (`?`), or give a backfill, an SQL expression: `--backfill \"{}.{}='UTC'\"` (keep the double quotes: they carry the SQL quotes through the shell)",
+                        table.name, column.name, table.name, column.name
                     ),
                     rename_candidate: None,
                 });
@@ -582,8 +582,8 @@ pub fn diff_with(
                     table: table.name.clone(),
                     column: column.name.clone(),
                     what: format!(
-                        "column `{}.{}` becomes NOT NULL; rows holding NULL need a value: add `:default=VALUE` or `--backfill {}=SQL`",
-                        table.name, column.name, column.name
+                        "column `{}.{}` becomes NOT NULL; rows holding NULL need a value: add `:default=VALUE` or give a backfill, an SQL expression: `--backfill \"{}.{}=SQL\"`",
+                        table.name, column.name, table.name, column.name
                     ),
                     rename_candidate: None,
                 });
@@ -724,7 +724,10 @@ mod tests {
             r#"fields = ["name:string(100)", "timezone:string(64)"]"#,
         ));
         let err = diff_with(&before, &after, &Hints::default()).expect_err("refused");
-        assert!(err[0].what.contains("--backfill timezone=SQL"), "{err:?}");
+        assert!(
+            err[0].what.contains("--backfill \"users.timezone='UTC'\""),
+            "{err:?}"
+        );
         let hints = Hints {
             backfills: vec![(("authors".into(), "timezone".into()), "'UTC'".into())],
             ..Hints::default()

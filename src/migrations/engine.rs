@@ -89,11 +89,14 @@ struct Runnable<'a> {
     name: Name,
     meta: Meta,
     backend: Backend,
+    /// Run only the statements inside the file's own transaction (SQLite rebuilds with
+    /// foreign keys off): the caller switched foreign keys off and holds the transaction.
+    body_only: bool,
     failure: RefCell<Option<StatementFailure>>,
 }
 
 impl<'a> Runnable<'a> {
-    fn new(file: &'a MigrationFile, backend: Backend) -> Self {
+    fn new(file: &'a MigrationFile, backend: Backend, body_only: bool) -> Self {
         Runnable {
             file,
             name: Name {
@@ -102,6 +105,7 @@ impl<'a> Runnable<'a> {
             },
             meta: Meta(file.run_in_transaction),
             backend,
+            body_only,
             failure: RefCell::new(None),
         }
     }
@@ -112,7 +116,11 @@ impl<'a> Runnable<'a> {
         file: &'static str,
         sql: &str,
     ) -> diesel::migration::Result<()> {
-        for statement in split::split(sql) {
+        let statements = match self.body_only {
+            true => split::foreign_keys_off_body(sql).unwrap_or_else(|| split::split(sql)),
+            false => split::split(sql),
+        };
+        for statement in statements {
             if let Err(e) = conn.batch_execute(&statement.sql) {
                 *self.failure.borrow_mut() = Some(StatementFailure {
                     file,
@@ -130,12 +138,7 @@ impl<'a> Runnable<'a> {
 impl<DB: DieselBackend> Migration<DB> for Runnable<'_> {
     fn run(&self, conn: &mut dyn BoxableConnection<DB>) -> diesel::migration::Result<()> {
         self.execute(conn, "up.sql", &self.file.up)?;
-        for s in ledger::record(
-            &self.file.version,
-            &self.file.name,
-            &self.file.checksum,
-            self.backend,
-        ) {
+        for s in ledger::record(self.file, self.backend) {
             conn.batch_execute(&s)?;
         }
         Ok(())
@@ -163,6 +166,7 @@ impl<DB: DieselBackend> Migration<DB> for Runnable<'_> {
 
 fn failure_error(r: &Runnable<'_>, direction: &'static str, e: impl fmt::Display) -> Error {
     let rollback = match (r.file.run_in_transaction, r.backend) {
+        (false, Backend::Sqlite) if r.body_only => "the migration was rolled back and its version is not recorded",
         (false, _) => "this migration runs outside a transaction (metadata.toml), so statements before the failing one were applied; its version is not recorded",
         (true, Backend::Mysql) => "MySQL commits schema changes immediately, so statements before the failing one were applied; its version is not recorded",
         (true, _) => "the migration was rolled back and its version is not recorded",
@@ -210,8 +214,31 @@ fn failure_error(r: &Runnable<'_>, direction: &'static str, e: impl fmt::Display
 pub struct Applied {
     /// version → run_on
     pub versions: BTreeMap<String, Option<String>>,
-    /// version → recorded checksum
+    /// version → recorded checksum of up.sql's code
     pub checksums: BTreeMap<String, String>,
+    /// version → recorded checksum of up.sql's text (none for rows recorded by 0.1, whose
+    /// `checksum` was the text's)
+    pub text_checksums: BTreeMap<String, String>,
+}
+
+/// Has applied migration `f` changed since it was applied? Without `strict`, only a change
+/// to its code counts (comments and whitespace do not); with it, any change to its text.
+pub fn was_edited(f: &MigrationFile, applied: &Applied, strict: bool) -> bool {
+    let Some(sum) = applied.checksums.get(&f.version) else {
+        return false;
+    };
+    match (strict, applied.text_checksums.get(&f.version)) {
+        (true, Some(text)) => *text != f.text_checksum,
+        // Recorded by 0.1, whose checksum was the text's.
+        (_, None) => *sum != f.text_checksum && *sum != f.checksum,
+        (false, Some(_)) => *sum != f.checksum,
+    }
+}
+
+fn column_exists<D: Db>(db: &mut D, table: &str, column: &str) -> Result<bool> {
+    Ok(!db
+        .lines(&ledger::column_exists_query(table, column, db.backend()))?
+        .is_empty())
 }
 
 fn table_exists<D: Db>(db: &mut D, name: &str) -> Result<bool> {
@@ -228,8 +255,16 @@ pub fn read_applied<D: Db>(db: &mut D) -> Result<Applied> {
         }
     }
     if table_exists(db, ledger::SIDE_TABLE)? {
-        for (v, sum) in db.pairs(&ledger::checksums_query(db.backend()))? {
+        for (v, sum) in db.pairs(&ledger::checksums_query("checksum", db.backend()))? {
             applied.checksums.insert(v, sum.unwrap_or_default());
+        }
+        if column_exists(db, ledger::SIDE_TABLE, ledger::TEXT_CHECKSUM)? {
+            let query = ledger::checksums_query(ledger::TEXT_CHECKSUM, db.backend());
+            for (v, sum) in db.pairs(&query)? {
+                if let Some(sum) = sum {
+                    applied.text_checksums.insert(v, sum);
+                }
+            }
         }
     }
     Ok(applied)
@@ -239,12 +274,17 @@ fn ensure_tables<D: Db>(db: &mut D) -> Result<()> {
     db.exec(&ledger::create_diesel_table())?;
     let backend = db.backend();
     db.exec(&ledger::create_side_table(backend))?;
+    if !column_exists(db, ledger::SIDE_TABLE, ledger::TEXT_CHECKSUM)? {
+        db.exec(&ledger::add_text_checksum_column())?;
+    }
     Ok(())
 }
 
 /// Options every locking command shares.
 pub struct LockOptions<'a> {
     pub timeout: Duration,
+    /// Compare applied migrations' whole text, not just their code.
+    pub strict: bool,
     pub on_wait: &'a mut dyn FnMut(),
 }
 
@@ -299,26 +339,34 @@ fn step<D: Db, T>(
     db.locked_step(f)
 }
 
-/// Applied migrations whose file changed since they were applied.
-pub fn edited(files: &[MigrationFile], applied: &Applied) -> Vec<String> {
+/// Applied migrations whose up.sql changed since they were applied (see [`was_edited`]).
+pub fn edited<'a>(
+    files: &'a [MigrationFile],
+    applied: &Applied,
+    strict: bool,
+) -> Vec<&'a MigrationFile> {
     files
         .iter()
         .filter(|f| applied.versions.contains_key(&f.version))
-        .filter(|f| {
-            applied
-                .checksums
-                .get(&f.version)
-                .is_some_and(|sum| *sum != f.checksum)
-        })
-        .map(|f| f.dir.join("up.sql").display().to_string())
+        .filter(|f| was_edited(f, applied, strict))
         .collect()
 }
 
-pub fn edited_error(paths: &[String]) -> Error {
+/// What to say about one edited migration: its file and the command that accepts it.
+pub fn edited_advice(f: &MigrationFile) -> String {
+    format!(
+        "`{}` changed after it was applied; restore it, or, if the change is intended and the database already reflects it, accept it with `dieselkit migrate stamp {}`",
+        f.dir.join("up.sql").display(),
+        f.version
+    )
+}
+
+pub fn edited_error(files: &[&MigrationFile]) -> Error {
+    let lines: Vec<String> = files.iter().map(|f| edited_advice(f)).collect();
     Error::Migration(format!(
-        "{} applied migration(s) changed after they were applied: {}. Restore the file(s), or, if the change is intended and already reflected in the database, accept it with `dieselkit migrate stamp VERSION`",
-        paths.len(),
-        paths.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ")
+        "{} applied migration(s) changed after they were applied, so nothing was run:\n  - {}",
+        files.len(),
+        lines.join("\n  - ")
     ))
 }
 
@@ -344,9 +392,55 @@ pub fn missing(files: &[MigrationFile], applied: &Applied) -> Vec<String> {
         .collect()
 }
 
-/// One step of a run or revert: given what was done so far, do the next migration and
-/// return its name, or None when finished.
-type NextStep<'a, D> = dyn FnMut(&mut D, &[String]) -> Result<Option<String>> + 'a;
+/// What one locked step did.
+enum Next {
+    /// Applied or reverted this migration.
+    Did(String),
+    /// Nothing left to do.
+    Finished,
+    /// The next migration needs SQLite's foreign keys switched (off: true), which only
+    /// works outside a transaction; nothing was done.
+    ForeignKeys(bool),
+}
+
+/// One step of a run or revert: given what was done so far and whether foreign keys are
+/// off, do the next migration.
+type NextStep<'a, D> = dyn FnMut(&mut D, &[String], bool) -> Result<Next> + 'a;
+
+/// Does `sql` switch foreign keys off around its own transaction on this backend?
+fn foreign_keys_off(sql: Option<&str>, backend: Backend) -> bool {
+    backend == Backend::Sqlite && sql.is_some_and(|s| split::foreign_keys_off_body(s).is_some())
+}
+
+/// Rows that reference a missing row (SQLite's `foreign_key_check`), described.
+fn dangling_references<D: Db>(db: &mut D) -> Result<Vec<String>> {
+    Ok(db.lines(
+        "SELECT '`' || c.\"table\" || '` row ' || COALESCE(c.rowid, '?') || ': `' || f.\"from\" || '` references `' || c.parent || '`, which has no such row' AS line \
+         FROM pragma_foreign_key_check AS c JOIN pragma_foreign_key_list(c.\"table\") AS f ON f.id = c.fkid LIMIT 10",
+    )?)
+}
+
+/// Run `r` (which switched foreign keys off) and check every reference before the
+/// transaction commits, as SQLite's rebuild procedure requires.
+fn checked<D: Db>(
+    db: &mut D,
+    r: &Runnable<'_>,
+    direction: &'static str,
+    result: diesel::migration::Result<()>,
+) -> Result<()> {
+    let dangling = dangling_references(db)?;
+    if !dangling.is_empty() {
+        return Err(Error::MigrationFailed {
+            name: r.file.name.clone(),
+            file: r.file.dir.join(if direction == "up" { "up.sql" } else { "down.sql" }),
+            message: format!(
+                "it would leave rows referencing missing rows ({}); the migration was rolled back and its version is not recorded",
+                dangling.join("; ")
+            ),
+        });
+    }
+    result.map_err(|e| failure_error(r, direction, e))
+}
 
 /// Under the session lock, run `next` one locked step at a time until it returns None;
 /// the names it returns are collected. `next` also sees what was done so far.
@@ -357,18 +451,34 @@ fn steps_under_lock<D: Db>(
     next: &mut NextStep<'_, D>,
 ) -> Result<Vec<String>> {
     lock(db, opts)?;
+    let fk_off = &mut false;
     let result = (|| {
         if prepare {
             ensure_tables(db)?;
         }
         let mut done: Vec<String> = Vec::new();
         loop {
-            match step(db, opts, &mut |db: &mut D| next(db, &done))? {
-                Some(name) => done.push(name),
-                None => return Ok(done),
+            let off = *fk_off;
+            match step(db, opts, &mut |db: &mut D| next(db, &done, off))? {
+                Next::Did(name) => done.push(name),
+                Next::Finished => return Ok(done),
+                Next::ForeignKeys(off) => {
+                    db.exec(if off {
+                        crate::sql::SQLITE_FOREIGN_KEYS_OFF
+                    } else {
+                        crate::sql::SQLITE_FOREIGN_KEYS_ON
+                    })?;
+                    *fk_off = off;
+                }
             }
         }
     })();
+    if *fk_off {
+        let restored = db.exec(crate::sql::SQLITE_FOREIGN_KEYS_ON);
+        if result.is_ok() {
+            restored?;
+        }
+    }
     unlock(db);
     result
 }
@@ -378,28 +488,45 @@ pub fn run<D: Db>(
     db: &mut D,
     files: &[MigrationFile],
     target: Option<&str>,
+    number: Option<usize>,
     opts: &mut LockOptions<'_>,
     on_apply: &mut dyn FnMut(&str),
 ) -> Result<Vec<String>> {
-    steps_under_lock(db, opts, true, &mut |db: &mut D, _done: &[String]| {
-        let applied = read_applied(db)?;
-        let edits = edited(files, &applied);
-        if !edits.is_empty() {
-            return Err(edited_error(&edits));
-        }
-        let Some(file) = files
-            .iter()
-            .filter(|f| target.is_none_or(|t| f.version.as_str() <= t))
-            .find(|f| !applied.versions.contains_key(&f.version))
-        else {
-            return Ok(None);
-        };
-        on_apply(&file.name);
-        let r = Runnable::new(file, db.backend());
-        db.run_migration(&r)
-            .map_err(|e| failure_error(&r, "up", e))?;
-        Ok(Some(file.name.clone()))
-    })
+    let opts_strict = opts.strict;
+    steps_under_lock(
+        db,
+        opts,
+        true,
+        &mut |db: &mut D, done: &[String], fk_off| {
+            if number.is_some_and(|n| done.len() >= n) {
+                return Ok(Next::Finished);
+            }
+            let applied = read_applied(db)?;
+            let edits = edited(files, &applied, opts_strict);
+            if !edits.is_empty() {
+                return Err(edited_error(&edits));
+            }
+            let Some(file) = files
+                .iter()
+                .filter(|f| target.is_none_or(|t| f.version.as_str() <= t))
+                .find(|f| !applied.versions.contains_key(&f.version))
+            else {
+                return Ok(Next::Finished);
+            };
+            let off = foreign_keys_off(Some(&file.up), db.backend());
+            if off != fk_off {
+                return Ok(Next::ForeignKeys(off));
+            }
+            on_apply(&file.name);
+            let r = Runnable::new(file, db.backend(), off);
+            let result = db.run_migration(&r);
+            match off {
+                true => checked(db, &r, "up", result)?,
+                false => result.map_err(|e| failure_error(&r, "up", e))?,
+            }
+            Ok(Next::Did(file.name.clone()))
+        },
+    )
 }
 
 /// Revert applied migrations newest first, as far as `limit` says.
@@ -410,30 +537,42 @@ pub fn revert<D: Db>(
     opts: &mut LockOptions<'_>,
     on_revert: &mut dyn FnMut(&str),
 ) -> Result<Vec<String>> {
-    steps_under_lock(db, opts, false, &mut |db: &mut D, done: &[String]| {
-        let applied = read_applied(db)?;
-        let Some(newest) = applied.versions.keys().max().cloned() else {
-            return Ok(None);
-        };
-        let stop = match limit {
-            RevertLimit::Count(n) => done.len() >= n,
-            RevertLimit::All => false,
-            RevertLimit::To(v) => newest.as_str() <= v,
-        };
-        if stop {
-            return Ok(None);
-        }
-        let Some(file) = files.iter().find(|f| f.version == newest) else {
-            return Err(Error::Migration(format!(
+    steps_under_lock(
+        db,
+        opts,
+        false,
+        &mut |db: &mut D, done: &[String], fk_off| {
+            let applied = read_applied(db)?;
+            let Some(newest) = applied.versions.keys().max().cloned() else {
+                return Ok(Next::Finished);
+            };
+            let stop = match limit {
+                RevertLimit::Count(n) => done.len() >= n,
+                RevertLimit::All => false,
+                RevertLimit::To(v) => newest.as_str() <= v,
+            };
+            if stop {
+                return Ok(Next::Finished);
+            }
+            let Some(file) = files.iter().find(|f| f.version == newest) else {
+                return Err(Error::Migration(format!(
                 "the most recently applied migration (version {newest}) has no directory in the migrations folder; restore it to revert past it"
             )));
-        };
-        on_revert(&file.name);
-        let r = Runnable::new(file, db.backend());
-        db.revert_migration(&r)
-            .map_err(|e| failure_error(&r, "down", e))?;
-        Ok(Some(file.name.clone()))
-    })
+            };
+            let off = foreign_keys_off(file.down.as_deref(), db.backend());
+            if off != fk_off {
+                return Ok(Next::ForeignKeys(off));
+            }
+            on_revert(&file.name);
+            let r = Runnable::new(file, db.backend(), off);
+            let result = db.revert_migration(&r);
+            match off {
+                true => checked(db, &r, "down", result)?,
+                false => result.map_err(|e| failure_error(&r, "down", e))?,
+            }
+            Ok(Next::Did(file.name.clone()))
+        },
+    )
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -462,13 +601,16 @@ pub fn stamp<D: Db>(
             let mut count = 0;
             for f in files.iter().filter(|f| f.version.as_str() <= target) {
                 let was_applied = applied.versions.contains_key(&f.version);
-                if was_applied && applied.checksums.get(&f.version) == Some(&f.checksum) {
+                if was_applied
+                    && applied.checksums.get(&f.version) == Some(&f.checksum)
+                    && applied.text_checksums.get(&f.version) == Some(&f.text_checksum)
+                {
                     continue;
                 }
                 if !was_applied {
                     db.exec(&ledger::diesel_insert(&f.version, backend))?;
                 }
-                for s in ledger::record(&f.version, &f.name, &f.checksum, backend) {
+                for s in ledger::record(f, backend) {
                     db.exec(&s)?;
                 }
                 on_stamp(&f.name, was_applied);
@@ -518,7 +660,7 @@ pub fn preview_run(
             "{};\n",
             ledger::diesel_insert(&f.version, backend)
         ));
-        for s in ledger::record(&f.version, &f.name, &f.checksum, backend) {
+        for s in ledger::record(f, backend) {
             out.push_str(&format!("{s};\n"));
         }
         if tx {

@@ -23,19 +23,41 @@ pub fn create_side_table(backend: Backend) -> String {
         "TIMESTAMP"
     };
     format!(
-        "CREATE TABLE IF NOT EXISTS {SIDE_TABLE} (version VARCHAR(50) PRIMARY KEY NOT NULL, name VARCHAR(255) NOT NULL, checksum VARCHAR(64) NOT NULL, applied_at {ts} NOT NULL DEFAULT CURRENT_TIMESTAMP)"
+        "CREATE TABLE IF NOT EXISTS {SIDE_TABLE} (version VARCHAR(50) PRIMARY KEY NOT NULL, name VARCHAR(255) NOT NULL, checksum VARCHAR(64) NOT NULL, applied_at {ts} NOT NULL DEFAULT CURRENT_TIMESTAMP, {TEXT_CHECKSUM} VARCHAR(64))"
     )
 }
 
-/// Statements recording `version` with its checksum (replacing a stale row).
-pub fn record(version: &str, name: &str, checksum: &str, backend: Backend) -> Vec<String> {
+/// The side table's column for the checksum of up.sql's whole text (`--strict`); `checksum`
+/// holds the checksum of its code. Side tables created by 0.1 get it added.
+pub const TEXT_CHECKSUM: &str = "text_checksum";
+
+pub fn add_text_checksum_column() -> String {
+    format!("ALTER TABLE {SIDE_TABLE} ADD COLUMN {TEXT_CHECKSUM} VARCHAR(64)")
+}
+
+/// A query with one row when `table` has `column`.
+pub fn column_exists_query(table: &str, column: &str, backend: Backend) -> String {
+    let (t, c) = (
+        quote_literal(table, backend),
+        quote_literal(column, backend),
+    );
+    match backend {
+        Backend::Sqlite => format!("SELECT name AS line FROM pragma_table_info({t}) WHERE name = {c}"),
+        Backend::Postgres => format!("SELECT column_name::text AS line FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = {t} AND column_name = {c}"),
+        Backend::Mysql => format!("SELECT CAST(column_name AS CHAR) AS line FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = {t} AND column_name = {c}"),
+    }
+}
+
+/// Statements recording a migration with its checksums (replacing a stale row).
+pub fn record(file: &super::source::MigrationFile, backend: Backend) -> Vec<String> {
     vec![
-        forget(version, backend),
+        forget(&file.version, backend),
         format!(
-            "INSERT INTO {SIDE_TABLE} (version, name, checksum) VALUES ({}, {}, {})",
-            quote_literal(version, backend),
-            quote_literal(name, backend),
-            quote_literal(checksum, backend)
+            "INSERT INTO {SIDE_TABLE} (version, name, checksum, {TEXT_CHECKSUM}) VALUES ({}, {}, {}, {})",
+            quote_literal(&file.version, backend),
+            quote_literal(&file.name, backend),
+            quote_literal(&file.checksum, backend),
+            quote_literal(&file.text_checksum, backend)
         ),
     ]
 }
@@ -82,14 +104,15 @@ pub fn applied_query(backend: Backend) -> String {
     format!("SELECT CAST(version AS {cast}) AS a, CAST(run_on AS {cast}) AS b FROM {DIESEL_TABLE}")
 }
 
-/// Recorded checksums: rows `(a = version, b = checksum)`.
-pub fn checksums_query(backend: Backend) -> String {
+/// Recorded checksums: rows `(a = version, b = column)`, for `checksum` or
+/// [`TEXT_CHECKSUM`].
+pub fn checksums_query(column: &str, backend: Backend) -> String {
     let cast = if backend == Backend::Mysql {
         "CHAR"
     } else {
         "TEXT"
     };
-    format!("SELECT CAST(version AS {cast}) AS a, CAST(checksum AS {cast}) AS b FROM {SIDE_TABLE}")
+    format!("SELECT CAST(version AS {cast}) AS a, CAST({column} AS {cast}) AS b FROM {SIDE_TABLE}")
 }
 
 /// The session lock taken before reading the applied list. SQLite has no session locks;

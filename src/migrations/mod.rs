@@ -415,6 +415,9 @@ pub struct Migrator {
     pub backend: crate::spec::Backend,
     /// How long to wait for another process's migration lock.
     pub lock_timeout: Duration,
+    /// Count any change to an applied migration's text as an edit, not only changes to its
+    /// code (`--strict`).
+    pub strict: bool,
 }
 
 /// One migration, its state and its checksum state.
@@ -485,6 +488,7 @@ impl Migrator {
             migrations_dir,
             backend,
             lock_timeout: Duration::from_secs(60),
+            strict: false,
         })
     }
 
@@ -513,8 +517,8 @@ impl Migrator {
                     checksum: match (is_applied, applied.checksums.get(&f.version)) {
                         (false, _) => "pending",
                         (true, None) => "untracked",
-                        (true, Some(sum)) if *sum == f.checksum => "ok",
-                        (true, Some(_)) => "edited",
+                        (true, Some(_)) if engine::was_edited(f, &applied, self.strict) => "edited",
+                        (true, Some(_)) => "ok",
                     },
                     out_of_order: late.contains(&f.name),
                 }
@@ -529,6 +533,7 @@ impl Migrator {
     fn lock_options<'a>(&self, on_wait: &'a mut dyn FnMut()) -> engine::LockOptions<'a> {
         engine::LockOptions {
             timeout: self.lock_timeout,
+            strict: self.strict,
             on_wait,
         }
     }
@@ -540,10 +545,21 @@ impl Migrator {
         on_wait: &mut dyn FnMut(),
         on_apply: &mut dyn FnMut(&str),
     ) -> Result<Vec<String>> {
+        self.run_at_most(to, None, on_wait, on_apply)
+    }
+
+    /// Like [`Migrator::run`], applying at most `number` migrations when given.
+    pub fn run_at_most(
+        &mut self,
+        to: Option<&str>,
+        number: Option<usize>,
+        on_wait: &mut dyn FnMut(),
+        on_apply: &mut dyn FnMut(&str),
+    ) -> Result<Vec<String>> {
         let files = self.files()?;
         let target = to.map(|t| check_target(&files, t)).transpose()?;
         let mut opts = self.lock_options(on_wait);
-        with_conn!(&mut self.conn, c => engine::run(c, &files, target.as_deref(), &mut opts, on_apply))
+        with_conn!(&mut self.conn, c => engine::run(c, &files, target.as_deref(), number, &mut opts, on_apply))
     }
 
     pub fn revert(

@@ -18,8 +18,11 @@ pub struct MigrationFile {
     /// None when down.sql is missing.
     pub down: Option<String>,
     pub run_in_transaction: bool,
-    /// SHA-256 of the normalized up.sql (see [`checksum`]).
+    /// SHA-256 of up.sql's code: comments and whitespace do not count (see [`checksum`]).
     pub checksum: String,
+    /// SHA-256 of up.sql's text, for `--strict` (see [`text_checksum`]); also what 0.1
+    /// recorded as the checksum.
+    pub text_checksum: String,
 }
 
 /// Diesel's version of a migration directory name.
@@ -27,9 +30,95 @@ pub fn version_of(name: &str) -> String {
     name.split('_').next().unwrap_or(name).replace('-', "")
 }
 
-/// Checksum of a migration's SQL, insensitive to line endings, trailing whitespace and
-/// trailing blank lines (editors and git settings change those without changing meaning).
+/// Checksum of a migration's code: comments do not count, and any run of whitespace
+/// outside quotes counts as one space, so documenting an applied migration is not an edit.
 pub fn checksum(sql: &str) -> String {
+    crate::write::sha256_hex(code_only(sql).as_bytes())
+}
+
+/// The SQL without comments, with whitespace outside quotes collapsed to single spaces.
+/// Quoted strings, quoted identifiers and PostgreSQL dollar-quoted bodies are kept as they
+/// are.
+fn code_only(sql: &str) -> String {
+    let chars: Vec<char> = sql.chars().collect();
+    let mut out = String::with_capacity(sql.len());
+    let mut pending_space = false;
+    let mut i = 0;
+    let push = |out: &mut String, text: &[char], pending_space: &mut bool| {
+        if *pending_space && !out.is_empty() {
+            out.push(' ');
+        }
+        *pending_space = false;
+        out.extend(text);
+    };
+    while i < chars.len() {
+        let c = chars[i];
+        if c.is_whitespace() {
+            pending_space = true;
+            i += 1;
+        } else if c == '-' && chars.get(i + 1) == Some(&'-') {
+            while i < chars.len() && chars[i] != '\n' {
+                i += 1;
+            }
+            pending_space = true;
+        } else if c == '/' && chars.get(i + 1) == Some(&'*') {
+            i += 2;
+            while i < chars.len() && !(chars[i - 1] == '*' && chars[i] == '/') {
+                i += 1;
+            }
+            i += 1;
+            pending_space = true;
+        } else if matches!(c, '\'' | '"' | '`') {
+            let start = i;
+            i += 1;
+            while i < chars.len() {
+                if chars[i] == c {
+                    if chars.get(i + 1) == Some(&c) {
+                        i += 2;
+                        continue;
+                    }
+                    break;
+                }
+                if chars[i] == '\\' && c == '\'' {
+                    i += 1;
+                }
+                i += 1;
+            }
+            i = (i + 1).min(chars.len());
+            push(&mut out, &chars[start..i], &mut pending_space);
+        } else if c == '$' {
+            // `$tag$ ... $tag$` (PostgreSQL dollar quoting), else a plain `$`.
+            let tag_end = chars[i + 1..]
+                .iter()
+                .position(|d| !(d.is_alphanumeric() || *d == '_'))
+                .map(|p| i + 1 + p);
+            match tag_end {
+                Some(end) if chars[end] == '$' => {
+                    let tag: Vec<char> = chars[i..=end].to_vec();
+                    let body_end = (end + 1..chars.len())
+                        .find(|&j| chars[j..].starts_with(&tag))
+                        .map(|j| j + tag.len())
+                        .unwrap_or(chars.len());
+                    push(&mut out, &chars[i..body_end], &mut pending_space);
+                    i = body_end;
+                }
+                _ => {
+                    push(&mut out, &chars[i..=i], &mut pending_space);
+                    i += 1;
+                }
+            }
+        } else {
+            push(&mut out, &chars[i..=i], &mut pending_space);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Checksum of a migration's text, insensitive only to line endings, trailing whitespace
+/// and trailing blank lines (editors and git settings change those without changing
+/// meaning): what `--strict` compares.
+pub fn text_checksum(sql: &str) -> String {
     let normalized: Vec<&str> = sql
         .split('\n')
         .map(|l| l.trim_end_matches(['\r', ' ', '\t']))
@@ -114,6 +203,7 @@ pub fn load(dir: &Path) -> Result<Vec<MigrationFile>> {
         };
         let file = MigrationFile {
             checksum: checksum(&up),
+            text_checksum: text_checksum(&up),
             name: name.clone(),
             version: version.clone(),
             dir: path.clone(),
@@ -136,13 +226,40 @@ mod tests {
     use super::*;
 
     #[test]
-    fn checksum_ignores_line_endings_and_trailing_space() {
-        let a = checksum("CREATE TABLE a (id INT);\nDROP TABLE b;\n");
+    fn checksum_ignores_comments_and_whitespace_but_not_code_or_strings() {
+        let a = checksum("CREATE TABLE a (id INT);\nINSERT INTO a VALUES ('x  -- y');\n");
+        for same in [
+            "-- why: the report needs it\nCREATE TABLE a (id INT); -- trailing\nINSERT INTO a VALUES ('x  -- y');",
+            "CREATE  TABLE a\n  (id INT);\r\n/* block\ncomment */INSERT INTO a VALUES ('x  -- y');\n\n",
+        ] {
+            assert_eq!(a, checksum(same), "{same}");
+        }
+        for different in [
+            "CREATE TABLE a (id BIGINT);\nINSERT INTO a VALUES ('x  -- y');",
+            "CREATE TABLE a (id INT);\nINSERT INTO a VALUES ('x -- y');",
+        ] {
+            assert_ne!(a, checksum(different), "{different}");
+        }
+        let body = "CREATE FUNCTION f() RETURNS int AS $$ SELECT  1 -- one\n $$ LANGUAGE sql;";
+        assert_ne!(
+            checksum(body),
+            checksum(&body.replace("SELECT  1", "SELECT 1")),
+            "dollar-quoted bodies count as written"
+        );
+        assert_eq!(checksum(body), checksum(&format!("-- note\n{body}")));
+    }
+
+    #[test]
+    fn text_checksum_ignores_line_endings_and_trailing_space() {
+        let a = text_checksum("CREATE TABLE a (id INT);\nDROP TABLE b;\n");
         assert_eq!(
             a,
-            checksum("CREATE TABLE a (id INT);  \r\nDROP TABLE b;\r\n\r\n")
+            text_checksum("CREATE TABLE a (id INT);  \r\nDROP TABLE b;\r\n\r\n")
         );
-        assert_ne!(a, checksum("CREATE TABLE a (id BIGINT);\nDROP TABLE b;\n"));
+        assert_ne!(
+            a,
+            text_checksum("-- a comment\nCREATE TABLE a (id INT);\nDROP TABLE b;\n")
+        );
     }
 
     #[test]

@@ -188,6 +188,57 @@ pub fn split(sql: &str) -> Vec<Statement> {
     out
 }
 
+/// A statement's code without comments, whitespace or a trailing `;`, in upper case (to
+/// recognise fixed statements such as `BEGIN` however they are written).
+fn shape(statement: &Statement) -> String {
+    without_leading_comments(&statement.sql)
+        .trim_end_matches(';')
+        .split_whitespace()
+        .collect::<String>()
+        .to_ascii_uppercase()
+}
+
+/// For a SQLite migration that switches foreign keys off around its own transaction
+/// (`PRAGMA foreign_keys = OFF; BEGIN; ...; COMMIT; PRAGMA foreign_keys = ON;`, the
+/// procedure SQLite documents for table rebuilds, which dieselkit writes), the statements
+/// inside the transaction. None for any other file.
+pub fn foreign_keys_off_body(sql: &str) -> Option<Vec<Statement>> {
+    let mut all = split(sql);
+    let n = all.len();
+    if n < 4 {
+        return None;
+    }
+    let off = matches!(
+        shape(&all[0]).as_str(),
+        "PRAGMAFOREIGN_KEYS=OFF" | "PRAGMAFOREIGN_KEYS=0" | "PRAGMAFOREIGN_KEYS=FALSE"
+    );
+    let begin = matches!(
+        shape(&all[1]).as_str(),
+        "BEGIN"
+            | "BEGINTRANSACTION"
+            | "BEGINIMMEDIATE"
+            | "BEGINIMMEDIATETRANSACTION"
+            | "BEGINEXCLUSIVE"
+            | "BEGINEXCLUSIVETRANSACTION"
+            | "BEGINDEFERRED"
+            | "BEGINDEFERREDTRANSACTION"
+    );
+    let commit = matches!(
+        shape(&all[n - 2]).as_str(),
+        "COMMIT" | "COMMITTRANSACTION" | "END" | "ENDTRANSACTION"
+    );
+    let on = matches!(
+        shape(&all[n - 1]).as_str(),
+        "PRAGMAFOREIGN_KEYS=ON" | "PRAGMAFOREIGN_KEYS=1" | "PRAGMAFOREIGN_KEYS=TRUE"
+    );
+    if !(off && begin && commit && on) {
+        return None;
+    }
+    all.truncate(n - 2);
+    all.drain(..2);
+    Some(all)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -237,5 +288,22 @@ mod tests {
     fn sqlite_triggers_stay_whole() {
         let text = "CREATE TRIGGER t AFTER UPDATE ON a BEGIN UPDATE a SET x = 1; END;";
         assert_eq!(split(text).len(), 1);
+    }
+
+    #[test]
+    fn recognises_a_foreign_keys_off_transaction() {
+        let sql = "-- note\npragma Foreign_Keys=off;\nBEGIN IMMEDIATE;\nDROP TABLE a;\nALTER TABLE b RENAME TO a;\ncommit;\nPRAGMA foreign_keys = ON;\n";
+        let body = foreign_keys_off_body(sql).expect("recognised");
+        assert_eq!(
+            body.iter()
+                .map(|s| (s.line, s.sql.as_str()))
+                .collect::<Vec<_>>(),
+            [(4, "DROP TABLE a"), (5, "ALTER TABLE b RENAME TO a")]
+        );
+        assert_eq!(
+            foreign_keys_off_body("BEGIN;\nDROP TABLE a;\nCOMMIT;\nPRAGMA foreign_keys = ON;"),
+            None
+        );
+        assert_eq!(foreign_keys_off_body("PRAGMA foreign_keys = OFF;\nDROP TABLE a;\nDROP TABLE b;\nPRAGMA foreign_keys = ON;"), None);
     }
 }

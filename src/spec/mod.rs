@@ -301,6 +301,13 @@ pub fn validate_project_name(name: &str) -> Result<(), SpecError> {
         ))
         .within(ctx()));
     }
+    if name.chars().any(|c| c.is_ascii_uppercase()) {
+        return Err(SpecError::plain(format!(
+            "`{name}` has upper-case letters, which cargo warns about in package names; use `{}`",
+            name.to_ascii_lowercase()
+        ))
+        .within(ctx()));
+    }
     let crate_name = name.replace('-', "_").to_ascii_lowercase();
     if names::is_rust_keyword(&crate_name) || names::is_reserved_crate_name(&crate_name) {
         return Err(SpecError::plain(format!(
@@ -372,13 +379,14 @@ fn validate_resource(section: &ResourceSection) -> Result<Resource, SpecError> {
                 ))
                 .within(ctx()));
             }
-            if names::is_sql_reserved(name) {
-                return Err(SpecError::plain(format!(
-                    "`{name}` is an SQL reserved word; rename it (for example `{}_{name}`)",
-                    section.name
-                ))
-                .within(ctx()));
-            }
+        }
+        // Only the column's name reaches SQL: `user:references` is the column `user_id`.
+        if names::is_sql_reserved(&column) {
+            return Err(SpecError::plain(format!(
+                "`{column}` is an SQL reserved word; rename it (for example `{}_{column}`)",
+                section.name
+            ))
+            .within(ctx()));
         }
         if GENERATED_COLUMNS.contains(&column.as_str()) {
             return Err(SpecError::plain(format!(
@@ -506,6 +514,14 @@ mod tests {
     fn validation_messages() {
         assert!(err(&[("book", &["type:text"])]).contains("`type` is a Rust keyword"));
         assert!(err(&[("book", &["order:int"])]).contains("SQL reserved word"));
+        // The column of a reference is `<name>_id`, which is no reserved word.
+        let shop = model(&[
+            ("user", &["name:string(50)"]),
+            ("post", &["user:references"]),
+        ])
+        .expect("`user:references` is the column `user_id`");
+        assert_eq!(shop.resources[1].fields[0].column(), "user_id");
+        assert!(err(&[("post", &["user:int"])]).contains("`user` is an SQL reserved word"));
         assert!(err(&[("book", &["a:int", "a:text"])]).contains("already defined by field 1"));
         assert!(err(&[("book", &["id:int"])]).contains("generated for every table"));
         assert!(err(&[("book", &["author:references"])]).contains("unknown resource `author`"));

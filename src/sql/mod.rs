@@ -230,7 +230,7 @@ fn drop_foreign_key(table: &str, fk: &crate::schema::ForeignKey, backend: Backen
 /// SQLite's documented way to change a table it cannot ALTER: create the new shape,
 /// copy the rows, drop the old table, rename, recreate the indexes.
 fn sqlite_rebuild(before: &Table, after: &Table, renamed: Option<(&str, &str)>) -> Vec<String> {
-    let tmp = format!("{}__dieselkit_new", after.name);
+    let tmp = format!("{}{REBUILD_SUFFIX}", after.name);
     let mut shape = after.clone();
     shape.name = tmp.clone();
     shape.indexes.clear();
@@ -446,9 +446,17 @@ pub fn statements(op: &Op, backend: Backend) -> Vec<String> {
                     let c = &to.name;
                     if from.sql_type != to.sql_type {
                         let ty = type_sql(&to.sql_type, backend);
-                        out.push(format!(
-                            "ALTER TABLE {table} ALTER COLUMN {c} TYPE {ty} USING {c}::{ty}"
-                        ));
+                        // Between text types, the assignment cast (no USING) fails on a
+                        // value that does not fit; an explicit cast would cut it short.
+                        let texts =
+                            |t: &SqlType| matches!(t, SqlType::Varchar { .. } | SqlType::Text);
+                        out.push(if texts(&from.sql_type) && texts(&to.sql_type) {
+                            format!("ALTER TABLE {table} ALTER COLUMN {c} TYPE {ty}")
+                        } else {
+                            format!(
+                                "ALTER TABLE {table} ALTER COLUMN {c} TYPE {ty} USING {c}::{ty}"
+                            )
+                        });
                     }
                     if from.default != to.default {
                         out.push(match &to.default {
@@ -492,8 +500,86 @@ pub fn statements(op: &Op, backend: Backend) -> Vec<String> {
     }
 }
 
+/// The temporary table a SQLite rebuild creates; nothing else uses this suffix.
+const REBUILD_SUFFIX: &str = "__dieselkit_new";
+
+/// Does `op` rebuild a table (copy into a new table, drop the old one) on `backend`?
+fn rebuilds_a_table(op: &Op, backend: Backend) -> bool {
+    backend == Backend::Sqlite
+        && statements(op, backend)
+            .iter()
+            .any(|s| s.starts_with("ALTER TABLE ") && s.contains(REBUILD_SUFFIX))
+}
+
+/// The statement a SQLite migration starts with when it switches foreign keys off around
+/// its own transaction, and the one it ends with.
+pub const SQLITE_FOREIGN_KEYS_OFF: &str = "PRAGMA foreign_keys = OFF";
+pub const SQLITE_FOREIGN_KEYS_ON: &str = "PRAGMA foreign_keys = ON";
+
+/// metadata.toml of a migration that manages its own transaction.
+pub const OWN_TRANSACTION_METADATA: &str = "\
+# SQLite ignores `PRAGMA foreign_keys` inside a transaction, so up.sql and down.sql open
+# their own (see the comment at the top of up.sql). Keep this file with them.
+run_in_transaction = false
+";
+
+/// SQLite's documented procedure for changes it cannot make with ALTER TABLE
+/// (<https://www.sqlite.org/lang_altertable.html#otheralter>): foreign keys off outside
+/// the transaction, the rebuild, `foreign_key_check` before COMMIT (a dangling reference
+/// fails the statement, so the transaction is never committed), foreign keys back on.
+/// Without it, `DROP TABLE parent` deletes every child row (`ON DELETE CASCADE`) or fails
+/// (`RESTRICT`), because the bundled SQLite of diesel and dieselkit enforces foreign keys.
+fn sqlite_own_transaction(body: &str) -> String {
+    format!(
+        "\
+-- dieselkit: SQLite rebuilds a table here (new table, copy the rows, drop the old one).
+-- Foreign keys are off around this transaction so that dropping the old table neither
+-- deletes nor blocks the rows that reference it; before COMMIT every reference is checked
+-- and a dangling one fails the migration, which is then rolled back. PRAGMA foreign_keys
+-- has no effect inside a transaction, hence run_in_transaction = false in metadata.toml.
+{SQLITE_FOREIGN_KEYS_OFF};
+BEGIN IMMEDIATE;
+{body}\
+CREATE TEMP TABLE dieselkit_foreign_key_check (violations INTEGER NOT NULL CONSTRAINT every_reference_must_match_a_row CHECK (violations = 0));
+INSERT INTO dieselkit_foreign_key_check SELECT count(*) FROM pragma_foreign_key_check;
+DROP TABLE dieselkit_foreign_key_check;
+COMMIT;
+{SQLITE_FOREIGN_KEYS_ON};
+"
+    )
+}
+
+/// A migration's SQL: up.sql, down.sql, and metadata.toml when it needs one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationSql {
+    pub up: String,
+    pub down: String,
+    pub metadata: Option<String>,
+}
+
 /// A migration's up.sql and down.sql for a list of operations: down.sql undoes the
-/// operations in reverse order.
+/// operations in reverse order. On SQLite, a migration that rebuilds a table in either
+/// direction runs both directions in their own transaction with foreign keys off.
+pub fn migration_sql(ops: &[Op], backend: Backend) -> MigrationSql {
+    let (up, down) = up_and_down(ops, backend);
+    let rebuilds = ops
+        .iter()
+        .any(|op| rebuilds_a_table(op, backend) || rebuilds_a_table(&op.inverse(), backend));
+    if rebuilds {
+        MigrationSql {
+            up: sqlite_own_transaction(&up),
+            down: sqlite_own_transaction(&down),
+            metadata: Some(OWN_TRANSACTION_METADATA.into()),
+        }
+    } else {
+        MigrationSql {
+            up,
+            down,
+            metadata: None,
+        }
+    }
+}
+
 pub fn up_and_down(ops: &[Op], backend: Backend) -> (String, String) {
     let mut up = String::new();
     for op in ops {

@@ -113,7 +113,7 @@ pub fn assert_docs_page_lists(port: u16, operations: &[&str], scratch: &Path) {
         if std::env::var("CI").is_ok_and(|v| v == "true") {
             panic!("chromium is not installed; under CI=true the docs page must be checked in a browser");
         }
-        eprintln!("notice: skipping the /docs browser check: install chromium to run it");
+        crate::support::skip_notice("the /docs browser check: install chromium to run it");
         return;
     };
     let dom = dump_dom(&chromium, &format!("http://127.0.0.1:{port}/docs"), scratch);

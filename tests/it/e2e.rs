@@ -357,6 +357,8 @@ fn bookstore_journey(backend: Backend, test: &str) {
 
     migrate_on_start_with_two_replicas(&project, &name, &db.url, tmp.path(), backend);
 
+    widening_a_parent_on_start_keeps_its_children(&project, &name, &db.url, tmp.path(), backend);
+
     run_ci_workflow_steps(&project, &db);
 
     dk().args(["migrate", "revert", "--all", "--database-url", &db.url])
@@ -654,6 +656,104 @@ fn migrate_on_start_with_two_replicas(
     let id = created.body["id"].as_i64().expect("id");
     api(ports[1]).expect("GET", &format!("/authors/{id}"), None, 200);
     drop(replicas);
+}
+
+/// Widening `authors.name` (on SQLite a table rebuild: the old `authors` is dropped) applied
+/// by the server at start with `MIGRATE_ON_START=true`: every author and every book that
+/// references one is still there afterwards. Before 0.2, SQLite's `DROP TABLE authors`
+/// cascaded to `books`.
+fn widening_a_parent_on_start_keeps_its_children(
+    project: &Path,
+    bin: &str,
+    db_url: &str,
+    logs: &Path,
+    backend: Backend,
+) {
+    let port = free_port();
+    let server = start_server(project, bin, db_url, port);
+    let before = api(port);
+    let author = before.expect("POST", "/authors", Some(json!({"name": "Tolkien"})), 201);
+    let author_id = author.body["id"].as_i64().expect("id");
+    for (title, isbn) in [
+        ("The Hobbit", "9780261102217"),
+        ("Silmarillion", "9780261102736"),
+    ] {
+        before.expect(
+            "POST",
+            "/books",
+            Some(json!({"title": title, "isbn": isbn, "author_id": author_id})),
+            201,
+        );
+    }
+    let authors = before.expect("GET", "/authors", None, 200).body;
+    let books = before.expect("GET", "/books", None, 200).body;
+    assert!(books["meta"]["total"].as_i64() >= Some(2), "{books}");
+    drop(server);
+
+    let model_path = project.join("dieselkit.toml");
+    let model = std::fs::read_to_string(&model_path).expect("model");
+    assert!(model.contains("name:string(100)"), "{model}");
+    std::fs::write(
+        &model_path,
+        model.replace("name:string(100)", "name:string(150)"),
+    )
+    .expect("model");
+    dk().args([
+        "generate",
+        "migration",
+        "-m",
+        "widen author names",
+        "--database-url",
+        db_url,
+    ])
+    .current_dir(project)
+    .run()
+    .success();
+    let dir = std::fs::read_dir(project.join("migrations"))
+        .expect("migrations")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.to_string_lossy().ends_with("_widen_author_names"))
+        .expect("the new migration");
+    assert_eq!(
+        dir.join("metadata.toml").exists(),
+        backend == Backend::Sqlite,
+        "only SQLite rebuilds the table, in a migration with its own transaction"
+    );
+    cargo(project, &["build"], &[]);
+    let log = logs.join("rebuild-on-start.log");
+    let mut server = spawn_server(
+        project,
+        bin,
+        db_url,
+        port,
+        &[("MIGRATE_ON_START", "true")],
+        Some(&log),
+    );
+    wait_until_listening(&mut server, port);
+    let output = std::fs::read_to_string(&log).expect("server log");
+    let applied = format!(
+        "Applied migration {}",
+        dir.file_name().expect("name").to_string_lossy()
+    );
+    assert!(output.contains(&applied), "{applied} in:\n{output}");
+    let after = api(port);
+    assert_eq!(after.expect("GET", "/authors", None, 200).body, authors);
+    assert_eq!(
+        after.expect("GET", "/books", None, 200).body,
+        books,
+        "every book survives the rebuild of `authors`"
+    );
+    // The new width is served; the long name goes again so that the workflow's
+    // `migrate revert --all` can narrow the column (it refuses to cut a value short).
+    let long = after.expect(
+        "POST",
+        "/authors",
+        Some(json!({"name": "x".repeat(150)})),
+        201,
+    );
+    let long_id = long.body["id"].as_i64().expect("id");
+    after.expect("DELETE", &format!("/authors/{long_id}"), None, 204);
+    drop(server);
 }
 
 /// The every-type example on `backend`: it builds without warnings, migrates, passes its own

@@ -249,7 +249,7 @@ fn rustfmt_available(test: &str) -> bool {
             std::env::var("CI").map_or(true, |v| v != "true"),
             "rustfmt is missing (rustup component add rustfmt)"
         );
-        eprintln!("notice: skipping {test}: rustfmt is not installed");
+        crate::support::skip_notice(&format!("{test}: rustfmt is not installed"));
     }
     ok
 }
@@ -507,8 +507,22 @@ fn evolution_keeps_rows_on_mysql() {
     evolve_on_server(crate::support::ServerKind::Mysql, "mysql", "evolve_my");
 }
 
+/// Write the project a dieselkit.toml text describes into `project` (in-process, as
+/// new-project would, with versions from 2023-11-14) and return its path.
+pub(crate) fn write_project_from(model: &str, project: &Path) -> std::path::PathBuf {
+    let file = dieselkit::spec::Model::from_toml_str(model).expect("toml");
+    let m = dieselkit::spec::Model::from_file(&file).expect("model");
+    let files = dieselkit::plan::new_project(&m, 1_700_000_000, None).expect("plan");
+    dieselkit::write::write_project(project, &files, false).expect("write");
+    project.to_path_buf()
+}
+
 /// Run `q` on the database at `url` and return the one text column `line` of each row.
-fn lines_on(kind: Option<crate::support::ServerKind>, url: &str, q: &str) -> Vec<String> {
+pub(crate) fn lines_on(
+    kind: Option<crate::support::ServerKind>,
+    url: &str,
+    q: &str,
+) -> Vec<String> {
     use crate::support::ServerKind;
     let rows: Vec<Row> = match kind {
         None => diesel::sql_query(q)
@@ -524,7 +538,7 @@ fn lines_on(kind: Option<crate::support::ServerKind>, url: &str, q: &str) -> Vec
     rows.into_iter().map(|r| r.line).collect()
 }
 
-fn exec_on(kind: Option<crate::support::ServerKind>, url: &str, q: &str) {
+pub(crate) fn exec_on(kind: Option<crate::support::ServerKind>, url: &str, q: &str) {
     use crate::support::ServerKind;
     match kind {
         None => diesel::sql_query(q)
@@ -582,11 +596,7 @@ fn every_operation_round_trips(
         team,
         &player("\"nick:string(30)\", \"score:int?\", \"rank:smallint:default=1\""),
     );
-    let file = dieselkit::spec::Model::from_toml_str(&start).expect("toml");
-    let m = dieselkit::spec::Model::from_file(&file).expect("model");
-    let files = dieselkit::plan::new_project(&m, 1_700_000_000, None).expect("plan");
-    let project = tmp.path().join("p");
-    dieselkit::write::write_project(&project, &files, false).expect("write");
+    let project = write_project_from(&start, &tmp.path().join("p"));
     let run = |args: &[&str]| {
         dk().args(args)
             .args(["--database-url", &url])

@@ -10,6 +10,7 @@ mod e2e;
 mod evolve;
 mod migrate;
 mod resilience;
+mod rows;
 mod snapshots;
 mod sweep;
 mod wizard;

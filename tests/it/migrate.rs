@@ -361,13 +361,22 @@ fn edited_applied_migration_is_caught_and_can_be_accepted() {
         let up = t
             .project
             .join("migrations/2024-01-02-000000_create_t2/up.sql");
-        // Line endings and trailing whitespace do not count as edits.
+        // Comments, line endings and whitespace do not count as edits; under `--strict`
+        // any change to the text does.
         std::fs::write(
             &up,
-            "CREATE TABLE t2 (id INTEGER PRIMARY KEY, label VARCHAR(20));   \r\n\r\n",
+            "-- t2 holds the labels the report needs\nCREATE TABLE t2 (id INTEGER PRIMARY KEY,\n    label VARCHAR(20));   \r\n\r\n",
         )
         .expect("write");
-        t.dk(&["migrate", "status"]).success();
+        let status = t.dk(&["migrate", "status"]).success();
+        assert!(!status.stdout().contains("edited"), "{}", status.stdout());
+        t.dk(&["migrate", "status", "--strict"])
+            .expect_exit(3)
+            .stderr_has("dieselkit migrate stamp 20240102000000");
+        t.dk(&["migrate", "run", "--strict"])
+            .failure()
+            .stderr_has("create_t2/up.sql");
+        t.dk(&["migrate", "run"]).success();
         std::fs::write(
             &up,
             "CREATE TABLE t2 (id INTEGER PRIMARY KEY, label VARCHAR(40));\n",
@@ -383,18 +392,41 @@ fn edited_applied_migration_is_caught_and_can_be_accepted() {
             .failure()
             .stderr_has("changed after they were applied")
             .stderr_has("create_t2/up.sql")
-            .stderr_has("dieselkit migrate stamp");
+            .stderr_has("`dieselkit migrate stamp 20240102000000`");
         assert_eq!(
             t.applied().len(),
             3,
             "{}: nothing applied past an edited migration",
             t.label()
         );
-        let status = t.dk(&["migrate", "status"]).failure();
+        // `status` is a report: it names the edit and exits 0 unless `--strict`.
+        let status = t
+            .dk(&["migrate", "status"])
+            .success()
+            .stderr_has("`dieselkit migrate stamp 20240102000000`");
         assert!(status.stdout().contains("edited"), "{}", status.stdout());
+        t.dk(&["migrate", "status", "--strict"]).expect_exit(3);
+        // `check` reports what `migrate run` refuses (CI red before the deploy is).
+        std::fs::write(
+            t.project.join("dieselkit.toml"),
+            "[project]\nname = \"edited\"\nbackend = \"sqlite\"\n",
+        )
+        .expect("model");
+        if t.kind.is_none() {
+            t.dk(&["check", "--json"])
+                .expect_exit(3)
+                .stdout_has("edited-migration")
+                .stdout_has("dieselkit migrate stamp 20240102000000");
+        }
         t.dk(&["migrate", "stamp", "2024-01-02-000000"])
             .success()
             .stderr_has("Accepted 2024-01-02-000000_create_t2");
+        t.dk(&["migrate", "revert"]).success();
+        t.dk(&["migrate", "revert"]).success();
+        // `-n N` applies at most N.
+        t.dk(&["migrate", "run", "-n", "1"])
+            .success()
+            .stderr_has("applied 1 migration(s)");
         t.dk(&["migrate", "run"])
             .success()
             .stderr_has("Applying 2024-01-04-000000_create_t4");

@@ -96,6 +96,18 @@ impl Run {
         );
         self
     }
+    pub fn expect_exit(self, code: i32) -> Self {
+        self.expect_code(code)
+    }
+    pub fn stdout_has(self, needle: &str) -> Self {
+        assert!(
+            self.stdout().contains(needle),
+            "{}: stdout lacks {needle:?}\n--- stdout\n{}",
+            self.description,
+            self.stdout()
+        );
+        self
+    }
     pub fn success(self) -> Self {
         self.expect_code(0)
     }
@@ -141,11 +153,24 @@ pub fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
     out
 }
 
-/// The shared target directory for generated projects, so their dependencies compile once.
+/// A skipped test says so on the terminal, past the test harness's output capture (which
+/// only takes `print!`/`eprint!`), so a summary of `ok`s cannot hide it.
+pub fn skip_notice(what: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "SKIPPED {what}");
+}
+
+/// The shared target directory for generated projects, so their dependencies compile once:
+/// `DIESELKIT_TEST_TARGET_DIR`, else `generated/` in `CARGO_TARGET_DIR` or `target/`.
 pub fn generated_target_dir() -> PathBuf {
     std::env::var_os("DIESELKIT_TEST_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("target").join("generated"))
+        .unwrap_or_else(|| {
+            std::env::var_os("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| repo_root().join("target"))
+                .join("generated")
+        })
 }
 
 /// A uniquely named database on a real server, created for one test and dropped when the
@@ -224,7 +249,7 @@ impl TestDb {
                         kind.env_var()
                     );
                 }
-                eprintln!("notice: skipping {test}: set {} to run it", kind.env_var());
+                skip_notice(&format!("{test}: set {} to run it", kind.env_var()));
                 return None;
             }
         };
