@@ -725,7 +725,9 @@ mod tests {
         ));
         let err = diff_with(&before, &after, &Hints::default()).expect_err("refused");
         assert!(
-            err[0].what.contains("--backfill \"users.timezone='UTC'\""),
+            err[0]
+                .what
+                .contains("--backfill \"authors.timezone='UTC'\""),
             "{err:?}"
         );
         let hints = Hints {

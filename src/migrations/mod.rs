@@ -5,6 +5,7 @@
 pub mod dump;
 pub mod engine;
 pub mod ledger;
+pub mod sample;
 pub mod source;
 pub mod split;
 pub mod verify;
@@ -638,6 +639,36 @@ impl Migrator {
             crate::spec::Backend::Mysql => "SELECT CAST(table_name AS CHAR) AS line FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name NOT LIKE '\\_\\_diesel%' ORDER BY table_name",
         };
         with_conn!(&mut self.conn, c => engine::Db::lines(c, query)).map_err(Error::from)
+    }
+
+    /// Row counts of the application tables.
+    pub fn row_counts(&mut self) -> Result<std::collections::BTreeMap<String, u64>> {
+        let cast = match self.backend {
+            crate::spec::Backend::Mysql => "CHAR",
+            _ => "TEXT",
+        };
+        let mut counts = std::collections::BTreeMap::new();
+        for table in self.table_names()? {
+            let query = format!("SELECT CAST(COUNT(*) AS {cast}) AS line FROM {table}");
+            let n = with_conn!(&mut self.conn, c => engine::Db::lines(c, &query))?;
+            counts.insert(table, n.first().and_then(|n| n.parse().ok()).unwrap_or(0));
+        }
+        Ok(counts)
+    }
+
+    /// Add one sample row to every table (see [`sample`]), starting at number `n`; returns
+    /// the tables that refused one, with the reason.
+    pub fn add_sample_rows(&mut self, n: &mut u32) -> Result<Vec<String>> {
+        let schema = self.introspect()?;
+        let mut refused = Vec::new();
+        for table in &schema.tables {
+            *n += 1;
+            let sql = sample::insert(table, self.backend, *n);
+            if let Err(e) = with_conn!(&mut self.conn, c => engine::Db::exec(c, &sql)) {
+                refused.push(format!("`{}`: {e}", table.name));
+            }
+        }
+        Ok(refused)
     }
 
     /// The database's schema, read from its catalog.

@@ -376,3 +376,44 @@ fn a_rebuild_that_leaves_dangling_references_is_rolled_back() {
     drop(conn);
     assert_eq!(counts(None, &url), SEEDED);
 }
+
+/// `migrate verify` replays with a sample row in every table, so a migration that loses
+/// rows fails it: here a table rebuild written the 0.1 way (DROP TABLE with foreign keys
+/// on), whose `DROP TABLE authors` deletes every book and review through ON DELETE CASCADE.
+#[test]
+fn verify_fails_a_migration_that_loses_child_rows() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let url = tmp.path().join("verify.db").to_string_lossy().into_owned();
+    let start = model(
+        "sqlite",
+        "\"name:string(50)\"",
+        "\"title:string(100)\", \"pages:int?\"",
+        "\"body:text\"",
+    )
+    .replace("on_delete=restrict", "on_delete=cascade");
+    let project = write_project_from(&start, &tmp.path().join("p"));
+    let run = |args: &[&str]| {
+        dk().args(args)
+            .args(["--database-url", &url])
+            .current_dir(&project)
+            .run()
+    };
+    run(&["migrate", "verify"]).success();
+    let dir = project.join("migrations/2030-01-01-000000_widen_0_1_style");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let rebuild = |width: u32| {
+        format!(
+            "CREATE TABLE authors__dieselkit_new (id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, name VARCHAR({width}) NOT NULL, created_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, updated_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP);\n\
+             INSERT INTO authors__dieselkit_new (id, name, created_at, updated_at) SELECT id, name, created_at, updated_at FROM authors;\n\
+             DROP TABLE authors;\n\
+             ALTER TABLE authors__dieselkit_new RENAME TO authors;\n"
+        )
+    };
+    std::fs::write(dir.join("up.sql"), rebuild(80)).expect("up");
+    std::fs::write(dir.join("down.sql"), rebuild(50)).expect("down");
+    run(&["migrate", "verify"])
+        .expect_exit(3)
+        .stderr_has("2030-01-01-000000_widen_0_1_style (up.sql)` loses rows")
+        .stderr_has("`books` had 2 row(s), 0 after")
+        .stderr_has("`reviews` had 1 row(s), 0 after");
+}
