@@ -193,9 +193,18 @@ pub enum MigrateCommand {
         /// Apply at most N pending migrations
         #[arg(short = 'n', long = "number", value_name = "N", conflicts_with = "to")]
         number: Option<usize>,
-        /// Print the SQL that would run, including bookkeeping and transactions; change nothing
+        /// Print the SQL that would run, including bookkeeping and transactions; change nothing.
+        /// Needs no database when none is configured or with `--from`
         #[arg(long)]
         sql: bool,
+        /// With `--sql`: write the script for a database at VERSION (every migration after
+        /// it), without connecting to any database; `--from 0` means an empty database
+        #[arg(long, value_name = "VERSION", requires = "sql")]
+        from: Option<String>,
+        /// With `--sql` and no database: the backend to write SQL for (default: the
+        /// project's, from dieselkit.toml)
+        #[arg(long, value_enum, value_name = "BACKEND", requires = "sql")]
+        backend: Option<Backend>,
         /// Refuse pending migrations older than the newest applied one (from a merged branch),
         /// and count any change to an applied migration's text as an edit (by default
         /// comments and whitespace do not count)

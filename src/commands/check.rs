@@ -10,10 +10,135 @@ use crate::ui::Ui;
 use serde::Serialize;
 use std::path::PathBuf;
 
-#[derive(Debug, Serialize)]
+/// One difference. `expected` is what the model (or, for the live database, the
+/// migrations) says; `actual` what the migrations (or the live database) have.
+#[derive(Debug, Serialize, Default)]
 struct Drift {
     kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    table: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    column: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expected: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    actual: Option<String>,
     detail: String,
+}
+
+impl Drift {
+    fn plain(kind: &'static str, detail: String) -> Drift {
+        Drift {
+            kind,
+            detail,
+            ..Drift::default()
+        }
+    }
+}
+
+/// A column as SQL would declare it: type, nullability, default.
+fn declared(c: &crate::schema::Column, backend: Backend) -> String {
+    let mut text = crate::sql::type_sql(&c.sql_type, backend);
+    text.push_str(if c.nullable { " NULL" } else { " NOT NULL" });
+    if let Some(d) = &c.default {
+        text.push_str(&format!(" DEFAULT {d:?}"));
+    }
+    text
+}
+
+/// What `op` (turning `have` into `want`) says differs, named for a person: "`posts.body`
+/// is nullable in the database, NOT NULL in the migrations".
+fn drift_of(
+    kind: &'static str,
+    op: &crate::diff::Op,
+    want: &str,
+    have: &str,
+    backend: Backend,
+) -> Drift {
+    use crate::diff::Op;
+    let (table, column, expected, actual, what) = match op {
+        Op::AlterColumn {
+            table, from, to, ..
+        } => {
+            let mut parts = Vec::new();
+            if from.sql_type != to.sql_type {
+                parts.push(format!(
+                    "is {} in {have}, {} in {want}",
+                    crate::sql::type_sql(&from.sql_type, backend),
+                    crate::sql::type_sql(&to.sql_type, backend)
+                ));
+            }
+            if from.nullable != to.nullable {
+                let n = |nullable: bool| if nullable { "nullable" } else { "NOT NULL" };
+                parts.push(format!(
+                    "is {} in {have}, {} in {want}",
+                    n(from.nullable),
+                    n(to.nullable)
+                ));
+            }
+            if from.default != to.default {
+                let d = |c: &crate::schema::Column| {
+                    c.default
+                        .as_ref()
+                        .map_or("no default".to_string(), |d| format!("default {d:?}"))
+                };
+                parts.push(format!("has {} in {have}, {} in {want}", d(from), d(to)));
+            }
+            (
+                Some(table.clone()),
+                Some(to.name.clone()),
+                Some(declared(to, backend)),
+                Some(declared(from, backend)),
+                format!("`{table}.{}` {}", to.name, parts.join(", and ")),
+            )
+        }
+        Op::AddColumn { table, column, .. } => (
+            Some(table.clone()),
+            Some(column.name.clone()),
+            Some(declared(column, backend)),
+            None,
+            format!("`{table}.{}` is in {want}, not in {have}", column.name),
+        ),
+        Op::DropColumn { table, column, .. } => (
+            Some(table.clone()),
+            Some(column.name.clone()),
+            None,
+            Some(declared(column, backend)),
+            format!("`{table}.{}` is in {have}, not in {want}", column.name),
+        ),
+        Op::CreateTable(t) => (
+            Some(t.name.clone()),
+            None,
+            Some("table".into()),
+            None,
+            format!("table `{}` is in {want}, not in {have}", t.name),
+        ),
+        Op::DropTable(t) => (
+            Some(t.name.clone()),
+            None,
+            None,
+            Some("table".into()),
+            format!("table `{}` is in {have}, not in {want}", t.name),
+        ),
+        other => (
+            Some(other.table().to_string()),
+            None,
+            None,
+            None,
+            format!(
+                "{want} and {have} differ: `{}` would reconcile them",
+                other.describe()
+            ),
+        ),
+    };
+    Drift {
+        kind,
+        table,
+        column,
+        expected,
+        actual,
+        detail: what,
+    }
 }
 
 pub fn run(json: bool, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
@@ -34,11 +159,25 @@ pub fn run(json: bool, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
     // 1. The model against the migrations.
     let hints = evolve::hints(&model, &[], true)?;
     match crate::diff::diff_with(&replayed, &evolve::desired(&model), &hints) {
-        Ok(ops) => drift.extend(ops.iter().map(|op| Drift {
-            kind: "model-without-migration",
-            detail: format!("dieselkit.toml wants `{}`, but no migration does it; run `dieselkit generate migration -m \"...\"`", op.describe()),
+        Ok(ops) => drift.extend(ops.iter().map(|op| {
+            let mut d = drift_of(
+                "model-without-migration",
+                op,
+                "dieselkit.toml",
+                "the migrations",
+                model.backend,
+            );
+            d.detail = format!(
+                "{}; run `dieselkit generate migration -m \"...\"`",
+                d.detail
+            );
+            d
         })),
-        Err(problems) => drift.extend(problems.into_iter().map(|p| Drift { kind: "model-without-migration", detail: p.what })),
+        Err(problems) => drift.extend(
+            problems
+                .into_iter()
+                .map(|p| Drift::plain("model-without-migration", p.what)),
+        ),
     }
 
     // 2. schema.rs against the migrations.
@@ -55,19 +194,19 @@ pub fn run(json: bool, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
                 .lines()
                 .filter(|l| !expected.lines().any(|e| e == *l))
                 .collect();
-            drift.push(Drift {
-                kind: "schema-rs",
-                detail: format!(
+            drift.push(Drift::plain(
+                "schema-rs",
+                format!(
                     "src/schema.rs differs from what the migrations produce (missing: {}; unexpected: {}); regenerate it with `diesel print-schema` after `dieselkit migrate run`, or `dieselkit generate migration`",
                     if missing.is_empty() { "-".into() } else { missing.iter().map(|l| format!("`{}`", l.trim())).collect::<Vec<_>>().join(", ") },
                     if extra.is_empty() { "-".into() } else { extra.iter().map(|l| format!("`{}`", l.trim())).collect::<Vec<_>>().join(", ") }
                 ),
-            });
+            ));
         }
-        Err(_) => drift.push(Drift {
-            kind: "schema-rs",
-            detail: format!("`{}` is missing", schema_rs.display()),
-        }),
+        Err(_) => drift.push(Drift::plain(
+            "schema-rs",
+            format!("`{}` is missing", schema_rs.display()),
+        )),
     }
 
     // 3. The live database against the migrations.
@@ -79,22 +218,28 @@ pub fn run(json: bool, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
             let (files, applied) = (live.files()?, live.applied()?);
             drift.extend(crate::migrations::engine::edited(&files, &applied, false).into_iter().map(|f| Drift {
                 kind: "edited-migration",
+                expected: Some(f.checksum.clone()),
+                actual: applied.checksums.get(&f.version).cloned(),
                 detail: crate::migrations::engine::edited_advice(f),
+                ..Drift::default()
             }));
             let pending: Vec<String> = live.status()?.migrations.into_iter().filter(|m| !m.applied).map(|m| m.name).collect();
             if !pending.is_empty() {
-                drift.push(Drift {
-                    kind: "pending-migrations",
-                    detail: format!("the live database has not applied {}; run `dieselkit migrate run`", pending.join(", ")),
-                });
+                drift.push(Drift::plain(
+                    "pending-migrations",
+                    format!("the live database has not applied {}; run `dieselkit migrate run`", pending.join(", ")),
+                ));
             } else {
                 let actual = live.introspect()?;
                 match crate::diff::diff(&replayed, &actual) {
-                    Ok(ops) => drift.extend(ops.iter().map(|op| Drift {
-                        kind: "live-database",
-                        detail: format!("the live database differs from the migrations: it has `{}` (a change made by hand?)", op.describe()),
+                    Ok(ops) => drift.extend(ops.iter().map(|op| {
+                        let mut d = drift_of("live-database", op, "the database", "the migrations", model.backend);
+                        // Here the migrations are what is expected.
+                        std::mem::swap(&mut d.expected, &mut d.actual);
+                        d.detail = format!("{} (a change made by hand?)", d.detail);
+                        d
                     })),
-                    Err(problems) => drift.extend(problems.into_iter().map(|p| Drift { kind: "live-database", detail: p.what })),
+                    Err(problems) => drift.extend(problems.into_iter().map(|p| Drift::plain("live-database", p.what))),
                 }
             }
         }

@@ -20,6 +20,27 @@ pub fn run(args: MigrateArgs, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
         .project_dir
         .clone()
         .unwrap_or_else(|| PathBuf::from("."));
+    if let MigrateCommand::Run {
+        sql: true,
+        from,
+        backend,
+        to,
+        ..
+    } = &args.command
+    {
+        let url = resolve_database_url(global.database_url.as_deref(), &project_dir);
+        if from.is_some() || url.is_err() {
+            let script = offline_script(
+                &project_dir,
+                from.as_deref(),
+                *backend,
+                to.as_deref(),
+                url.ok(),
+            )?;
+            ui.data(script);
+            return Ok(0);
+        }
+    }
     let url = resolve_database_url(global.database_url.as_deref(), &project_dir)?;
     ui.detail(
         "Database",
@@ -123,6 +144,76 @@ pub fn run(args: MigrateArgs, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
         MigrateCommand::Verify => unreachable!("handled above"),
     }
     Ok(0)
+}
+
+/// `migrate run --sql` without a database: the script for a database at `from` (every
+/// migration after it; all of them without `from`), for the backend of `--backend`, the URL
+/// or the project.
+fn offline_script(
+    project_dir: &std::path::Path,
+    from: Option<&str>,
+    backend: Option<crate::spec::Backend>,
+    to: Option<&str>,
+    url: Option<migrations::DatabaseUrl>,
+) -> Result<String> {
+    let backend = match (backend, url) {
+        (Some(b), _) => b,
+        (None, Some(u)) => migrations::backend_of(&u.url),
+        (None, None) => crate::evolve::read_model(project_dir)
+            .map(|(_, model)| model.backend)
+            .map_err(|e| {
+                Error::usage(format!(
+                    "no database and no backend to write SQL for: pass `--backend sqlite|postgres|mysql` ({e})"
+                ))
+            })?,
+    };
+    let files = migrations::source::load(&project_dir.join("migrations"))?;
+    let version = |v: &str| -> Result<String> {
+        let wanted: String = v
+            .split('_')
+            .next()
+            .unwrap_or(v)
+            .chars()
+            .filter(char::is_ascii_digit)
+            .collect();
+        if v == "0" || files.iter().any(|f| f.version == wanted) {
+            Ok(wanted)
+        } else {
+            Err(Error::usage(format!(
+                "`{v}`: no migration has that version; run `dieselkit migrate status` to list them (`--from 0` means an empty database)"
+            )))
+        }
+    };
+    let from = from.map(version).transpose()?.filter(|v| v != "0");
+    let to = to.map(version).transpose()?;
+    let mut applied = engine::Applied::default();
+    if let Some(from) = &from {
+        for f in files.iter().filter(|f| f.version <= *from) {
+            applied.versions.insert(f.version.clone(), None);
+        }
+    }
+    let mut script = format!(
+        "-- written without a database: it assumes one at {}\n",
+        match &from {
+            Some(v) => format!("version {v} (every migration up to it applied)"),
+            None => "no migrations (empty)".to_string(),
+        }
+    );
+    if from.is_some() {
+        script.push_str(&format!(
+            "-- (if its {} table was created by dieselkit 0.1, first run: {};)\n",
+            migrations::ledger::SIDE_TABLE,
+            migrations::ledger::add_text_checksum_column()
+        ));
+    }
+    script.push_str(&engine::preview_run(
+        backend,
+        &files,
+        &applied,
+        to.as_deref(),
+        false,
+    ));
+    Ok(script)
 }
 
 fn warn_about_order(m: &mut Migrator, ui: &Ui, strict: bool) -> Result<()> {
@@ -245,6 +336,8 @@ fn history(m: &mut Migrator, ui: &Ui, json: bool) -> Result<()> {
     } else {
         let mut out = format!("{:<19}  MIGRATION\n", "APPLIED AT");
         for (at, _, name) in &rows {
+            // To the second, as SQLite and MySQL record it (PostgreSQL adds microseconds).
+            let at: String = at.chars().take(19).collect();
             out.push_str(&format!("{at:<19}  {name}\n"));
         }
         ui.data(out);

@@ -145,9 +145,7 @@ pub fn unlock_statement(backend: Backend) -> Option<String> {
 pub fn lock_preview(backend: Backend) -> String {
     match backend {
         Backend::Postgres => format!("SELECT pg_advisory_lock({PG_LOCK_KEY})"),
-        Backend::Mysql => {
-            "SELECT GET_LOCK(CONCAT('dieselkit_migrate:', DATABASE()), <timeout>)".into()
-        }
+        Backend::Mysql => "SELECT GET_LOCK(CONCAT('dieselkit_migrate:', DATABASE()), 60)".into(),
         Backend::Sqlite => {
             "-- each migration runs in BEGIN EXCLUSIVE ... COMMIT (SQLite's lock)".into()
         }

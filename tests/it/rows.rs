@@ -417,3 +417,170 @@ fn verify_fails_a_migration_that_loses_child_rows() {
         .stderr_has("`books` had 2 row(s), 0 after")
         .stderr_has("`reviews` had 1 row(s), 0 after");
 }
+
+/// `migrate run --sql --from 0` writes the whole script without a database; run by hand on
+/// an empty database of each backend, it leaves what `dieselkit migrate run` would: every
+/// migration applied with matching checksums, nothing pending, no drift.
+fn offline_script_applies(kind: Option<ServerKind>, backend: &str, test: &str) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let Some((_db, url)) = TestDb::or_sqlite(kind, test, &tmp.path().join("offline.db")) else {
+        return;
+    };
+    let start = model(
+        backend,
+        "\"name:string(50)\"",
+        "\"title:string(100)\", \"pages:int?\"",
+        "\"body:text\"",
+    );
+    let project = write_project_from(&start, &tmp.path().join("p"));
+    let script = dk()
+        .args([
+            "migrate",
+            "run",
+            "--sql",
+            "--from",
+            "0",
+            "--backend",
+            backend,
+        ])
+        .current_dir(&project)
+        .run()
+        .success()
+        .stdout();
+    assert!(script.contains("assumes one at no migrations"), "{script}");
+    batch_on(kind, &url, &script);
+    let status = dk()
+        .args([
+            "migrate",
+            "status",
+            "--json",
+            "--strict",
+            "--database-url",
+            &url,
+        ])
+        .current_dir(&project)
+        .run()
+        .success()
+        .stdout();
+    let status: serde_json::Value = serde_json::from_str(&status).expect("json");
+    let migrations = status["migrations"].as_array().expect("migrations");
+    assert!(migrations.len() >= 3, "{status}");
+    for m in migrations {
+        assert_eq!(m["applied"], true, "{backend}: {m}");
+        assert_eq!(m["checksum"], "ok", "{backend}: {m}");
+    }
+    dk().args(["migrate", "run", "--database-url", &url])
+        .current_dir(&project)
+        .run()
+        .success()
+        .stderr_has("no pending migrations");
+    dk().args(["check", "--database-url", &url])
+        .current_dir(&project)
+        .run()
+        .success();
+}
+
+#[test]
+fn offline_script_applies_on_sqlite() {
+    offline_script_applies(None, "sqlite", "offline_sqlite");
+}
+
+#[test]
+fn offline_script_applies_on_postgres() {
+    offline_script_applies(Some(ServerKind::Postgres), "postgres", "offline_pg");
+}
+
+#[test]
+fn offline_script_applies_on_mysql() {
+    offline_script_applies(Some(ServerKind::Mysql), "mysql", "offline_my");
+}
+
+/// Run a script of several statements, as a DBA's client would.
+fn batch_on(kind: Option<ServerKind>, url: &str, script: &str) {
+    use diesel::connection::SimpleConnection;
+    match kind {
+        None => diesel::SqliteConnection::establish(url)
+            .expect("sqlite")
+            .batch_execute(script),
+        Some(ServerKind::Postgres) => diesel::PgConnection::establish(url)
+            .expect("pg")
+            .batch_execute(script),
+        Some(ServerKind::Mysql) => diesel::MysqlConnection::establish(url)
+            .expect("mysql")
+            .batch_execute(script),
+    }
+    .unwrap_or_else(|e| panic!("{e}\n{script}"));
+}
+
+/// `check --json` names what differs as data (kind, table, column, expected, actual), and
+/// its messages say how: a column added by hand, a column made nullable by hand.
+fn check_names_hand_made_changes(kind: Option<ServerKind>, backend: &str, test: &str) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let Some((_db, url)) = TestDb::or_sqlite(kind, test, &tmp.path().join("check.db")) else {
+        return;
+    };
+    let start = model(
+        backend,
+        "\"name:string(50)\"",
+        "\"title:string(100)\", \"pages:int?\"",
+        "\"body:text\"",
+    );
+    let project = write_project_from(&start, &tmp.path().join("p"));
+    let run = |args: &[&str]| {
+        dk().args(args)
+            .args(["--database-url", &url])
+            .current_dir(&project)
+            .run()
+    };
+    run(&["migrate", "run"]).success();
+    run(&["check"]).success();
+    exec_on(kind, &url, "ALTER TABLE authors ADD COLUMN extra INTEGER");
+    let nullable = match kind {
+        None => None,
+        Some(ServerKind::Postgres) => Some("ALTER TABLE authors ALTER COLUMN name DROP NOT NULL"),
+        Some(ServerKind::Mysql) => Some("ALTER TABLE authors MODIFY name VARCHAR(50) NULL"),
+    };
+    if let Some(sql) = nullable {
+        exec_on(kind, &url, sql);
+    }
+    let out = run(&["check", "--json"]).expect_exit(3).stdout();
+    let json: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let drift = json["drift"].as_array().expect("drift");
+    let entry = |column: &str| {
+        drift
+            .iter()
+            .find(|d| d["column"] == column)
+            .unwrap_or_else(|| panic!("{backend}: no entry for {column} in {out}"))
+    };
+    let extra = entry("extra");
+    assert_eq!(extra["kind"], "live-database");
+    assert_eq!(extra["table"], "authors");
+    assert_eq!(extra["actual"], "INTEGER NULL");
+    assert!(extra.get("expected").is_none(), "{extra}");
+    if nullable.is_some() {
+        let name = entry("name");
+        assert_eq!(name["expected"], "VARCHAR(50) NOT NULL", "{backend}");
+        assert_eq!(name["actual"], "VARCHAR(50) NULL", "{backend}");
+        assert!(
+            name["detail"].as_str().is_some_and(|d| d.contains(
+                "`authors.name` is NOT NULL in the migrations, nullable in the database"
+            )),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn check_names_hand_made_changes_on_sqlite() {
+    check_names_hand_made_changes(None, "sqlite", "check_sqlite");
+}
+
+#[test]
+fn check_names_hand_made_changes_on_postgres() {
+    check_names_hand_made_changes(Some(ServerKind::Postgres), "postgres", "check_pg");
+}
+
+#[test]
+fn check_names_hand_made_changes_on_mysql() {
+    check_names_hand_made_changes(Some(ServerKind::Mysql), "mysql", "check_my");
+}
