@@ -10,16 +10,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 fn ask(question: &str) -> Result<bool> {
-    dialoguer::Confirm::with_theme(&dialoguer::theme::ColorfulTheme::default())
-        .with_prompt(question)
-        .default(false)
-        .interact()
-        .map_err(|e| match e {
-            dialoguer::Error::IO(io) if io.kind() == std::io::ErrorKind::Interrupted => {
-                Error::Aborted
-            }
-            dialoguer::Error::IO(io) => Error::Io(io),
-        })
+    crate::wizard::yes_no(question, false)
 }
 
 /// Write `renamed_from=OLD` into the field spec whose column is `new` in `table`.

@@ -53,6 +53,16 @@ pub fn run(args: NewProjectArgs, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     if !args.yes && interactive {
         wizard::fill(&mut file, missing)?;
+        // Answers are never thrown away: if anything fails from here on, they are saved
+        // for `--from`.
+        return generate(&args, global, ui, &file).map_err(|e| match save_answers(&file) {
+            Ok(path) => Error::usage(format!(
+                "{e}\nyour answers are saved in `{}`: fix what the error names there (or not at all, if it was about the destination), then run `dieselkit new-project --from {}`",
+                path.display(),
+                path.display()
+            )),
+            Err(_) => e,
+        });
     } else if missing.name {
         return Err(Error::MissingAnswer {
             what: "the project name".into(),
@@ -68,7 +78,34 @@ pub fn run(args: NewProjectArgs, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
         });
     }
 
-    let model = Model::from_file(&file)?;
+    generate(&args, global, ui, &file)
+}
+
+/// Save wizard answers to a new `dieselkit-answers[-N].toml` in the current directory.
+fn save_answers(file: &ProjectFile) -> Result<PathBuf> {
+    let text = toml::to_string(file).map_err(|e| Error::Internal(e.to_string()))?;
+    for n in 0..100 {
+        let path = PathBuf::from(if n == 0 {
+            "dieselkit-answers.toml".to_string()
+        } else {
+            format!("dieselkit-answers-{n}.toml")
+        });
+        if !path.exists() {
+            fs_err::write(&path, format!("# Answers from the dieselkit new-project wizard; pass this file to `--from`.\n\n{text}"))?;
+            return Ok(path);
+        }
+    }
+    Err(Error::Internal("no free name for the answers file".into()))
+}
+
+/// Validate the answers, render and write the project.
+fn generate(
+    args: &NewProjectArgs,
+    global: &GlobalArgs,
+    ui: &Ui,
+    file: &ProjectFile,
+) -> Result<i32> {
+    let model = Model::from_file(file)?;
     let epoch = plan::generation_epoch()?;
     let templates = args.templates.clone().or_else(|| {
         let dir = args.from.as_ref()?.parent()?.join(".dieselkit/templates");
@@ -81,7 +118,7 @@ pub fn run(args: NewProjectArgs, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
     if args.fmt {
         crate::format::rustfmt(&mut files, None)?;
     }
-    let dest = destination(&args, global, &model);
+    let dest = destination(args, global, &model);
 
     if args.dry_run {
         ui.data(write::describe_tree(&dest, &files));

@@ -75,7 +75,8 @@ fn wizard_builds_a_project_with_a_relation() {
     answer(&mut p, "Another resource", "book\n");
     answer(&mut p, "Field of `book`", "title:string(200)\n");
     answer(&mut p, "Field of `book`", "\n");
-    answer(&mut p, "belong to another resource", "y");
+    // Yes/no questions take a line: `y` and Enter, and nothing spills into the next prompt.
+    answer(&mut p, "belong to another resource", "y\n");
     answer(&mut p, "belongs to", "\n");
     answer(&mut p, "is deleted", "\n");
     answer(&mut p, "Another resource", "\n");
@@ -140,7 +141,7 @@ fn generate_asks_whether_a_vanished_column_was_renamed() {
     let text = std::fs::read_to_string(&model).expect("model");
     std::fs::write(&model, text.replace("\"age:int?\"", "\"years_old:int?\"")).expect("write");
     let mut p = wizard(&project, &["generate", "migration", "-m", "rename age"]);
-    answer(&mut p, "is `years_old` the column `age` renamed?", "y");
+    answer(&mut p, "is `years_old` the column `age` renamed?", "y\n");
     p.exp_eof().expect("finishes");
     assert_eq!(exit_code(&p), 0);
     let model = std::fs::read_to_string(&model).expect("model");
@@ -173,7 +174,7 @@ fn generate_asks_whether_a_vanished_table_was_renamed() {
     answer(
         &mut p,
         "Is table `clients` the table `customers` renamed?",
-        "y",
+        "y\n",
     );
     p.exp_eof().expect("finishes");
     assert_eq!(exit_code(&p), 0);
@@ -193,4 +194,74 @@ fn generate_asks_whether_a_vanished_table_was_renamed() {
     );
     assert!(project.join("src/models/client.rs").exists());
     assert!(!project.join("src/models/customer.rs").exists());
+}
+
+/// The tutorial's blog as a new user answers it: a comment belongs to a post and to a user
+/// (`user:references` is the column `user_id`, no reserved word), a field named with a
+/// reserved word is refused at its prompt, and when the destination turns out to be taken
+/// after every question, the answers are saved for `--from` instead of thrown away.
+#[test]
+fn wizard_takes_several_relations_and_keeps_answers_on_a_late_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join("blog")).expect("mkdir");
+    std::fs::write(dir.path().join("blog/notes.txt"), "mine").expect("write");
+    let mut p = wizard(dir.path(), &["new-project"]);
+    answer(&mut p, "Project name", "blog\n");
+    answer(&mut p, "Database", "\n");
+    answer(&mut p, "Resource name", "user\n");
+    answer(&mut p, "Field of `user`", "email:string(255):unique\n");
+    answer(&mut p, "Field of `user`", "\n");
+    answer(&mut p, "Another resource", "post\n");
+    answer(&mut p, "Field of `post`", "order:int\n");
+    answer(
+        &mut p,
+        "`order` is an SQL reserved word",
+        "title:string(200)\n",
+    );
+    answer(&mut p, "Field of `post`", "\n");
+    answer(&mut p, "belong to another resource", "y\n");
+    answer(&mut p, "belongs to", "\n");
+    answer(&mut p, "is deleted", "\n");
+    answer(&mut p, "Another resource", "comment\n");
+    answer(&mut p, "Field of `comment`", "body:text\n");
+    answer(&mut p, "Field of `comment`", "\n");
+    answer(&mut p, "belong to another resource", "y\n");
+    // `post` is offered first (the newest), then `user` is the one left.
+    answer(&mut p, "belongs to", "\n");
+    answer(&mut p, "is deleted", "\n");
+    answer(&mut p, "belong to yet another resource", "yes\n");
+    answer(&mut p, "belongs to", "\n");
+    answer(&mut p, "is deleted", "\n");
+    answer(&mut p, "Another resource", "\n");
+    answer(&mut p, "Options", "\n");
+    p.exp_string("dieselkit-answers.toml")
+        .expect("answers saved");
+    p.exp_eof().expect("finishes");
+    assert_ne!(exit_code(&p), 0, "the destination is not empty");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("blog/notes.txt")).expect("kept"),
+        "mine"
+    );
+    let saved = dir.path().join("dieselkit-answers.toml");
+    let answers = std::fs::read_to_string(&saved).expect("answers");
+    for expected in [
+        "\"post:references:on_delete=restrict\"",
+        "\"user:references:on_delete=restrict\"",
+        "title:string(200)",
+    ] {
+        assert!(answers.contains(expected), "{expected} in {answers}");
+    }
+    crate::support::dk()
+        .args([
+            "new-project",
+            "--from",
+            "dieselkit-answers.toml",
+            "--output",
+            "blog2",
+        ])
+        .current_dir(dir.path())
+        .run()
+        .success();
+    let model = std::fs::read_to_string(dir.path().join("blog2/dieselkit.toml")).expect("model");
+    assert!(model.contains("user:references"), "{model}");
 }
