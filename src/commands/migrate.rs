@@ -357,7 +357,11 @@ fn verify(url: &str, project_dir: &std::path::Path, ui: &Ui) -> Result<i32> {
         ),
     );
     let result = migrations::verify::verify(scratch.url(), project_dir, &mut |verb, name| {
-        ui.detail(verb, name)
+        if verb == migrations::verify::WARNING {
+            ui.warn(name)
+        } else {
+            ui.detail(verb, name)
+        }
     });
     drop(scratch);
     let mismatches = result?;

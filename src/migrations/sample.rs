@@ -14,7 +14,14 @@ pub fn value(table: &Table, column: &Column, backend: Backend, n: u32) -> String
         return format!("(SELECT MAX({}) FROM {})", fk.ref_column, fk.ref_table);
     }
     let text = |s: String| quote_literal(&s, backend);
+    let unique = table
+        .indexes
+        .iter()
+        .any(|i| i.unique && i.columns == [column.name.clone()]);
     match &column.sql_type {
+        // 1 unless the column is unique: every table's first sample row has id 1, so an
+        // integer column that later gets a foreign key still references a row.
+        SqlType::Integer | SqlType::BigInt | SqlType::SmallInt if !unique => "1".into(),
         SqlType::Integer | SqlType::BigInt => n.to_string(),
         // SMALLINT may be as narrow as 16 bits.
         SqlType::SmallInt => (n % 30_000).to_string(),

@@ -162,18 +162,73 @@ fn accounts_workshop_not_null_with_backfill() {
         &["generate", "field", "account", "display_name:string(80)?"],
     );
     step(&project, &["migrate", "run"]);
-    dk().args(["generate", "field", "account", "timezone:string(64)"])
+    let refused = dk()
+        .args(["generate", "field", "account", "timezone:string(64)"])
         .current_dir(&project)
         .run()
         .usage_error()
-        .stderr_has("has no default")
-        .stderr_has("--backfill timezone=SQL");
+        .stderr_has("has no default");
     assert!(
         !std::fs::read_to_string(project.join("dieselkit.toml"))
             .expect("model")
             .contains("timezone"),
         "a refused change leaves the model alone"
     );
+    // The hint, pasted into a shell as printed, gives the SQL it shows: quotes included.
+    let stderr = refused.stderr();
+    let hint = stderr
+        .split('`')
+        .find(|part| part.starts_with("--backfill "))
+        .unwrap_or_else(|| panic!("a --backfill hint in {stderr}"));
+    assert_eq!(hint, "--backfill \"accounts.timezone='UTC'\"");
+    let bin = env!("CARGO_BIN_EXE_dieselkit");
+    let pasted = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "'{bin}' generate field account 'timezone:string(64)' {hint}"
+        ))
+        .current_dir(&project)
+        .env("SOURCE_DATE_EPOCH", "1800000000")
+        .output()
+        .expect("sh");
+    assert!(
+        pasted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pasted.stderr)
+    );
+    let migration = std::fs::read_dir(project.join("migrations"))
+        .expect("migrations")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.to_string_lossy().contains("timezone"))
+        .max()
+        .expect("the timezone migration");
+    let up = std::fs::read_to_string(migration.join("up.sql")).expect("up.sql");
+    assert!(up.contains("SET timezone = 'UTC'"), "{up}");
+    // What the shell makes of a hint without the double quotes is refused before anything
+    // is written: the new migration is tried on a scratch database first.
+    std::fs::remove_dir_all(&migration).expect("rm");
+    let model = std::fs::read_to_string(project.join("dieselkit.toml")).expect("model");
+    std::fs::write(
+        project.join("dieselkit.toml"),
+        model.replace(", \"timezone:string(64)\"", ""),
+    )
+    .expect("model");
+    let before = crate::support::tree(&project);
+    dk().args([
+        "generate",
+        "field",
+        "account",
+        "timezone:string(64)",
+        "--backfill",
+        "accounts.timezone=UTC",
+    ])
+    .current_dir(&project)
+    .env("SOURCE_DATE_EPOCH", "1800000000")
+    .run()
+    .usage_error()
+    .stderr_has("no such column: UTC")
+    .stderr_has("nothing was written");
+    assert!(crate::support::tree(&project) == before, "nothing changed");
     step(
         &project,
         &[

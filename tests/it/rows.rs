@@ -423,9 +423,13 @@ fn verify_fails_a_migration_that_loses_child_rows() {
 /// migration applied with matching checksums, nothing pending, no drift.
 fn offline_script_applies(kind: Option<ServerKind>, backend: &str, test: &str) {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let Some((_db, url)) = TestDb::or_sqlite(kind, test, &tmp.path().join("offline.db")) else {
+    let Some((db, url)) = TestDb::or_sqlite(kind, test, &tmp.path().join("offline.db")) else {
         return;
     };
+    // The DBA's empty database.
+    if let Some(db) = &db {
+        db.create();
+    }
     let start = model(
         backend,
         "\"name:string(50)\"",
