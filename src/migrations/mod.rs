@@ -263,7 +263,7 @@ fn not_built_for(backend: crate::spec::Backend, url: &str) -> Error {
         _ => ("mysql", "libmysqlclient or libmariadb (Debian/Ubuntu: `apt install libmariadb-dev-compat libmariadb-dev`; macOS: `brew install mysql-client`)"),
     };
     Error::usage(format!(
-        "`{}` is a {backend} database, but this dieselkit was built without {backend} support; reinstall with `cargo install dieselkit --features {feature}` (needs {lib})",
+        "`{}` is a {backend} database, but this dieselkit was built without {backend} support; reinstall it from its source with `cargo install --locked --path <dieselkit source> --features {feature}` (or `--features postgres,mysql`; needs {lib})",
         redact(url)
     ))
 }
