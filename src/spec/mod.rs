@@ -353,7 +353,7 @@ fn validate_resource_name(name: &str) -> Result<String, SpecError> {
     }
     if names::is_sql_reserved(&table) {
         return Err(SpecError::plain(format!(
-            "resource name `{name}` (table `{table}`) is an SQL reserved word; choose another"
+            "resource name `{name}` (table `{table}`) is an SQL reserved word on at least one backend; choose a more specific name, for example `user_{name}` (table `user_{table}`)"
         )));
     }
     if names::pascal(name) == "Self" {
@@ -522,6 +522,7 @@ mod tests {
         .expect("`user:references` is the column `user_id`");
         assert_eq!(shop.resources[1].fields[0].column(), "user_id");
         assert!(err(&[("post", &["user:int"])]).contains("`user` is an SQL reserved word"));
+        assert!(err(&[("group", &["name:text"])]).contains("for example `user_group`"));
         assert!(err(&[("book", &["a:int", "a:text"])]).contains("already defined by field 1"));
         assert!(err(&[("book", &["id:int"])]).contains("generated for every table"));
         assert!(err(&[("book", &["author:references"])]).contains("unknown resource `author`"));

@@ -104,6 +104,8 @@ const SQL_RESERVED: &[&str] = &[
     "unique",
     "update",
     "user",
+    // MySQL 8 reserves GROUPS (window frames).
+    "groups",
     "using",
     "values",
     "view",
