@@ -285,11 +285,16 @@ pub struct LockOptions<'a> {
     pub timeout: Duration,
     /// Compare applied migrations' whole text, not just their code.
     pub strict: bool,
+    /// The caller already holds the migration lock (PostgreSQL: on its own connection).
+    pub held: bool,
     pub on_wait: &'a mut dyn FnMut(),
 }
 
 /// Take the session lock (PostgreSQL, MySQL), waiting up to the timeout.
 pub fn lock<D: Db>(db: &mut D, opts: &mut LockOptions<'_>) -> Result<()> {
+    if opts.held {
+        return Ok(());
+    }
     let backend = db.backend();
     let Some(query) = ledger::try_lock_query(backend) else {
         // SQLite locks the database file: probe once without waiting so a waiting process
@@ -323,10 +328,26 @@ pub fn lock<D: Db>(db: &mut D, opts: &mut LockOptions<'_>) -> Result<()> {
     }
 }
 
-pub fn unlock<D: Db>(db: &mut D) {
-    if let Some(statement) = ledger::unlock_statement(db.backend()) {
-        // Closing the connection releases it anyway.
-        let _ = db.exec(&statement);
+/// Release the session lock [`lock`] took, checking that it was held; `result` is what
+/// ran under it, and wins over an unlock failure.
+pub fn unlock<D: Db, T>(db: &mut D, opts: &LockOptions<'_>, result: Result<T>) -> Result<T> {
+    if opts.held {
+        return result;
+    }
+    let Some(query) = ledger::checked_unlock_query(db.backend()) else {
+        return result;
+    };
+    let released = db.lines(&query).map_err(Error::from).and_then(|r| {
+        match r.first().map(String::as_str) {
+            Some("yes") => Ok(()),
+            _ => Err(Error::Migration(
+                "the migration lock was not held by this session when it was released (a connection pooler between dieselkit and the database?); use a direct connection: set MIGRATION_DATABASE_URL".into(),
+            )),
+        }
+    });
+    match (result, released) {
+        (Ok(v), Ok(())) => Ok(v),
+        (Err(e), _) | (Ok(_), Err(e)) => Err(e),
     }
 }
 
@@ -479,8 +500,7 @@ fn steps_under_lock<D: Db>(
             restored?;
         }
     }
-    unlock(db);
-    result
+    unlock(db, opts, result)
 }
 
 /// Apply pending migrations in order (up to `target`), one locked step at a time.
@@ -619,8 +639,7 @@ pub fn stamp<D: Db>(
             Ok(count)
         })
     })();
-    unlock(db);
-    result
+    unlock(db, opts, result)
 }
 
 /// What `migrate run --sql` would execute, statement by statement. Reads the applied list

@@ -141,6 +141,20 @@ pub fn unlock_statement(backend: Backend) -> Option<String> {
     }
 }
 
+/// Release the session lock, answering `yes` when it was held (MySQL; PostgreSQL's lock is
+/// transaction-scoped, see `pg_lock`).
+pub fn checked_unlock_query(backend: Backend) -> Option<String> {
+    match backend {
+        Backend::Postgres => Some(format!(
+            "SELECT CASE WHEN pg_advisory_unlock({PG_LOCK_KEY}) THEN 'yes' ELSE 'no' END AS line"
+        )),
+        Backend::Mysql => Some(
+            "SELECT CASE WHEN RELEASE_LOCK(CONCAT('dieselkit_migrate:', DATABASE())) = 1 THEN 'yes' ELSE 'no' END AS line".into(),
+        ),
+        Backend::Sqlite => None,
+    }
+}
+
 /// How `--sql` shows taking the lock.
 pub fn lock_preview(backend: Backend) -> String {
     match backend {

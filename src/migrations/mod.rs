@@ -5,6 +5,8 @@
 pub mod dump;
 pub mod engine;
 pub mod ledger;
+#[cfg(feature = "postgres")]
+mod pg_lock;
 pub mod sample;
 pub mod source;
 pub mod split;
@@ -270,6 +272,20 @@ fn not_built_for(backend: crate::spec::Backend, url: &str) -> Error {
 
 #[cfg(feature = "postgres")]
 fn connect_postgres(url: &str, create: bool) -> Result<diesel::PgConnection> {
+    connect_postgres_inner(url, create).map(|mut c| {
+        // Unnamed statements only (diesel sends each with its parameters in one message), so
+        // a transaction-mode pooler that hands each transaction another server connection
+        // never sees a statement prepared on a different one.
+        diesel::Connection::set_prepared_statement_cache_size(
+            &mut c,
+            diesel::connection::CacheSize::Disabled,
+        );
+        c
+    })
+}
+
+#[cfg(feature = "postgres")]
+fn connect_postgres_inner(url: &str, create: bool) -> Result<diesel::PgConnection> {
     use diesel::PgConnection;
     match PgConnection::establish(url) {
         Ok(c) => Ok(c),
@@ -412,6 +428,8 @@ macro_rules! with_conn {
 /// An open migration session on one database with one migrations directory.
 pub struct Migrator {
     conn: Conn,
+    /// The URL it was opened with (a PostgreSQL lock takes a second connection to it).
+    url: String,
     pub migrations_dir: PathBuf,
     pub backend: crate::spec::Backend,
     /// How long to wait for another process's migration lock.
@@ -486,6 +504,7 @@ impl Migrator {
         // SQLite waits this long for a locked file; `lock` resets it from `lock_timeout`.
         Ok(Migrator {
             conn,
+            url: url.to_string(),
             migrations_dir,
             backend,
             lock_timeout: Duration::from_secs(60),
@@ -535,8 +554,33 @@ impl Migrator {
         engine::LockOptions {
             timeout: self.lock_timeout,
             strict: self.strict,
+            held: false,
             on_wait,
         }
+    }
+
+    /// Run `f` holding the migration lock. On PostgreSQL the lock is transaction-scoped and
+    /// held by a second connection (see [`pg_lock`]), so it can never outlive this process
+    /// or stay behind in a connection pooler; elsewhere the engine takes it.
+    fn locked<T>(
+        &mut self,
+        on_wait: &mut dyn FnMut(),
+        f: &mut dyn FnMut(&mut Conn, &mut engine::LockOptions<'_>) -> Result<T>,
+    ) -> Result<T> {
+        #[cfg(feature = "postgres")]
+        if self.backend == crate::spec::Backend::Postgres {
+            let lock = pg_lock::PgLock::acquire(&self.url, self.lock_timeout, on_wait)?;
+            let mut opts = self.lock_options(on_wait);
+            opts.held = true;
+            let result = f(&mut self.conn, &mut opts);
+            let released = lock.release();
+            return match (result, released) {
+                (Ok(v), Ok(())) => Ok(v),
+                (Err(e), _) | (Ok(_), Err(e)) => Err(e),
+            };
+        }
+        let mut opts = self.lock_options(on_wait);
+        f(&mut self.conn, &mut opts)
     }
 
     /// Apply pending migrations in version order, up to and including `to` when given.
@@ -559,8 +603,9 @@ impl Migrator {
     ) -> Result<Vec<String>> {
         let files = self.files()?;
         let target = to.map(|t| check_target(&files, t)).transpose()?;
-        let mut opts = self.lock_options(on_wait);
-        with_conn!(&mut self.conn, c => engine::run(c, &files, target.as_deref(), number, &mut opts, on_apply))
+        self.locked(on_wait, &mut |conn, opts| {
+            with_conn!(conn, c => engine::run(c, &files, target.as_deref(), number, opts, on_apply))
+        })
     }
 
     pub fn revert(
@@ -572,8 +617,9 @@ impl Migrator {
         let files = self.files()?;
         let mut normalized = String::new();
         let limit = checked_limit(&files, limit, &mut normalized)?;
-        let mut opts = self.lock_options(on_wait);
-        with_conn!(&mut self.conn, c => engine::revert(c, &files, limit, &mut opts, on_revert))
+        self.locked(on_wait, &mut |conn, opts| {
+            with_conn!(conn, c => engine::revert(c, &files, limit, opts, on_revert))
+        })
     }
 
     /// Revert the last migrations and apply them again.
@@ -600,8 +646,9 @@ impl Migrator {
     ) -> Result<usize> {
         let files = self.files()?;
         let target = check_target(&files, to)?;
-        let mut opts = self.lock_options(on_wait);
-        with_conn!(&mut self.conn, c => engine::stamp(c, &files, &target, &mut opts, on_stamp))
+        self.locked(on_wait, &mut |conn, opts| {
+            with_conn!(conn, c => engine::stamp(c, &files, &target, opts, on_stamp))
+        })
     }
 
     pub fn preview_run(&mut self, to: Option<&str>) -> Result<String> {

@@ -9,6 +9,7 @@ mod docs;
 mod e2e;
 mod evolve;
 mod migrate;
+mod pooler;
 mod resilience;
 mod rows;
 mod snapshots;

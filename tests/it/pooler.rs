@@ -1,0 +1,222 @@
+//! Production PostgreSQL behind a transaction-mode pooler: a real PgBouncer (Debian's
+//! package) in front of the test server, started for the test on a free loopback port and
+//! stopped by its pid. PgBouncer refuses to run as root, so as root it runs as `postgres`.
+
+use crate::evolve::write_project_from;
+use crate::support::{dk, ServerKind, TestDb};
+use diesel::{Connection, RunQueryDsl};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub(crate) struct PgBouncer {
+    child: Child,
+    pub(crate) port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for PgBouncer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn pgbouncer_binary() -> Option<PathBuf> {
+    ["/usr/sbin/pgbouncer", "/usr/bin/pgbouncer"]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+}
+
+impl PgBouncer {
+    /// A PgBouncer in `pool_mode = transaction` in front of the test PostgreSQL server, or
+    /// None (skipped locally; a failure under `CI=true`) without the server URL or the
+    /// `pgbouncer` program.
+    pub(crate) fn start(test: &str) -> Option<PgBouncer> {
+        let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+        let server = std::env::var("DIESELKIT_TEST_POSTGRES_URL").ok()?;
+        let Some(binary) = pgbouncer_binary() else {
+            assert!(
+                !ci,
+                "pgbouncer is not installed; under CI=true the pooler tests must run"
+            );
+            crate::support::skip_notice(&format!("{test}: install pgbouncer to run it"));
+            return None;
+        };
+        let (host, port) = host_and_port(&server);
+        let dir = tempfile::Builder::new()
+            .prefix("dk-pgbouncer")
+            .tempdir()
+            .expect("tempdir");
+        let listen = crate::e2e::free_port();
+        let d = dir.path().display();
+        let ini = format!(
+            "[databases]\n* = host={host} port={port}\n\n[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {listen}\n\
+             unix_socket_dir =\nauth_type = trust\nauth_file = {d}/userlist.txt\npool_mode = transaction\n\
+             max_client_conn = 500\ndefault_pool_size = 20\nmax_db_connections = 40\n\
+             ignore_startup_parameters = extra_float_digits,options\nlogfile = {d}/pgbouncer.log\n\
+             admin_users = postgres\nserver_reset_query =\n"
+        );
+        std::fs::write(dir.path().join("pgbouncer.ini"), ini).expect("ini");
+        std::fs::write(dir.path().join("userlist.txt"), "\"postgres\" \"\"\n").expect("users");
+        let as_root = Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+        let mut cmd = if as_root {
+            // The postgres user must read the directory and write its log there.
+            Command::new("chown")
+                .args(["-R", "postgres", &dir.path().display().to_string()])
+                .status()
+                .expect("chown");
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&binary);
+            c
+        } else {
+            Command::new(&binary)
+        };
+        let child = cmd
+            .arg(dir.path().join("pgbouncer.ini"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start pgbouncer");
+        let bouncer = PgBouncer {
+            child,
+            port: listen,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", listen)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "pgbouncer did not start listening"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(bouncer)
+    }
+
+    /// The URL of `database` through the pooler.
+    pub(crate) fn url(&self, database: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
+    }
+}
+
+fn host_and_port(server: &str) -> (String, String) {
+    let rest = server
+        .split_once("://")
+        .map(|(_, r)| r)
+        .unwrap_or(server)
+        .trim_end_matches('/');
+    let hostport = rest.rsplit('@').next().unwrap_or(rest);
+    let hostport = hostport.split('/').next().unwrap_or(hostport);
+    match hostport.rsplit_once(':') {
+        Some((h, p)) => (h.to_string(), p.to_string()),
+        None => (hostport.to_string(), "5432".to_string()),
+    }
+}
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+/// Run a count query on `url` (a direct connection).
+pub(crate) fn count(url: &str, sql: &str) -> i64 {
+    let mut c = diesel::PgConnection::establish(url).expect("pg");
+    diesel::sql_query(sql)
+        .get_result::<Count>(&mut c)
+        .expect(sql)
+        .n
+}
+
+pub(crate) fn advisory_locks(direct_url: &str) -> i64 {
+    count(
+        direct_url,
+        "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' \
+         AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+    )
+}
+
+fn project(dir: &Path) -> PathBuf {
+    write_project_from(
+        "[project]\nname = \"pooled\"\nbackend = \"postgres\"\n\n\
+         [[resources]]\nname = \"author\"\nfields = [\"name:string(100)\"]\n\n\
+         [[resources]]\nname = \"book\"\nfields = [\"title:string(200)\", \"author:references:on_delete=cascade\"]\n\n\
+         [[resources]]\nname = \"review\"\nfields = [\"body:text\", \"book:references\"]\n",
+        &dir.join("pooled"),
+    )
+}
+
+/// Eight `dieselkit migrate run` at once with `DATABASE_URL` on the pooler and no
+/// `MIGRATION_DATABASE_URL`: every one succeeds, each migration is applied exactly once, and
+/// no advisory lock is left behind in PostgreSQL (so a later run over the direct URL does
+/// not wait).
+#[test]
+fn concurrent_migrate_runs_through_pgbouncer_apply_each_migration_once() {
+    let Some(db) = TestDb::new(ServerKind::Postgres, "pooled_runs") else {
+        return;
+    };
+    let Some(bouncer) = PgBouncer::start("pooled_runs") else {
+        return;
+    };
+    db.create();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let project = project(tmp.path());
+    let name = db.url.rsplit('/').next().expect("name").to_string();
+    let pooled = bouncer.url(&name);
+    let runs: Vec<_> = (0..8)
+        .map(|_| {
+            let project = project.clone();
+            let pooled = pooled.clone();
+            std::thread::spawn(move || {
+                dk().args(["migrate", "run", "--lock-timeout", "120"])
+                    .env("DATABASE_URL", &pooled)
+                    .current_dir(&project)
+                    .run()
+            })
+        })
+        .collect();
+    let outcomes: Vec<_> = runs
+        .into_iter()
+        .map(|r| r.join().expect("thread"))
+        .collect();
+    for run in &outcomes {
+        assert_eq!(run.code(), 0, "{}", run.stderr());
+    }
+    let files = std::fs::read_dir(project.join("migrations"))
+        .expect("migrations")
+        .count() as i64;
+    assert_eq!(
+        count(
+            &db.url,
+            "SELECT count(*) AS n FROM __diesel_schema_migrations"
+        ),
+        files
+    );
+    let applied: usize = outcomes
+        .iter()
+        .map(|r| r.stderr().matches("Applying").count())
+        .sum();
+    assert_eq!(
+        applied as i64, files,
+        "each migration applied by exactly one run"
+    );
+    assert_eq!(advisory_locks(&db.url), 0, "no advisory lock left behind");
+    dk().args([
+        "migrate",
+        "run",
+        "--lock-timeout",
+        "2",
+        "--database-url",
+        &db.url,
+    ])
+    .current_dir(&project)
+    .run()
+    .success()
+    .stderr_has("no pending migrations");
+    drop(bouncer);
+}
