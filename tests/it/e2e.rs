@@ -366,6 +366,15 @@ fn bookstore_journey(backend: Backend, test: &str) {
         .run()
         .success();
     assert_no_tables(&db.url, &project);
+
+    if backend == Backend::Postgres {
+        crate::pooler::replicas_through_pgbouncer(&project, &name, &db.url, tmp.path());
+        dk().args(["migrate", "revert", "--all", "--database-url", &db.url])
+            .current_dir(&project)
+            .run()
+            .success();
+        assert_no_tables(&db.url, &project);
+    }
 }
 
 /// The generated `.github/workflows/ci.yml`, step by step, here: every `run:` step in order
