@@ -179,6 +179,17 @@ pub struct MigrateArgs {
     /// Seconds to wait for another process's migration lock
     #[arg(long, global = true, value_name = "SECS", default_value_t = 60)]
     pub lock_timeout: u64,
+    /// Seconds a migration's statement may wait for a table lock held by another session
+    /// (PostgreSQL `lock_timeout`, MySQL `lock_wait_timeout`) before it gives up; it is
+    /// retried twice, after 1 and 2 seconds
+    #[arg(
+        long,
+        global = true,
+        value_name = "SECS",
+        env = "DIESELKIT_DDL_LOCK_TIMEOUT",
+        default_value_t = 5
+    )]
+    pub ddl_lock_timeout: u64,
     #[command(subcommand)]
     pub command: MigrateCommand,
 }

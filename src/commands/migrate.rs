@@ -55,6 +55,7 @@ pub fn run(args: MigrateArgs, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
     );
     let mut m = Migrator::open_with(&url.url, &project_dir, !preview)?;
     m.lock_timeout = Duration::from_secs(args.lock_timeout);
+    m.ddl_lock_timeout = Duration::from_secs(args.ddl_lock_timeout.max(1));
     let timeout = args.lock_timeout;
     let mut on_wait = || {
         ui.status(

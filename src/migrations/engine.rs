@@ -92,6 +92,8 @@ struct Runnable<'a> {
     /// Run only the statements inside the file's own transaction (SQLite rebuilds with
     /// foreign keys off): the caller switched foreign keys off and holds the transaction.
     body_only: bool,
+    /// PostgreSQL/MySQL: how long a statement may wait for a lock.
+    ddl_lock_timeout: Option<Duration>,
     failure: RefCell<Option<StatementFailure>>,
 }
 
@@ -106,6 +108,7 @@ impl<'a> Runnable<'a> {
             meta: Meta(file.run_in_transaction),
             backend,
             body_only,
+            ddl_lock_timeout: None,
             failure: RefCell::new(None),
         }
     }
@@ -116,6 +119,9 @@ impl<'a> Runnable<'a> {
         file: &'static str,
         sql: &str,
     ) -> diesel::migration::Result<()> {
+        if let Some(setting) = self.lock_timeout_setting() {
+            conn.batch_execute(&setting)?;
+        }
         let statements = match self.body_only {
             true => split::foreign_keys_off_body(sql).unwrap_or_else(|| split::split(sql)),
             false => split::split(sql),
@@ -132,6 +138,159 @@ impl<'a> Runnable<'a> {
             }
         }
         Ok(())
+    }
+}
+
+impl Runnable<'_> {
+    fn with_lock_timeout(mut self, timeout: Duration) -> Self {
+        self.ddl_lock_timeout = Some(timeout);
+        self
+    }
+
+    /// The statement bounding lock waits for this migration. On PostgreSQL it is
+    /// transaction-local (`SET LOCAL`), so it also holds through a transaction-mode pooler
+    /// and never leaks into a pooled server connection the app uses later; a migration with
+    /// `run_in_transaction = false` therefore runs without one.
+    fn lock_timeout_setting(&self) -> Option<String> {
+        let timeout = self.ddl_lock_timeout?;
+        match self.backend {
+            Backend::Postgres if self.file.run_in_transaction => Some(format!(
+                "SET LOCAL lock_timeout = '{}ms'",
+                timeout.as_millis()
+            )),
+            Backend::Postgres => None,
+            Backend::Mysql => Some(format!(
+                "SET SESSION lock_wait_timeout = {}",
+                timeout.as_secs().max(1)
+            )),
+            Backend::Sqlite => None,
+        }
+    }
+
+    /// Did the migration give up waiting for a lock, before changing anything that a
+    /// retry would trip over? (MySQL commits each DDL statement, so only a failure at its
+    /// first statement qualifies there.)
+    fn gave_up_on_a_lock(&self) -> bool {
+        let failure = self.failure.borrow();
+        let Some(f) = failure.as_ref() else {
+            return false;
+        };
+        let timed_out =
+            f.message.contains("lock timeout") || f.message.contains("Lock wait timeout exceeded");
+        let sql = match f.file {
+            "down.sql" => self.file.down.as_deref().unwrap_or_default(),
+            _ => &self.file.up,
+        };
+        let first = split::split(sql).first().is_some_and(|s| s.line == f.line);
+        timed_out && (self.backend != Backend::Mysql || first)
+    }
+
+    /// The table the failing statement works on, if it names one.
+    fn failing_table(&self) -> Option<String> {
+        let failure = self.failure.borrow();
+        statement_table(&failure.as_ref()?.sql)
+    }
+}
+
+/// The table a statement works on (`ALTER TABLE t`, `CREATE INDEX i ON t`, `DROP TABLE t`,
+/// `UPDATE t`, `INSERT INTO t`, `DELETE FROM t`).
+pub fn statement_table(sql: &str) -> Option<String> {
+    let words: Vec<&str> = split::without_leading_comments(sql)
+        .split(|c: char| c.is_whitespace() || c == '(')
+        .filter(|w| !w.is_empty())
+        .collect();
+    let upper: Vec<String> = words.iter().map(|w| w.to_ascii_uppercase()).collect();
+    let after = |key: &str| -> Option<String> {
+        let mut i = upper.iter().position(|w| w == key)? + 1;
+        while upper
+            .get(i)
+            .is_some_and(|w| ["IF", "EXISTS", "NOT", "ONLY", "CONCURRENTLY"].contains(&w.as_str()))
+        {
+            i += 1;
+        }
+        words
+            .get(i)
+            .map(|w| w.trim_matches(['"', '`', ';']).to_string())
+    };
+    match upper.first().map(String::as_str) {
+        Some("ALTER" | "DROP" | "TRUNCATE") => after("TABLE"),
+        Some("CREATE") if upper.iter().any(|w| w == "INDEX") => after("ON"),
+        Some("UPDATE") => words.get(1).map(|w| w.to_string()),
+        Some("INSERT") => after("INTO"),
+        Some("DELETE") => after("FROM"),
+        _ => None,
+    }
+}
+
+/// Pauses before retrying a migration that gave up waiting for a lock.
+pub const RETRY_AFTER: [Duration; 2] = [Duration::from_secs(1), Duration::from_secs(2)];
+
+/// Who holds locks on `table` (PostgreSQL), described for the error message.
+fn lock_holders<D: Db>(db: &mut D, table: &str) -> Vec<String> {
+    if db.backend() != Backend::Postgres {
+        return vec![];
+    }
+    let query = format!(
+        "SELECT 'pid ' || a.pid || ' (' || COALESCE(NULLIF(a.application_name, ''), a.usename::text, '?') || ', ' || COALESCE(a.state, '?') || COALESCE(', transaction open for ' || date_trunc('second', now() - a.xact_start)::text, '') || ') holds ' || l.mode || ': ' || left(regexp_replace(COALESCE(a.query, ''), '\\s+', ' ', 'g'), 100) AS line \
+         FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+         WHERE l.relation = to_regclass({}) AND l.granted AND l.pid <> pg_backend_pid() ORDER BY a.xact_start LIMIT 5",
+        crate::sql::quote_literal(table, Backend::Postgres)
+    );
+    db.lines(&query).unwrap_or_default()
+}
+
+/// Run (`up`) or revert `file`, retrying after [`RETRY_AFTER`] when it gives up waiting
+/// for a table lock; the final failure names the table and who holds locks on it.
+fn apply_with_retries<D: Db>(
+    db: &mut D,
+    file: &MigrationFile,
+    up: bool,
+    foreign_keys_off: bool,
+    ddl_lock_timeout: Duration,
+) -> Result<()> {
+    let direction = if up { "up" } else { "down" };
+    let mut attempt = 0;
+    loop {
+        let r =
+            Runnable::new(file, db.backend(), foreign_keys_off).with_lock_timeout(ddl_lock_timeout);
+        let result = if up {
+            db.run_migration(&r)
+        } else {
+            db.revert_migration(&r)
+        };
+        let result = match foreign_keys_off {
+            true => checked(db, &r, direction, result),
+            false => result.map_err(|e| failure_error(&r, direction, e)),
+        };
+        match result {
+            Err(_) if r.gave_up_on_a_lock() && attempt < RETRY_AFTER.len() => {
+                std::thread::sleep(RETRY_AFTER[attempt]);
+                attempt += 1;
+            }
+            Err(Error::MigrationFailed {
+                name,
+                file: path,
+                message,
+            }) if r.gave_up_on_a_lock() => {
+                let table = r.failing_table().unwrap_or_else(|| "?".into());
+                let holders = lock_holders(db, &table);
+                return Err(Error::MigrationFailed {
+                    name,
+                    file: path,
+                    message: format!(
+                        "{message}. It waited {}s for a lock on `{table}`, {} times: {}. Run it again when that is done (or end it), or allow a longer wait with `--ddl-lock-timeout SECS`",
+                        ddl_lock_timeout.as_secs(),
+                        attempt + 1,
+                        if holders.is_empty() {
+                            "another session holds one".to_string()
+                        } else {
+                            holders.join("; ")
+                        }
+                    ),
+                });
+            }
+            other => return other,
+        }
     }
 }
 
@@ -287,6 +446,9 @@ pub struct LockOptions<'a> {
     pub strict: bool,
     /// The caller already holds the migration lock (PostgreSQL: on its own connection).
     pub held: bool,
+    /// How long one statement may wait for a table lock before the migration gives up
+    /// (and is retried, see [`RETRY_AFTER`]).
+    pub ddl_lock_timeout: Duration,
     pub on_wait: &'a mut dyn FnMut(),
 }
 
@@ -513,6 +675,7 @@ pub fn run<D: Db>(
     on_apply: &mut dyn FnMut(&str),
 ) -> Result<Vec<String>> {
     let opts_strict = opts.strict;
+    let ddl_lock_timeout = opts.ddl_lock_timeout;
     steps_under_lock(
         db,
         opts,
@@ -538,12 +701,7 @@ pub fn run<D: Db>(
                 return Ok(Next::ForeignKeys(off));
             }
             on_apply(&file.name);
-            let r = Runnable::new(file, db.backend(), off);
-            let result = db.run_migration(&r);
-            match off {
-                true => checked(db, &r, "up", result)?,
-                false => result.map_err(|e| failure_error(&r, "up", e))?,
-            }
+            apply_with_retries(db, file, true, off, ddl_lock_timeout)?;
             Ok(Next::Did(file.name.clone()))
         },
     )
@@ -557,6 +715,7 @@ pub fn revert<D: Db>(
     opts: &mut LockOptions<'_>,
     on_revert: &mut dyn FnMut(&str),
 ) -> Result<Vec<String>> {
+    let ddl_lock_timeout = opts.ddl_lock_timeout;
     steps_under_lock(
         db,
         opts,
@@ -584,12 +743,7 @@ pub fn revert<D: Db>(
                 return Ok(Next::ForeignKeys(off));
             }
             on_revert(&file.name);
-            let r = Runnable::new(file, db.backend(), off);
-            let result = db.revert_migration(&r);
-            match off {
-                true => checked(db, &r, "down", result)?,
-                false => result.map_err(|e| failure_error(&r, "down", e))?,
-            }
+            apply_with_retries(db, file, false, off, ddl_lock_timeout)?;
             Ok(Next::Did(file.name.clone()))
         },
     )

@@ -437,6 +437,8 @@ pub struct Migrator {
     /// Count any change to an applied migration's text as an edit, not only changes to its
     /// code (`--strict`).
     pub strict: bool,
+    /// How long one statement may wait for a table lock (PostgreSQL, MySQL).
+    pub ddl_lock_timeout: Duration,
 }
 
 /// One migration, its state and its checksum state.
@@ -509,6 +511,7 @@ impl Migrator {
             backend,
             lock_timeout: Duration::from_secs(60),
             strict: false,
+            ddl_lock_timeout: Duration::from_secs(5),
         })
     }
 
@@ -555,6 +558,7 @@ impl Migrator {
             timeout: self.lock_timeout,
             strict: self.strict,
             held: false,
+            ddl_lock_timeout: self.ddl_lock_timeout,
             on_wait,
         }
     }

@@ -23,30 +23,35 @@ pub struct PgLock(PgConnection);
 
 impl PgLock {
     /// Take the lock, waiting up to `timeout` (telling `on_wait` once if it has to wait).
+    /// A waiting process keeps no transaction open between its attempts, and the holder's
+    /// open transaction keeps no snapshot: either would make a `CREATE INDEX
+    /// CONCURRENTLY` in the migrations wait for it, which waits for the migrations.
     pub fn acquire(url: &str, timeout: Duration, on_wait: &mut dyn FnMut()) -> Result<PgLock> {
         let mut conn = PgConnection::establish(url)
             .map_err(|e| Error::Migration(format!("cannot open the lock connection: {e}")))?;
         conn.set_prepared_statement_cache_size(diesel::connection::CacheSize::Disabled);
-        // A server-side idle-in-transaction timeout would end the transaction (and drop the
-        // lock) during a long migration.
-        conn.batch_execute("BEGIN; SET LOCAL idle_in_transaction_session_timeout = 0")?;
         let start = Instant::now();
         let mut told = false;
         loop {
+            conn.batch_execute("BEGIN")?;
             let got = diesel::sql_query(format!(
                 "SELECT pg_try_advisory_xact_lock({PG_LOCK_KEY}) AS got"
             ))
             .get_result::<Got>(&mut conn)?
             .got;
             if got {
+                // A simple query drops the SELECT's portal and with it its snapshot; and a
+                // server-side idle-in-transaction timeout would end the transaction (and
+                // the lock) during a long migration.
+                conn.batch_execute("SET LOCAL idle_in_transaction_session_timeout = 0")?;
                 return Ok(PgLock(conn));
             }
+            conn.batch_execute("ROLLBACK")?;
             if !told {
                 on_wait();
                 told = true;
             }
             if start.elapsed() >= timeout {
-                let _ = conn.batch_execute("ROLLBACK");
                 return Err(Error::Migration(format!(
                     "timed out after {}s waiting for the migration lock; another `dieselkit migrate` (or a server migrating at startup) is running against this database (raise the wait with `--lock-timeout`)",
                     timeout.as_secs()

@@ -166,6 +166,25 @@ fn concurrent_migrate_runs_through_pgbouncer_apply_each_migration_once() {
     db.create();
     let tmp = tempfile::tempdir().expect("tempdir");
     let project = project(tmp.path());
+    // A migration that cannot run in a transaction: CREATE INDEX CONCURRENTLY, with
+    // `run_in_transaction = false`, runs through the pooler too.
+    let concurrently = project.join("migrations/2030-01-01-000000_index_reviews_body");
+    std::fs::create_dir_all(&concurrently).expect("mkdir");
+    std::fs::write(
+        concurrently.join("up.sql"),
+        "CREATE INDEX CONCURRENTLY reviews_body_prefix ON reviews (left(body, 20));\n",
+    )
+    .expect("up");
+    std::fs::write(
+        concurrently.join("down.sql"),
+        "DROP INDEX CONCURRENTLY reviews_body_prefix;\n",
+    )
+    .expect("down");
+    std::fs::write(
+        concurrently.join("metadata.toml"),
+        "run_in_transaction = false\n",
+    )
+    .expect("metadata");
     let name = db.url.rsplit('/').next().expect("name").to_string();
     let pooled = bouncer.url(&name);
     let runs: Vec<_> = (0..8)
@@ -218,6 +237,31 @@ fn concurrent_migrate_runs_through_pgbouncer_apply_each_migration_once() {
     .run()
     .success()
     .stderr_has("no pending migrations");
+    assert_eq!(
+        count(
+            &db.url,
+            "SELECT count(*) AS n FROM pg_indexes WHERE indexname = 'reviews_body_prefix'"
+        ),
+        1
+    );
+    // Revert and redo it through the pooler; `--sql` shows it outside a transaction.
+    let preview = dk()
+        .args(["migrate", "revert", "--sql"])
+        .env("DATABASE_URL", &pooled)
+        .current_dir(&project)
+        .run()
+        .success()
+        .stdout();
+    assert!(
+        preview.contains("run_in_transaction = false: no transaction\nDROP INDEX CONCURRENTLY"),
+        "{preview}"
+    );
+    dk().args(["migrate", "redo"])
+        .env("DATABASE_URL", &pooled)
+        .current_dir(&project)
+        .run()
+        .success();
+    assert_eq!(advisory_locks(&db.url), 0);
     drop(bouncer);
 }
 
@@ -298,4 +342,79 @@ pub(crate) fn replicas_through_pgbouncer(project: &Path, bin: &str, db_url: &str
     );
     drop(replicas);
     drop(bouncer);
+}
+
+/// A migration behind a long-running transaction that holds a lock on its table gives up
+/// within the configured wait (retried twice), names the table and, on PostgreSQL, the
+/// session holding the lock; nothing of it is recorded; once the transaction ends it
+/// applies.
+fn blocked_migration_gives_up_then_applies(kind: ServerKind, backend: &str, test: &str) {
+    use diesel::connection::SimpleConnection;
+    let Some(db) = TestDb::new(kind, test) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let project = write_project_from(
+        &format!(
+            "[project]\nname = \"blocked\"\nbackend = \"{backend}\"\n\n[[resources]]\nname = \"author\"\nfields = [\"name:string(100)\"]\n"
+        ),
+        &tmp.path().join("blocked"),
+    );
+    let run = |args: &[&str]| {
+        dk().args(args)
+            .args(["--database-url", &db.url])
+            .current_dir(&project)
+            .run()
+    };
+    run(&["migrate", "run"]).success();
+    run(&["generate", "field", "author", "bio:text?"]).success();
+    // Another session reads the table in a transaction it keeps open.
+    let holder: Box<dyn SimpleConnection> = match kind {
+        ServerKind::Postgres => {
+            let mut c = diesel::PgConnection::establish(&db.url).expect("pg");
+            c.batch_execute(
+                "SET application_name = 'report job'; BEGIN; SELECT count(*) FROM authors",
+            )
+            .expect("hold");
+            Box::new(c)
+        }
+        ServerKind::Mysql => {
+            let mut c = diesel::MysqlConnection::establish(&db.url).expect("mysql");
+            c.batch_execute("START TRANSACTION; SELECT count(*) FROM authors")
+                .expect("hold");
+            Box::new(c)
+        }
+    };
+    let mut holder = holder;
+    let start = Instant::now();
+    let blocked = run(&["migrate", "run", "--ddl-lock-timeout", "1"]);
+    let waited = start.elapsed();
+    assert_eq!(blocked.code(), 1, "{}", blocked.stderr());
+    let stderr = blocked.stderr();
+    assert!(stderr.contains("lock on `authors`"), "{stderr}");
+    assert!(stderr.contains("3 times"), "{stderr}");
+    if kind == ServerKind::Postgres {
+        assert!(stderr.contains("report job"), "names the holder: {stderr}");
+    }
+    assert!(
+        waited < Duration::from_secs(30),
+        "gave up after {waited:?}, expected about 3 x 1 s plus 3 s of pauses"
+    );
+    let status = run(&["migrate", "status", "--json"]).success().stdout();
+    assert!(status.contains("\"pending\""), "not recorded: {status}");
+    holder.batch_execute("COMMIT").expect("commit");
+    drop(holder);
+    run(&["migrate", "run", "--ddl-lock-timeout", "1"])
+        .success()
+        .stderr_has("applied 1 migration(s)");
+}
+
+#[test]
+fn blocked_migration_gives_up_then_applies_on_postgres() {
+    blocked_migration_gives_up_then_applies(ServerKind::Postgres, "postgres", "blocked_pg");
+}
+
+#[test]
+fn blocked_migration_gives_up_then_applies_on_mysql() {
+    blocked_migration_gives_up_then_applies(ServerKind::Mysql, "mysql", "blocked_my");
 }
