@@ -127,7 +127,7 @@ pub struct NewProjectArgs {
 pub struct EvolveArgs {
     /// Fill existing rows of a new NOT NULL column (or one becoming NOT NULL) with an SQL
     /// expression: `RESOURCE.FIELD=SQL` (`FIELD=SQL` with `generate field`), e.g.
-    /// `--backfill user.timezone="'UTC'"` (repeatable)
+    /// `--backfill "user.timezone='UTC'"` (repeatable)
     #[arg(long, value_name = "FIELD=SQL")]
     pub backfill: Vec<String>,
     /// Confirm that tables or columns removed from the model are dropped, with their data
@@ -136,6 +136,10 @@ pub struct EvolveArgs {
     /// Format the regenerated Rust files with rustfmt (and the project's rustfmt.toml)
     #[arg(long)]
     pub fmt: bool,
+    /// PostgreSQL: build and drop indexes of existing tables with CONCURRENTLY (no write
+    /// lock on the table), each in its own migration with `run_in_transaction = false`
+    #[arg(long)]
+    pub concurrently: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -52,7 +52,7 @@ pub fn try_migration(
     project_dir: &Path,
     backend: Backend,
     server_url: Option<&str>,
-    migration: &NewMigration,
+    new: &[NewMigration],
 ) -> Result<()> {
     let like = match backend {
         Backend::Sqlite => "scratch.db",
@@ -69,18 +69,24 @@ pub fn try_migration(
             }
         }
     }
-    let dir = copy.path().join("migrations").join(&migration.dir_name);
-    fs_err::create_dir_all(&dir)?;
-    fs_err::write(dir.join("up.sql"), &migration.up)?;
-    fs_err::write(dir.join("down.sql"), &migration.down)?;
-    if let Some(metadata) = &migration.metadata {
-        fs_err::write(dir.join("metadata.toml"), metadata)?;
+    for migration in new {
+        let dir = copy.path().join("migrations").join(&migration.dir_name);
+        fs_err::create_dir_all(&dir)?;
+        fs_err::write(dir.join("up.sql"), &migration.up)?;
+        fs_err::write(dir.join("down.sql"), &migration.down)?;
+        if let Some(metadata) = &migration.metadata {
+            fs_err::write(dir.join("metadata.toml"), metadata)?;
+        }
     }
     let scratch = Scratch::create(like)?;
     let mut m = Migrator::open(scratch.url(), copy.path())?;
-    let result = m
-        .run(None, &mut || {}, &mut |_| {})
-        .and_then(|_| m.revert(migrations::RevertLimit::Count(1), &mut || {}, &mut |_| {}));
+    let result = m.run(None, &mut || {}, &mut |_| {}).and_then(|_| {
+        m.revert(
+            migrations::RevertLimit::Count(new.len()),
+            &mut || {},
+            &mut |_| {},
+        )
+    });
     drop(m);
     drop(scratch);
     result.map(|_| ()).map_err(|e| {
@@ -195,6 +201,99 @@ pub fn next_version(project_dir: &Path) -> Result<String> {
             Ok(plan::version_string(parsed.and_utc().timestamp() + 1))
         }
         _ => Ok(candidate),
+    }
+}
+
+/// The migrations for `ops`: one, or with `concurrently` (PostgreSQL) the index changes on
+/// existing tables split out, each into its own migration with `run_in_transaction =
+/// false` using `CONCURRENTLY`: index drops before the rest (a dropped column would take its
+/// index with it), index builds after it. Versions count up one second from `version`.
+pub fn migrations_for(
+    ops: &[Op],
+    backend: Backend,
+    version: &str,
+    message: &str,
+    allow_drop: bool,
+    concurrently: bool,
+) -> Result<Vec<NewMigration>> {
+    if !concurrently {
+        return Ok(vec![migration_for(
+            ops, backend, version, message, allow_drop,
+        )]);
+    }
+    if backend != Backend::Postgres {
+        return Err(Error::usage(format!(
+            "`--concurrently` is for PostgreSQL (CREATE INDEX CONCURRENTLY); this project is on {backend}"
+        )));
+    }
+    let (index_ops, rest): (Vec<Op>, Vec<Op>) = ops
+        .iter()
+        .cloned()
+        .partition(|op| matches!(op, Op::CreateIndex { .. } | Op::DropIndex { .. }));
+    let (drops, creates): (Vec<Op>, Vec<Op>) = index_ops
+        .into_iter()
+        .partition(|op| matches!(op, Op::DropIndex { .. }));
+    let start = chrono::NaiveDateTime::parse_from_str(version, "%Y-%m-%d-%H%M%S")
+        .map_err(|_| Error::Internal(format!("`{version}` is not a migration version")))?
+        .and_utc()
+        .timestamp();
+    let mut out = Vec::new();
+    let mut n = 0;
+    let mut version_n = || {
+        let v = plan::version_string(start + n);
+        n += 1;
+        v
+    };
+    for op in &drops {
+        out.push(concurrent_index_migration(op, &version_n(), message));
+    }
+    if !rest.is_empty() {
+        out.push(migration_for(
+            &rest,
+            backend,
+            &version_n(),
+            message,
+            allow_drop,
+        ));
+    }
+    for op in &creates {
+        out.push(concurrent_index_migration(op, &version_n(), message));
+    }
+    Ok(out)
+}
+
+/// One index change with CONCURRENTLY, in a migration that runs outside a transaction.
+fn concurrent_index_migration(op: &Op, version: &str, message: &str) -> NewMigration {
+    let concurrently = |statements: Vec<String>| -> String {
+        statements
+            .iter()
+            .map(|s| {
+                let s = s
+                    .replacen(
+                        "CREATE UNIQUE INDEX ",
+                        "CREATE UNIQUE INDEX CONCURRENTLY ",
+                        1,
+                    )
+                    .replacen("CREATE INDEX ", "CREATE INDEX CONCURRENTLY ", 1)
+                    .replacen("DROP INDEX ", "DROP INDEX CONCURRENTLY ", 1);
+                format!("{s};\n")
+            })
+            .collect()
+    };
+    let index = match op {
+        Op::CreateIndex { index, .. } | Op::DropIndex { index, .. } => index.name.clone(),
+        other => other.table().to_string(),
+    };
+    NewMigration {
+        dir_name: format!("{version}_{}", slug(&format!("{message} {index}"))),
+        up: concurrently(crate::sql::statements(op, Backend::Postgres)),
+        down: concurrently(crate::sql::statements(&op.inverse(), Backend::Postgres)),
+        metadata: Some(
+            "# CONCURRENTLY cannot run in a transaction: this migration runs outside one, and\n\
+             # a failure can leave an INVALID index behind (drop it, then run again).\n\
+             run_in_transaction = false\n"
+                .into(),
+        ),
     }
 }
 

@@ -164,21 +164,27 @@ pub fn run(cmd: GenerateCommand, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
         } => (message, evolve, None, empty),
     };
     let mut model = Model::from_file(&file)?;
+    if evolve_args.concurrently && model.backend != Backend::Postgres {
+        return Err(Error::usage(format!(
+            "`--concurrently` is for PostgreSQL (CREATE INDEX CONCURRENTLY); this project is on {}",
+            model.backend
+        )));
+    }
     let version = evolve::next_version(&project_dir)?;
 
-    let (migration, schema_after) = if empty {
+    let (migrations, schema_after) = if empty {
         let current = evolve::replay(
             &project_dir,
             model.backend,
             server_url(global, &project_dir, model.backend).as_deref(),
         )?;
         (
-            crate::plan::NewMigration {
+            vec![crate::plan::NewMigration {
                 dir_name: format!("{version}_{}", evolve::slug(&message)),
                 up: "-- Your SQL here. dieselkit never regenerates this file.\n".into(),
                 down: "-- SQL that undoes up.sql.\n".into(),
                 metadata: None,
-            },
+            }],
             current,
         )
     } else {
@@ -249,13 +255,14 @@ pub fn run(cmd: GenerateCommand, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
             );
         }
         (
-            evolve::migration_for(
+            evolve::migrations_for(
                 &ops,
                 model.backend,
                 &version,
                 &message,
                 evolve_args.allow_drop,
-            ),
+                evolve_args.concurrently,
+            )?,
             crate::diff::apply(&current, &ops),
         )
     };
@@ -269,25 +276,26 @@ pub fn run(cmd: GenerateCommand, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
             &project_dir,
             model.backend,
             server_url(global, &project_dir, model.backend).as_deref(),
-            &migration,
+            &migrations,
         )?;
     }
-    let dir = Path::new("migrations").join(&migration.dir_name);
-    let mut extra = vec![
-        PlannedFile {
+    let mut extra = Vec::new();
+    for migration in &migrations {
+        let dir = Path::new("migrations").join(&migration.dir_name);
+        extra.push(PlannedFile {
             path: dir.join("up.sql"),
             contents: migration.up.clone().into_bytes(),
-        },
-        PlannedFile {
+        });
+        extra.push(PlannedFile {
             path: dir.join("down.sql"),
             contents: migration.down.clone().into_bytes(),
-        },
-    ];
-    if let Some(metadata) = &migration.metadata {
-        extra.push(PlannedFile {
-            path: dir.join("metadata.toml"),
-            contents: metadata.clone().into_bytes(),
         });
+        if let Some(metadata) = &migration.metadata {
+            extra.push(PlannedFile {
+                path: dir.join("metadata.toml"),
+                contents: metadata.clone().into_bytes(),
+            });
+        }
     }
     let outcomes = evolve::regenerate(&project_dir, &model, &schema_after, extra, evolve_args.fmt)?;
     for o in &outcomes {
@@ -302,17 +310,20 @@ pub fn run(cmd: GenerateCommand, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
             )),
         }
     }
-    if !global.quiet {
-        ui.data(format!("-- {}/up.sql\n{}", dir.display(), migration.up));
-    }
     let files = crate::migrations::source::load(&project_dir.join("migrations"))?;
-    if let Some(m) = files.iter().find(|m| m.name == migration.dir_name) {
-        let findings = crate::lint::lint_migration(m, model.backend);
-        if !findings.is_empty() {
-            ui.warn(format!(
-                "lint findings for the new migration:\n{}",
-                crate::lint::render(&findings).trim_end()
-            ));
+    for migration in &migrations {
+        let dir = Path::new("migrations").join(&migration.dir_name);
+        if !global.quiet {
+            ui.data(format!("-- {}/up.sql\n{}", dir.display(), migration.up));
+        }
+        if let Some(m) = files.iter().find(|m| m.name == migration.dir_name) {
+            let findings = crate::lint::lint_migration(m, model.backend);
+            if !findings.is_empty() {
+                ui.warn(format!(
+                    "lint findings for the new migration:\n{}",
+                    crate::lint::render(&findings).trim_end()
+                ));
+            }
         }
     }
     ui.note("\nNext: review the SQL, then `dieselkit migrate run` and `cargo test`.");

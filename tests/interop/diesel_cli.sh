@@ -53,4 +53,46 @@ for backend in sqlite postgres mysql; do
     (cd "$work/$name" && diesel database drop --database-url "$url" >/dev/null 2>&1) || true
   done
 done
+
+# A rebuild of a referenced table (widening authors.name) applied and reverted by
+# `diesel migration run`/`revert` over rows: every book must survive (SQLite rebuilds switch
+# foreign keys off around their own transaction; see README).
+sql() {
+  case "$1" in
+    sqlite) sqlite3 "$2" "$3" ;;
+    postgres) psql -qtA "$2" -c "$3" ;;
+    mysql) mariadb -N -h 127.0.0.1 -P "${MYURL##*:}" -uroot "${2##*/}" -e "$3" ;;
+  esac
+}
+for backend in sqlite postgres mysql; do
+  name="rebuild-$backend"
+  db="dk_interop_rebuild_$$"
+  case "$backend" in
+    sqlite) url="$work/$name.db" ;;
+    postgres) url="$PGURL/$db" ;;
+    mysql) url="$MYURL/$db" ;;
+  esac
+  "$DK" -q new-project --from examples/bookstore.toml --backend "$backend" --output "$work/$name" >/dev/null
+  if (
+    cd "$work/$name" &&
+      { diesel database setup --database-url "$url" >/dev/null 2>&1 || true; } &&
+      diesel migration run --database-url "$url" >/dev/null &&
+      sql "$backend" "$url" "INSERT INTO authors (name) VALUES ('Le Guin')" &&
+      sql "$backend" "$url" "INSERT INTO books (title, isbn, author_id) SELECT 'Earthsea', '9780547773742', MIN(id) FROM authors" &&
+      sed -i 's/name:string(100)/name:string(150)/' dieselkit.toml &&
+      "$DK" -q generate migration -m widen --database-url "$url" >/dev/null &&
+      diesel migration run --database-url "$url" >/dev/null &&
+      [ "$(sql "$backend" "$url" "SELECT COUNT(*) FROM books")" = 1 ] &&
+      diesel migration revert --database-url "$url" >/dev/null &&
+      [ "$(sql "$backend" "$url" "SELECT COUNT(*) FROM books")" = 1 ] &&
+      diesel migration run --database-url "$url" >/dev/null &&
+      [ "$(sql "$backend" "$url" "SELECT COUNT(*) FROM books")" = 1 ]
+  ); then
+    echo "ok   $name: diesel migration run/revert/run of a parent rebuild keeps every book"
+  else
+    echo "FAIL $name"
+    failures=$((failures + 1))
+  fi
+  (cd "$work/$name" && diesel database drop --database-url "$url" >/dev/null 2>&1) || true
+done
 [ "$failures" = 0 ]

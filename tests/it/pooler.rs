@@ -418,3 +418,88 @@ fn blocked_migration_gives_up_then_applies_on_postgres() {
 fn blocked_migration_gives_up_then_applies_on_mysql() {
     blocked_migration_gives_up_then_applies(ServerKind::Mysql, "mysql", "blocked_my");
 }
+
+/// `generate migration --concurrently` on PostgreSQL splits an index on an existing table
+/// into its own migration (`CREATE INDEX CONCURRENTLY`, `run_in_transaction = false`) that
+/// runs, reverts and verifies, through PgBouncer too; other backends refuse the flag.
+#[test]
+fn concurrently_flag_writes_an_index_migration_outside_a_transaction() {
+    let Some(db) = TestDb::new(ServerKind::Postgres, "concurrently") else {
+        return;
+    };
+    let Some(bouncer) = PgBouncer::start("concurrently") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let project = project(tmp.path());
+    let run = |args: &[&str], url: &str| {
+        dk().args(args)
+            .args(["--database-url", url])
+            .current_dir(&project)
+            .run()
+    };
+    run(&["migrate", "run"], &db.url).success();
+    let model = std::fs::read_to_string(project.join("dieselkit.toml")).expect("model");
+    std::fs::write(
+        project.join("dieselkit.toml"),
+        model.replace(
+            "\"title:string(200)\"",
+            "\"title:string(200):index\", \"isbn:string(13)?\"",
+        ),
+    )
+    .expect("model");
+    let out = run(
+        &[
+            "generate",
+            "migration",
+            "-m",
+            "book titles",
+            "--concurrently",
+        ],
+        &db.url,
+    )
+    .success()
+    .stdout();
+    assert!(
+        out.contains("CREATE INDEX CONCURRENTLY index_books_on_title ON books (title);"),
+        "{out}"
+    );
+    let index_migration = std::fs::read_dir(project.join("migrations"))
+        .expect("migrations")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| {
+            p.to_string_lossy()
+                .ends_with("_book_titles_index_books_on_title")
+        })
+        .expect("a migration of its own");
+    let metadata =
+        std::fs::read_to_string(index_migration.join("metadata.toml")).expect("metadata");
+    assert!(
+        metadata.contains("run_in_transaction = false"),
+        "{metadata}"
+    );
+    let name = db.url.rsplit('/').next().expect("name").to_string();
+    let pooled = bouncer.url(&name);
+    run(&["migrate", "run"], &pooled)
+        .success()
+        .stderr_has("applied 2 migration(s)");
+    run(&["migrate", "redo", "-n", "2"], &pooled).success();
+    run(&["migrate", "verify"], &db.url).success();
+    assert_eq!(
+        count(
+            &db.url,
+            "SELECT count(*) AS n FROM pg_indexes WHERE indexname = 'index_books_on_title'"
+        ),
+        1
+    );
+    // Not on SQLite.
+    let sqlite = write_project_from(
+        "[project]\nname = \"lite\"\nbackend = \"sqlite\"\n\n[[resources]]\nname = \"author\"\nfields = [\"name:string(100):index\"]\n",
+        &tmp.path().join("lite"),
+    );
+    dk().args(["generate", "migration", "-m", "x", "--concurrently"])
+        .current_dir(&sqlite)
+        .run()
+        .usage_error()
+        .stderr_has("`--concurrently` is for PostgreSQL");
+}
