@@ -94,6 +94,8 @@ struct Runnable<'a> {
     body_only: bool,
     /// PostgreSQL/MySQL: how long a statement may wait for a lock.
     ddl_lock_timeout: Option<Duration>,
+    /// PostgreSQL: how long to wait for [`ledger::PG_MIGRATION_KEY`].
+    lock_wait: Duration,
     failure: RefCell<Option<StatementFailure>>,
 }
 
@@ -109,6 +111,7 @@ impl<'a> Runnable<'a> {
             backend,
             body_only,
             ddl_lock_timeout: None,
+            lock_wait: Duration::from_secs(60),
             failure: RefCell::new(None),
         }
     }
@@ -119,6 +122,14 @@ impl<'a> Runnable<'a> {
         file: &'static str,
         sql: &str,
     ) -> diesel::migration::Result<()> {
+        if self.backend == Backend::Postgres && self.file.run_in_transaction {
+            // Wait out a killed run's migration that the server is still executing.
+            conn.batch_execute(&format!(
+                "SET LOCAL lock_timeout = '{}ms'; SELECT pg_advisory_xact_lock({})",
+                self.lock_wait.as_millis(),
+                ledger::PG_MIGRATION_KEY
+            ))?;
+        }
         if let Some(setting) = self.lock_timeout_setting() {
             conn.batch_execute(&setting)?;
         }
@@ -142,8 +153,9 @@ impl<'a> Runnable<'a> {
 }
 
 impl Runnable<'_> {
-    fn with_lock_timeout(mut self, timeout: Duration) -> Self {
+    fn with_lock_timeout(mut self, timeout: Duration, lock_wait: Duration) -> Self {
         self.ddl_lock_timeout = Some(timeout);
+        self.lock_wait = lock_wait;
         self
     }
 
@@ -214,6 +226,7 @@ pub fn statement_table(sql: &str) -> Option<String> {
     };
     match upper.first().map(String::as_str) {
         Some("ALTER" | "DROP" | "TRUNCATE") => after("TABLE"),
+        Some("CREATE") if upper.iter().any(|w| w == "TABLE") => after("TABLE"),
         Some("CREATE") if upper.iter().any(|w| w == "INDEX") => after("ON"),
         Some("UPDATE") => words.get(1).map(|w| w.to_string()),
         Some("INSERT") => after("INTO"),
@@ -247,12 +260,13 @@ fn apply_with_retries<D: Db>(
     up: bool,
     foreign_keys_off: bool,
     ddl_lock_timeout: Duration,
+    lock_wait: Duration,
 ) -> Result<()> {
     let direction = if up { "up" } else { "down" };
     let mut attempt = 0;
     loop {
-        let r =
-            Runnable::new(file, db.backend(), foreign_keys_off).with_lock_timeout(ddl_lock_timeout);
+        let r = Runnable::new(file, db.backend(), foreign_keys_off)
+            .with_lock_timeout(ddl_lock_timeout, lock_wait);
         let result = if up {
             db.run_migration(&r)
         } else {
@@ -675,7 +689,7 @@ pub fn run<D: Db>(
     on_apply: &mut dyn FnMut(&str),
 ) -> Result<Vec<String>> {
     let opts_strict = opts.strict;
-    let ddl_lock_timeout = opts.ddl_lock_timeout;
+    let (ddl_lock_timeout, lock_wait) = (opts.ddl_lock_timeout, opts.timeout);
     steps_under_lock(
         db,
         opts,
@@ -701,7 +715,7 @@ pub fn run<D: Db>(
                 return Ok(Next::ForeignKeys(off));
             }
             on_apply(&file.name);
-            apply_with_retries(db, file, true, off, ddl_lock_timeout)?;
+            apply_with_retries(db, file, true, off, ddl_lock_timeout, lock_wait)?;
             Ok(Next::Did(file.name.clone()))
         },
     )
@@ -715,7 +729,7 @@ pub fn revert<D: Db>(
     opts: &mut LockOptions<'_>,
     on_revert: &mut dyn FnMut(&str),
 ) -> Result<Vec<String>> {
-    let ddl_lock_timeout = opts.ddl_lock_timeout;
+    let (ddl_lock_timeout, lock_wait) = (opts.ddl_lock_timeout, opts.timeout);
     steps_under_lock(
         db,
         opts,
@@ -743,7 +757,7 @@ pub fn revert<D: Db>(
                 return Ok(Next::ForeignKeys(off));
             }
             on_revert(&file.name);
-            apply_with_retries(db, file, false, off, ddl_lock_timeout)?;
+            apply_with_retries(db, file, false, off, ddl_lock_timeout, lock_wait)?;
             Ok(Next::Did(file.name.clone()))
         },
     )

@@ -119,6 +119,12 @@ pub fn checksums_query(column: &str, backend: Backend) -> String {
 /// there each step runs in an exclusive transaction instead.
 pub const PG_LOCK_KEY: i64 = 0x6469_6573_656c_6b69; // "dieselki"
 
+/// Taken (transaction-scoped) by each PostgreSQL migration's own transaction, on the
+/// connection that migrates. The lock above lives on a second connection, which dies at
+/// once with a killed process, while the migrating backend may still be running its
+/// statement; this one keeps the next run waiting until that transaction is gone too.
+pub const PG_MIGRATION_KEY: i64 = PG_LOCK_KEY + 1;
+
 pub fn try_lock_query(backend: Backend) -> Option<String> {
     match backend {
         Backend::Postgres => Some(format!(
