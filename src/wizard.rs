@@ -75,10 +75,23 @@ pub fn fill(file: &mut ProjectFile, missing: Missing) -> Result<()> {
             .map_err(aborted)?;
     }
     if missing.backend {
+        let missing = |built: bool, feature: &str| {
+            if built {
+                String::new()
+            } else {
+                format!(" (`dieselkit migrate` needs a dieselkit built with --features {feature})")
+            }
+        };
         let choices = [
-            "SQLite (embedded, needs no server)",
-            "PostgreSQL",
-            "MySQL / MariaDB",
+            "SQLite (embedded, needs no server)".to_string(),
+            format!(
+                "PostgreSQL{}",
+                missing(cfg!(feature = "postgres"), "postgres")
+            ),
+            format!(
+                "MySQL / MariaDB{}",
+                missing(cfg!(feature = "mysql"), "mysql")
+            ),
         ];
         let picked = Select::with_theme(&theme)
             .with_prompt("Database")

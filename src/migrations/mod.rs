@@ -429,6 +429,7 @@ macro_rules! with_conn {
 pub struct Migrator {
     conn: Conn,
     /// The URL it was opened with (a PostgreSQL lock takes a second connection to it).
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     url: String,
     pub migrations_dir: PathBuf,
     pub backend: crate::spec::Backend,

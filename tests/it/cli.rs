@@ -507,3 +507,45 @@ fn failing_migration_names_the_migration_and_keeps_the_previous_version() {
         "the failed migration was rolled back"
     );
 }
+
+/// The small things a new user met: an upper-case project name is refused with the name to
+/// use (cargo would warn about it); `generate field` with the table name suggests the
+/// resource; `-q` prints nothing but errors (no SQL); `user:references` is fine.
+#[test]
+fn first_hour_papercuts() {
+    let dir = tmp();
+    dk().args(["new-project", "Blog", "--resource", "post title:text"])
+        .current_dir(dir.path())
+        .run()
+        .usage_error()
+        .stderr_has("use `blog`");
+    assert!(tree(dir.path()).is_empty(), "nothing written");
+    dk().args([
+        "new-project",
+        "blog",
+        "--resource",
+        "user email:string(120)",
+        "--resource",
+        "post title:text user:references",
+    ])
+    .current_dir(dir.path())
+    .run()
+    .success();
+    let project = dir.path().join("blog");
+    dk().args(["generate", "field", "users", "age:int?"])
+        .current_dir(&project)
+        .run()
+        .usage_error()
+        .stderr_has("did you mean `user`");
+    let quiet = dk()
+        .args(["-q", "generate", "field", "user", "age:int?"])
+        .current_dir(&project)
+        .run()
+        .success();
+    assert_eq!(quiet.stdout(), "", "-q prints no SQL");
+    assert!(
+        !quiet.stderr().contains("Replaying"),
+        "-q prints no status: {}",
+        quiet.stderr()
+    );
+}
