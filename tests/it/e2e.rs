@@ -345,6 +345,8 @@ fn bookstore_journey(backend: Backend, test: &str) {
     exercise_bookstore_api(&api(port), backend);
     let swept = crate::sweep::malformed_input_sweep(port);
     assert!(swept > 1000, "{swept} malformed requests");
+    let probed = crate::sweep::undocumented_methods_are_405_with_allow(port);
+    assert!(probed >= 10, "{probed} requests with undocumented methods");
     crate::docs::assert_openapi_lists(port, crate::docs::BOOKSTORE_OPERATIONS);
     crate::docs::assert_docs_page_lists(port, crate::docs::BOOKSTORE_OPERATIONS, tmp.path());
     drop(server);

@@ -300,3 +300,59 @@ pub(crate) fn malformed_input_sweep(port: u16) -> usize {
     );
     count
 }
+
+/// For every path of the service's own `/openapi.json`, every method the document does not
+/// list is a 405 whose `Allow` header lists exactly the documented ones (RFC 9110), with
+/// the JSON error body. Returns how many requests were made.
+pub(crate) fn undocumented_methods_are_405_with_allow(port: u16) -> usize {
+    let base = format!("http://127.0.0.1:{port}");
+    let agent = ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(20))
+        .build();
+    let doc: Value =
+        serde_json::from_str(&send(&agent, &base, "GET", "/openapi.json", None, None).body)
+            .expect("openapi.json");
+    let mut sent = 0;
+    let paths = doc["paths"].as_object().expect("paths");
+    for (template, ops) in paths {
+        let path = template.replace("{id}", "1");
+        let mut documented: Vec<String> = ops
+            .as_object()
+            .expect("operations")
+            .keys()
+            .filter(|k| ["get", "put", "post", "delete", "patch"].contains(&k.as_str()))
+            .map(|k| k.to_ascii_uppercase())
+            .collect();
+        documented.sort();
+        for method in ["GET", "PUT", "POST", "DELETE", "PATCH"] {
+            if documented.iter().any(|m| m == method) {
+                continue;
+            }
+            let result = agent
+                .request(method, &format!("{base}{path}"))
+                .set("content-type", "application/json")
+                .send_bytes(b"{}");
+            let response = match result {
+                Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+                Err(e) => panic!("{method} {path}: transport error {e}"),
+            };
+            sent += 1;
+            assert_eq!(response.status(), 405, "{method} {path}");
+            let mut allow: Vec<String> = response
+                .header("allow")
+                .unwrap_or_else(|| panic!("{method} {path}: 405 without Allow"))
+                .split(',')
+                .map(|m| m.trim().to_string())
+                .collect();
+            allow.sort();
+            assert_eq!(allow, documented, "{method} {path}: Allow");
+            let body: Value = serde_json::from_str(&response.into_string().unwrap_or_default())
+                .unwrap_or_else(|e| panic!("{method} {path}: body is not JSON: {e}"));
+            assert_eq!(
+                body["error"]["code"], "method_not_allowed",
+                "{method} {path}"
+            );
+        }
+    }
+    sent
+}
