@@ -347,6 +347,8 @@ fn bookstore_journey(backend: Backend, test: &str) {
     assert!(swept > 1000, "{swept} malformed requests");
     let probed = crate::sweep::undocumented_methods_are_405_with_allow(port);
     assert!(probed >= 10, "{probed} requests with undocumented methods");
+    let sorted = crate::sweep::sort_parameters_match_the_server(port);
+    assert!(sorted >= 30, "{sorted} sort requests");
     crate::docs::assert_openapi_lists(port, crate::docs::BOOKSTORE_OPERATIONS);
     crate::docs::assert_docs_page_lists(port, crate::docs::BOOKSTORE_OPERATIONS, tmp.path());
     drop(server);
