@@ -1,6 +1,7 @@
 //! Production PostgreSQL behind a transaction-mode pooler: a real PgBouncer (Debian's
 //! package) in front of the test server, started for the test on a free loopback port and
-//! stopped by its pid. PgBouncer refuses to run as root, so as root it runs as `postgres`.
+//! stopped by its pid. PgBouncer refuses to run as root, so as root it runs as `postgres`
+//! through `setpriv`, which execs it: the child's pid is PgBouncer's.
 
 use crate::evolve::write_project_from;
 use crate::support::{dk, ServerKind, TestDb};
@@ -16,6 +17,7 @@ pub(crate) struct PgBouncer {
 }
 
 impl Drop for PgBouncer {
+    /// Stop it by its pid (the child is PgBouncer itself), and wait for it.
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -70,8 +72,16 @@ impl PgBouncer {
                 .args(["-R", "postgres", &dir.path().display().to_string()])
                 .status()
                 .expect("chown");
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(&binary);
+            // setpriv execs PgBouncer itself (runuser would fork and wait), so the child
+            // this test kills is PgBouncer.
+            let mut c = Command::new("setpriv");
+            c.args([
+                "--reuid=postgres",
+                "--regid=postgres",
+                "--init-groups",
+                "--",
+            ])
+            .arg(&binary);
             c
         } else {
             Command::new(&binary)
