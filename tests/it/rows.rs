@@ -588,3 +588,61 @@ fn check_names_hand_made_changes_on_postgres() {
 fn check_names_hand_made_changes_on_mysql() {
     check_names_hand_made_changes(Some(ServerKind::Mysql), "mysql", "check_my");
 }
+
+/// A migration that would fail (a backfill whose quotes the shell ate: `SET tz = UTC`) is
+/// tried on a scratch database first and refused with the failing statement, before
+/// anything is written, on every backend.
+fn broken_backfill_writes_nothing(kind: Option<ServerKind>, backend: &str, test: &str) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let Some((_db, url)) = TestDb::or_sqlite(kind, test, &tmp.path().join("broken.db")) else {
+        return;
+    };
+    let start = model(
+        backend,
+        "\"name:string(50)\"",
+        "\"title:string(100)\", \"pages:int?\"",
+        "\"body:text\"",
+    );
+    let project = write_project_from(&start, &tmp.path().join("p"));
+    let run = |args: &[&str]| {
+        dk().args(args)
+            .args(["--database-url", &url])
+            .current_dir(&project)
+            .run()
+    };
+    run(&["migrate", "run"]).success();
+    seed(kind, &url);
+    let before = crate::support::tree(&project);
+    run(&[
+        "generate",
+        "field",
+        "author",
+        "tz:string(10)",
+        "--backfill",
+        "authors.tz=UTC",
+    ])
+    .usage_error()
+    .stderr_has("UPDATE authors SET tz = UTC")
+    .stderr_has("nothing was written");
+    assert!(
+        crate::support::tree(&project) == before,
+        "{backend}: no file changed"
+    );
+    assert_eq!(counts(kind, &url), SEEDED);
+    run(&["check"]).success();
+}
+
+#[test]
+fn broken_backfill_writes_nothing_on_sqlite() {
+    broken_backfill_writes_nothing(None, "sqlite", "broken_sqlite");
+}
+
+#[test]
+fn broken_backfill_writes_nothing_on_postgres() {
+    broken_backfill_writes_nothing(Some(ServerKind::Postgres), "postgres", "broken_pg");
+}
+
+#[test]
+fn broken_backfill_writes_nothing_on_mysql() {
+    broken_backfill_writes_nothing(Some(ServerKind::Mysql), "mysql", "broken_my");
+}
