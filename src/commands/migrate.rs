@@ -53,7 +53,30 @@ pub fn run(args: MigrateArgs, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
         args.command,
         MigrateCommand::Run { sql: true, .. } | MigrateCommand::Revert { sql: true, .. }
     );
-    let mut m = Migrator::open_with(&url.url, &project_dir, !preview)?;
+    let mut m = match Migrator::open_with(&url.url, &project_dir, !preview) {
+        Ok(m) => m,
+        // `--sql` for a database that does not exist yet: the script for an empty one.
+        Err(e)
+            if preview
+                && matches!(args.command, MigrateCommand::Run { .. })
+                && (e.to_string().contains("does not exist")
+                    || e.to_string().contains("Unknown database")) =>
+        {
+            let to = match &args.command {
+                MigrateCommand::Run { to, .. } => to.clone(),
+                _ => None,
+            };
+            ui.data(offline_script(
+                &project_dir,
+                None,
+                None,
+                to.as_deref(),
+                Some(url),
+            )?);
+            return Ok(0);
+        }
+        Err(e) => return Err(e),
+    };
     m.lock_timeout = Duration::from_secs(args.lock_timeout);
     m.ddl_lock_timeout = Duration::from_secs(args.ddl_lock_timeout.max(1));
     let timeout = args.lock_timeout;

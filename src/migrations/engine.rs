@@ -607,11 +607,44 @@ enum Next {
     /// The next migration needs SQLite's foreign keys switched (off: true), which only
     /// works outside a transaction; nothing was done.
     ForeignKeys(bool),
+    /// SQLite: the next migration says `run_in_transaction = false` (VACUUM, say), so it
+    /// cannot run in the step's exclusive transaction; nothing was done.
+    OutsideTransaction,
+    /// Asked to run outside a transaction, the next migration turned out not to need it
+    /// (another process moved on meanwhile); nothing was done.
+    Again,
 }
 
-/// One step of a run or revert: given what was done so far and whether foreign keys are
-/// off, do the next migration.
-type NextStep<'a, D> = dyn FnMut(&mut D, &[String], bool) -> Result<Next> + 'a;
+/// How the next step runs.
+#[derive(Debug, Clone, Copy, Default)]
+struct Mode {
+    /// SQLite's foreign keys are off.
+    fk_off: bool,
+    /// Not in the step's exclusive transaction (SQLite; see [`Next::OutsideTransaction`]).
+    outside: bool,
+}
+
+/// One step of a run or revert: given what was done so far and the mode, do the next
+/// migration.
+type NextStep<'a, D> = dyn FnMut(&mut D, &[String], Mode) -> Result<Next> + 'a;
+
+/// What the step should do with `file` (whose `sql` runs in this direction) in `mode`:
+/// `None` to go ahead, or the [`Next`] to return instead.
+fn placement(
+    file: &MigrationFile,
+    sql: Option<&str>,
+    backend: Backend,
+    mode: Mode,
+) -> Option<Next> {
+    let off = foreign_keys_off(sql, backend);
+    let outside = backend == Backend::Sqlite && !file.run_in_transaction && !off;
+    match (outside, mode.outside) {
+        (true, false) => Some(Next::OutsideTransaction),
+        (false, true) => Some(Next::Again),
+        _ if off != mode.fk_off => Some(Next::ForeignKeys(off)),
+        _ => None,
+    }
+}
 
 /// Does `sql` switch foreign keys off around its own transaction on this backend?
 fn foreign_keys_off(sql: Option<&str>, backend: Backend) -> bool {
@@ -664,10 +697,31 @@ fn steps_under_lock<D: Db>(
         }
         let mut done: Vec<String> = Vec::new();
         loop {
-            let off = *fk_off;
-            match step(db, opts, &mut |db: &mut D| next(db, &done, off))? {
+            let mode = Mode {
+                fk_off: *fk_off,
+                outside: false,
+            };
+            match step(db, opts, &mut |db: &mut D| next(db, &done, mode))? {
                 Next::Did(name) => done.push(name),
                 Next::Finished => return Ok(done),
+                Next::Again => {}
+                // Outside the exclusive transaction: it re-reads what is applied first, but
+                // another process could apply the same migration in between (SQLite has no
+                // lock outside a transaction); diesel's own runner has the same window.
+                Next::OutsideTransaction => {
+                    // Such a migration wants foreign keys as usual (on).
+                    if *fk_off {
+                        db.exec(crate::sql::SQLITE_FOREIGN_KEYS_ON)?;
+                        *fk_off = false;
+                    }
+                    let mode = Mode {
+                        fk_off: false,
+                        outside: true,
+                    };
+                    if let Next::Did(name) = next(db, &done, mode)? {
+                        done.push(name);
+                    }
+                }
                 Next::ForeignKeys(off) => {
                     db.exec(if off {
                         crate::sql::SQLITE_FOREIGN_KEYS_OFF
@@ -704,7 +758,7 @@ pub fn run<D: Db>(
         db,
         opts,
         true,
-        &mut |db: &mut D, done: &[String], fk_off| {
+        &mut |db: &mut D, done: &[String], mode: Mode| {
             if number.is_some_and(|n| done.len() >= n) {
                 return Ok(Next::Finished);
             }
@@ -737,10 +791,10 @@ pub fn run<D: Db>(
             else {
                 return Ok(Next::Finished);
             };
-            let off = foreign_keys_off(Some(&file.up), db.backend());
-            if off != fk_off {
-                return Ok(Next::ForeignKeys(off));
+            if let Some(other) = placement(file, Some(&file.up), db.backend(), mode) {
+                return Ok(other);
             }
+            let off = mode.fk_off;
             on_apply(&file.name);
             apply_with_retries(db, file, true, off, ddl_lock_timeout, lock_wait)?;
             Ok(Next::Did(file.name.clone()))
@@ -761,7 +815,7 @@ pub fn revert<D: Db>(
         db,
         opts,
         false,
-        &mut |db: &mut D, done: &[String], fk_off| {
+        &mut |db: &mut D, done: &[String], mode: Mode| {
             let applied = read_applied(db)?;
             let Some(newest) = applied.versions.keys().max().cloned() else {
                 return Ok(Next::Finished);
@@ -779,10 +833,10 @@ pub fn revert<D: Db>(
                 "the most recently applied migration (version {newest}) has no directory in the migrations folder; restore it to revert past it"
             )));
             };
-            let off = foreign_keys_off(file.down.as_deref(), db.backend());
-            if off != fk_off {
-                return Ok(Next::ForeignKeys(off));
+            if let Some(other) = placement(file, file.down.as_deref(), db.backend(), mode) {
+                return Ok(other);
             }
+            let off = mode.fk_off;
             on_revert(&file.name);
             apply_with_retries(db, file, false, off, ddl_lock_timeout, lock_wait)?;
             Ok(Next::Did(file.name.clone()))

@@ -550,3 +550,56 @@ fn verify_catches_a_down_sql_that_does_not_restore_the_schema() {
         );
     }
 }
+
+/// `run_in_transaction = false` is honoured on every backend, in run, revert, redo and
+/// verify: a statement that cannot run in a transaction (SQLite `VACUUM`, PostgreSQL
+/// `CREATE INDEX CONCURRENTLY`, MySQL's DDL, which commits anyway) runs, and `--sql` shows
+/// no BEGIN/COMMIT around it.
+#[test]
+fn migrations_outside_a_transaction_run_on_every_backend() {
+    for t in targets("no_tx") {
+        t.three();
+        let (up, down) = match t.kind {
+            None => ("VACUUM;\n", "VACUUM;\n"),
+            Some(ServerKind::Postgres) => (
+                "CREATE INDEX CONCURRENTLY t1_label ON t1 (label);\n",
+                "DROP INDEX CONCURRENTLY t1_label;\n",
+            ),
+            Some(ServerKind::Mysql) => (
+                "CREATE INDEX t1_label ON t1 (label);\n",
+                "DROP INDEX t1_label ON t1;\n",
+            ),
+        };
+        t.add("2024-01-04-000000", "outside", up, down);
+        std::fs::write(
+            t.project
+                .join("migrations/2024-01-04-000000_outside/metadata.toml"),
+            "run_in_transaction = false\n",
+        )
+        .expect("metadata");
+        // And one after it, in a transaction as usual.
+        t.add(
+            "2024-01-05-000000",
+            "create_t5",
+            "CREATE TABLE t5 (id INTEGER PRIMARY KEY);\n",
+            "DROP TABLE t5;\n",
+        );
+        let preview = t.dk(&["migrate", "run", "--sql"]).success().stdout();
+        let first = up.lines().next().expect("statement").trim_end_matches(';');
+        assert!(
+            preview.contains(&format!(
+                "-- run_in_transaction = false: no transaction\n{first};"
+            )),
+            "{}: {preview}",
+            t.label()
+        );
+        t.dk(&["migrate", "run"])
+            .success()
+            .stderr_has("applied 5 migration(s)");
+        t.dk(&["migrate", "redo", "-n", "2"]).success();
+        t.dk(&["migrate", "revert", "-n", "2"]).success();
+        t.dk(&["migrate", "run"]).success();
+        t.dk(&["migrate", "verify"]).success();
+        assert_eq!(t.applied().len(), 5, "{}", t.label());
+    }
+}
