@@ -733,6 +733,35 @@ fn widening_a_parent_on_start_keeps_its_children(
         "only SQLite rebuilds the table, in a migration with its own transaction"
     );
     cargo(project, &["build"], &[]);
+    if backend == Backend::Postgres {
+        // Behind a long-running transaction that holds a lock on `authors`, the server gives
+        // up after its DDL lock timeout (5 s) and exits with the error instead of hanging.
+        use diesel::connection::SimpleConnection;
+        use diesel::Connection;
+        let mut holder = diesel::PgConnection::establish(db_url).expect("pg");
+        holder
+            .batch_execute("BEGIN; SELECT count(*) FROM authors")
+            .expect("hold a lock");
+        let started = Instant::now();
+        let blocked = Command::new(generated_target_dir().join("debug").join(bin))
+            .current_dir(project)
+            .env("DATABASE_URL", db_url)
+            .env_remove("MIGRATION_DATABASE_URL")
+            .env("MIGRATE_ON_START", "true")
+            .env("HOST", "127.0.0.1")
+            .env("PORT", port.to_string())
+            .output()
+            .expect("run the server");
+        let stderr = String::from_utf8_lossy(&blocked.stderr);
+        assert!(!blocked.status.success(), "{stderr}");
+        assert!(stderr.contains("lock timeout"), "{stderr}");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{:?}",
+            started.elapsed()
+        );
+        holder.batch_execute("COMMIT").expect("release");
+    }
     let log = logs.join("rebuild-on-start.log");
     let mut server = spawn_server(
         project,
