@@ -29,74 +29,87 @@ pub fn read_model(project_dir: &Path) -> Result<(ProjectFile, Model)> {
     Ok((file, model))
 }
 
-/// The schema the project's migrations produce, replayed on a scratch database: a
-/// temporary SQLite file, or a throwaway database on the server of `server_url`.
-pub fn replay(project_dir: &Path, backend: Backend, server_url: Option<&str>) -> Result<Schema> {
-    let like = match backend {
-        Backend::Sqlite => "scratch.db".to_string(),
-        _ => server_url
-            .map(str::to_string)
-            .ok_or_else(|| Error::usage(format!(
-                "replaying migrations for a {backend} project needs a server: pass `--database-url` or set `DATABASE_URL` (a scratch database is created there and dropped)"
-            )))?,
-    };
-    let scratch = Scratch::create(&like)?;
-    let mut m = Migrator::open(scratch.url(), project_dir)?;
-    m.run(None, &mut || {}, &mut |_| {})?;
-    m.introspect()
+/// The project's migrations replayed on a scratch database (a temporary SQLite database,
+/// or a throwaway database on the server of `server_url`), kept open so that a new
+/// migration can be tried on top of them without replaying them again.
+pub struct Replayed {
+    // Declared before the scratch database: the connection closes before it is dropped.
+    migrator: Migrator,
+    _scratch: Scratch,
 }
 
-/// Apply `migration` (up, then down) after the project's migrations on a scratch database,
-/// so a migration that fails is an error before anything is written.
-pub fn try_migration(
-    project_dir: &Path,
-    backend: Backend,
-    server_url: Option<&str>,
-    new: &[NewMigration],
-) -> Result<()> {
-    let like = match backend {
-        Backend::Sqlite => "scratch.db",
-        _ => server_url.unwrap_or_default(),
-    };
-    let copy = tempfile::tempdir()?;
-    let source = project_dir.join("migrations");
-    for m in migrations::source::load(&source)? {
-        let dir = copy.path().join("migrations").join(&m.name);
-        fs_err::create_dir_all(&dir)?;
-        for file in ["up.sql", "down.sql", "metadata.toml"] {
-            if m.dir.join(file).is_file() {
-                fs_err::copy(m.dir.join(file), dir.join(file))?;
+impl Replayed {
+    pub fn open(project_dir: &Path, backend: Backend, server_url: Option<&str>) -> Result<Self> {
+        let like = match backend {
+            Backend::Sqlite => "scratch.db".to_string(),
+            _ => server_url
+                .map(str::to_string)
+                .ok_or_else(|| Error::usage(format!(
+                    "replaying migrations for a {backend} project needs a server: pass `--database-url` or set `DATABASE_URL` (a scratch database is created there and dropped)"
+                )))?,
+        };
+        let scratch = Scratch::create(&like)?;
+        let mut migrator = Migrator::open(scratch.url(), project_dir)?;
+        migrator.run(None, &mut || {}, &mut |_| {})?;
+        Ok(Replayed {
+            migrator,
+            _scratch: scratch,
+        })
+    }
+
+    /// The schema the migrations produce.
+    pub fn schema(&mut self) -> Result<Schema> {
+        self.migrator.introspect()
+    }
+
+    /// Apply `new` (up, then down) after the project's migrations, so a migration that
+    /// fails is an error before anything is written. The scratch database already has the
+    /// project's migrations; a copy of the directory with the new ones added gives the
+    /// migrator the files it checks them against.
+    pub fn try_migrations(mut self, project_dir: &Path, new: &[NewMigration]) -> Result<()> {
+        let copy = tempfile::tempdir()?;
+        for m in migrations::source::load(&project_dir.join("migrations"))? {
+            let dir = copy.path().join("migrations").join(&m.name);
+            fs_err::create_dir_all(&dir)?;
+            for file in ["up.sql", "down.sql", "metadata.toml"] {
+                if m.dir.join(file).is_file() {
+                    fs_err::copy(m.dir.join(file), dir.join(file))?;
+                }
             }
         }
-    }
-    for migration in new {
-        let dir = copy.path().join("migrations").join(&migration.dir_name);
-        fs_err::create_dir_all(&dir)?;
-        fs_err::write(dir.join("up.sql"), &migration.up)?;
-        fs_err::write(dir.join("down.sql"), &migration.down)?;
-        if let Some(metadata) = &migration.metadata {
-            fs_err::write(dir.join("metadata.toml"), metadata)?;
+        for migration in new {
+            let dir = copy.path().join("migrations").join(&migration.dir_name);
+            fs_err::create_dir_all(&dir)?;
+            fs_err::write(dir.join("up.sql"), &migration.up)?;
+            fs_err::write(dir.join("down.sql"), &migration.down)?;
+            if let Some(metadata) = &migration.metadata {
+                fs_err::write(dir.join("metadata.toml"), metadata)?;
+            }
         }
+        self.migrator.migrations_dir = copy.path().join("migrations");
+        let m = &mut self.migrator;
+        let result = m.run(None, &mut || {}, &mut |_| {}).and_then(|_| {
+            m.revert(
+                migrations::RevertLimit::Count(new.len()),
+                &mut || {},
+                &mut |_| {},
+            )
+        });
+        drop(self);
+        result.map(|_| ()).map_err(|e| {
+            let text = e
+                .to_string()
+                .replace(&copy.path().display().to_string(), &project_dir.display().to_string());
+            Error::usage(format!(
+                "the new migration fails on a scratch database with the existing migrations applied, so nothing was written: {text}"
+            ))
+        })
     }
-    let scratch = Scratch::create(like)?;
-    let mut m = Migrator::open(scratch.url(), copy.path())?;
-    let result = m.run(None, &mut || {}, &mut |_| {}).and_then(|_| {
-        m.revert(
-            migrations::RevertLimit::Count(new.len()),
-            &mut || {},
-            &mut |_| {},
-        )
-    });
-    drop(m);
-    drop(scratch);
-    result.map(|_| ()).map_err(|e| {
-        let text = e
-            .to_string()
-            .replace(&copy.path().display().to_string(), &project_dir.display().to_string());
-        Error::usage(format!(
-            "the new migration fails on a scratch database with the existing migrations applied, so nothing was written: {text}"
-        ))
-    })
+}
+
+/// The schema the project's migrations produce, replayed on a scratch database.
+pub fn replay(project_dir: &Path, backend: Backend, server_url: Option<&str>) -> Result<Schema> {
+    Replayed::open(project_dir, backend, server_url)?.schema()
 }
 
 /// The model's schema as the backend would report it.
@@ -204,7 +217,8 @@ pub fn next_version(project_dir: &Path) -> Result<String> {
     }
 }
 
-/// The migrations for `ops`: one, or with `concurrently` (PostgreSQL) the index changes on
+/// The migrations for `ops`: one, or with `concurrently` (PostgreSQL only; `generate`
+/// refuses the flag on other backends) the index changes on
 /// existing tables split out, each into its own migration with `run_in_transaction =
 /// false` using `CONCURRENTLY`: index drops before the rest (a dropped column would take its
 /// index with it), index builds after it. Versions count up one second from `version`.
@@ -220,11 +234,6 @@ pub fn migrations_for(
         return Ok(vec![migration_for(
             ops, backend, version, message, allow_drop,
         )]);
-    }
-    if backend != Backend::Postgres {
-        return Err(Error::usage(format!(
-            "`--concurrently` is for PostgreSQL (CREATE INDEX CONCURRENTLY); this project is on {backend}"
-        )));
     }
     let (index_ops, rest): (Vec<Op>, Vec<Op>) = ops
         .iter()

@@ -102,7 +102,11 @@ pub fn lint_migration(m: &MigrationFile, backend: Backend) -> Vec<Finding> {
             let rest = w.strip_prefix("ALTER TABLE ")?;
             let (tmp, target) = rest.split_once(" RENAME TO ")?;
             (tmp.to_ascii_lowercase()
-                == format!("{}__dieselkit_new", target.trim().to_ascii_lowercase()))
+                == format!(
+                    "{}{}",
+                    target.trim().to_ascii_lowercase(),
+                    crate::sql::REBUILD_SUFFIX
+                ))
             .then(|| target.trim().to_ascii_lowercase())
         })
         .collect();

@@ -121,6 +121,26 @@ pub fn fill(file: &mut ProjectFile, missing: Missing) -> Result<()> {
     Ok(())
 }
 
+/// Check a resource with these fields as the model would, alone in a project: the
+/// message for the prompt, if any.
+fn check_alone(resource: &str, fields: &[String]) -> Result<(), String> {
+    let probe = ProjectFile {
+        project: spec::ProjectSection {
+            name: "probe".into(),
+            backend: Backend::Sqlite,
+        },
+        options: Default::default(),
+        resources: vec![ResourceSection {
+            name: resource.to_string(),
+            renamed_from: None,
+            fields: fields.to_vec(),
+        }],
+    };
+    spec::Model::from_file(&probe)
+        .map(|_| ())
+        .map_err(|e| one_line(&e.message))
+}
+
 fn ask_resources(theme: &ColorfulTheme, file: &mut ProjectFile) -> Result<()> {
     loop {
         let first = file.resources.is_empty();
@@ -139,21 +159,7 @@ fn ask_resources(theme: &ColorfulTheme, file: &mut ProjectFile) -> Result<()> {
                 if known.contains(s) {
                     return Err(format!("`{s}` is already a resource"));
                 }
-                let probe = ProjectFile {
-                    project: spec::ProjectSection {
-                        name: "probe".into(),
-                        backend: Backend::Sqlite,
-                    },
-                    options: Default::default(),
-                    resources: vec![ResourceSection {
-                        name: s.clone(),
-                        renamed_from: None,
-                        fields: vec![],
-                    }],
-                };
-                spec::Model::from_file(&probe)
-                    .map(|_| ())
-                    .map_err(|e| one_line(&e.message))
+                check_alone(s, &[])
             })
             .interact_text()
             .map_err(aborted)?;
@@ -182,20 +188,8 @@ fn ask_resources(theme: &ColorfulTheme, file: &mut ProjectFile) -> Result<()> {
                     }
                     let field = FieldSpec::parse(s).map_err(|e| one_line(&e.message))?;
                     // Names are checked where they are used, as the model checks them.
-                    let probe = ProjectFile {
-                        project: spec::ProjectSection {
-                            name: "probe".into(),
-                            backend: Backend::Sqlite,
-                        },
-                        options: Default::default(),
-                        resources: vec![ResourceSection {
-                            name: name.clone(),
-                            renamed_from: None,
-                            fields: vec![s.clone()],
-                        }],
-                    };
                     if !matches!(field.ty, spec::FieldType::References { .. }) {
-                        spec::Model::from_file(&probe).map_err(|e| one_line(&e.message))?;
+                        check_alone(&name, std::slice::from_ref(s))?;
                     }
                     if taken.contains(&field.column()) {
                         return Err(format!("`{}` is already a field", field.column()));

@@ -220,10 +220,10 @@ pub fn run(json: bool, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
                 kind: "edited-migration",
                 expected: Some(f.checksum.clone()),
                 actual: applied.checksums.get(&f.version).cloned(),
-                detail: crate::migrations::engine::edited_advice(f),
+                detail: crate::migrations::engine::edited_advice(&f.dir, &f.version),
                 ..Drift::default()
             }));
-            let pending: Vec<String> = live.status()?.migrations.into_iter().filter(|m| !m.applied).map(|m| m.name).collect();
+            let pending: Vec<String> = files.iter().filter(|f| !applied.versions.contains_key(&f.version)).map(|f| f.name.clone()).collect();
             if !pending.is_empty() {
                 drift.push(Drift::plain(
                     "pending-migrations",

@@ -172,7 +172,7 @@ pub fn run(cmd: GenerateCommand, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
     }
     let version = evolve::next_version(&project_dir)?;
 
-    let (migrations, schema_after) = if empty {
+    let (migrations, schema_after, replayed) = if empty {
         let current = evolve::replay(
             &project_dir,
             model.backend,
@@ -186,16 +186,18 @@ pub fn run(cmd: GenerateCommand, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
                 metadata: None,
             }],
             current,
+            None,
         )
     } else {
         let backfills = parse_backfills(&evolve_args.backfill, backfill_resource.as_deref())?;
         let mut hints = evolve::hints(&model, &backfills, evolve_args.allow_drop)?;
         ui.status("Replaying", "existing migrations on a scratch database");
-        let current = evolve::replay(
+        let mut replayed = evolve::Replayed::open(
             &project_dir,
             model.backend,
             server_url(global, &project_dir, model.backend).as_deref(),
         )?;
+        let current = replayed.schema()?;
         let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
         let ops = loop {
             match crate::diff::diff_with(&current, &evolve::desired(&model), &hints) {
@@ -264,20 +266,16 @@ pub fn run(cmd: GenerateCommand, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
                 evolve_args.concurrently,
             )?,
             crate::diff::apply(&current, &ops),
+            Some(replayed),
         )
     };
 
-    if !empty {
+    if let Some(replayed) = replayed {
         ui.status(
             "Trying",
             "the new migration (up and down) on a scratch database",
         );
-        evolve::try_migration(
-            &project_dir,
-            model.backend,
-            server_url(global, &project_dir, model.backend).as_deref(),
-            &migrations,
-        )?;
+        replayed.try_migrations(&project_dir, &migrations)?;
     }
     let mut extra = Vec::new();
     for migration in &migrations {

@@ -192,24 +192,16 @@ fn offline_script(
             })?,
     };
     let files = migrations::source::load(&project_dir.join("migrations"))?;
-    let version = |v: &str| -> Result<String> {
-        let wanted: String = v
-            .split('_')
-            .next()
-            .unwrap_or(v)
-            .chars()
-            .filter(char::is_ascii_digit)
-            .collect();
-        if v == "0" || files.iter().any(|f| f.version == wanted) {
-            Ok(wanted)
-        } else {
-            Err(Error::usage(format!(
-                "`{v}`: no migration has that version; run `dieselkit migrate status` to list them (`--from 0` means an empty database)"
-            )))
-        }
+    let from = match from {
+        None | Some("0") => None,
+        Some(v) => Some(
+            migrations::check_target(&files, v)
+                .map_err(|e| Error::usage(format!("{e} (`--from 0` means an empty database)")))?,
+        ),
     };
-    let from = from.map(version).transpose()?.filter(|v| v != "0");
-    let to = to.map(version).transpose()?;
+    let to = to
+        .map(|t| migrations::check_target(&files, t))
+        .transpose()?;
     let mut applied = engine::Applied::default();
     if let Some(from) = &from {
         for f in files.iter().filter(|f| f.version <= *from) {
@@ -315,17 +307,16 @@ fn status(m: &mut Migrator, ui: &Ui, json: bool) -> Result<i32> {
             st.migrations.len() - pending
         ),
     );
-    let files = m.files()?;
-    let edited: Vec<&migrations::MigrationFile> = files
+    let edited: Vec<&migrations::MigrationState> = st
+        .migrations
         .iter()
-        .filter(|f| {
-            st.migrations
-                .iter()
-                .any(|s| s.name == f.name && s.checksum == "edited")
-        })
+        .filter(|s| s.checksum == "edited")
         .collect();
-    for f in &edited {
-        ui.warn(engine::edited_advice(f));
+    for s in &edited {
+        ui.warn(engine::edited_advice(
+            &m.migrations_dir.join(&s.name),
+            &s.version,
+        ));
     }
     if m.strict && !(edited.is_empty() && st.missing.is_empty()) {
         return Ok(crate::error::exit::PROBLEMS);

@@ -559,16 +559,18 @@ pub fn edited<'a>(
 }
 
 /// What to say about one edited migration: its file and the command that accepts it.
-pub fn edited_advice(f: &MigrationFile) -> String {
+pub fn edited_advice(migration_dir: &std::path::Path, version: &str) -> String {
     format!(
-        "`{}` changed after it was applied; restore it, or, if the change is intended and the database already reflects it, accept it with `dieselkit migrate stamp {}`",
-        f.dir.join("up.sql").display(),
-        f.version
+        "`{}` changed after it was applied; restore it, or, if the change is intended and the database already reflects it, accept it with `dieselkit migrate stamp {version}`",
+        migration_dir.join("up.sql").display(),
     )
 }
 
 pub fn edited_error(files: &[&MigrationFile]) -> Error {
-    let lines: Vec<String> = files.iter().map(|f| edited_advice(f)).collect();
+    let lines: Vec<String> = files
+        .iter()
+        .map(|f| edited_advice(&f.dir, &f.version))
+        .collect();
     Error::Migration(format!(
         "{} applied migration(s) changed after they were applied, so nothing was run:\n  - {}",
         files.len(),

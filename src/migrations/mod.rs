@@ -746,8 +746,8 @@ fn normalize_version(v: &str) -> String {
     v.chars().filter(|c| c.is_ascii_digit()).collect()
 }
 
-/// The normalized version `--to` or `stamp` names, if a migration has it.
-fn check_target(files: &[MigrationFile], target: &str) -> Result<String> {
+/// The normalized version `--to`, `--from` or `stamp` names, if a migration has it.
+pub fn check_target(files: &[MigrationFile], target: &str) -> Result<String> {
     let wanted = normalize_version(target);
     if files.iter().any(|f| f.version == wanted) {
         Ok(wanted)

@@ -501,14 +501,12 @@ pub fn statements(op: &Op, backend: Backend) -> Vec<String> {
 }
 
 /// The temporary table a SQLite rebuild creates; nothing else uses this suffix.
-const REBUILD_SUFFIX: &str = "__dieselkit_new";
+pub const REBUILD_SUFFIX: &str = "__dieselkit_new";
 
-/// Does `op` rebuild a table (copy into a new table, drop the old one) on `backend`?
-fn rebuilds_a_table(op: &Op, backend: Backend) -> bool {
-    backend == Backend::Sqlite
-        && statements(op, backend)
-            .iter()
-            .any(|s| s.starts_with("ALTER TABLE ") && s.contains(REBUILD_SUFFIX))
+/// Does this SQL rebuild a table (`sqlite_rebuild`: copy into a new table, drop the old
+/// one, rename the new one)?
+fn rebuilds_a_table(sql: &str) -> bool {
+    sql.contains(&format!("{REBUILD_SUFFIX} RENAME TO "))
 }
 
 /// The statement a SQLite migration starts with when it switches foreign keys off around
@@ -562,10 +560,7 @@ pub struct MigrationSql {
 /// direction runs both directions in their own transaction with foreign keys off.
 pub fn migration_sql(ops: &[Op], backend: Backend) -> MigrationSql {
     let (up, down) = up_and_down(ops, backend);
-    let rebuilds = ops
-        .iter()
-        .any(|op| rebuilds_a_table(op, backend) || rebuilds_a_table(&op.inverse(), backend));
-    if rebuilds {
+    if backend == Backend::Sqlite && (rebuilds_a_table(&up) || rebuilds_a_table(&down)) {
         MigrationSql {
             up: sqlite_own_transaction(&up),
             down: sqlite_own_transaction(&down),

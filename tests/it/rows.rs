@@ -19,6 +19,47 @@ fn model(backend: &str, author: &str, book: &str, review: &str) -> String {
     )
 }
 
+/// The model every test here starts from.
+fn start(backend: &str) -> String {
+    model(
+        backend,
+        "\"name:string(50)\"",
+        "\"title:string(100)\", \"pages:int?\"",
+        "\"body:text\"",
+    )
+}
+
+/// A project written from a model, and its database: a SQLite file, or a fresh database on
+/// the test server (None when that server is not configured: the test is skipped).
+struct Fixture {
+    url: String,
+    project: std::path::PathBuf,
+    db: Option<TestDb>,
+    _tmp: tempfile::TempDir,
+}
+
+impl Fixture {
+    fn new(kind: Option<ServerKind>, test: &str, model: &str) -> Option<Fixture> {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let (db, url) = TestDb::or_sqlite(kind, test, &tmp.path().join(format!("{test}.db")))?;
+        let project = write_project_from(model, &tmp.path().join("p"));
+        Some(Fixture {
+            url,
+            project,
+            db,
+            _tmp: tmp,
+        })
+    }
+
+    /// dieselkit in the project, on its database.
+    fn dk(&self, args: &[&str]) -> crate::support::Run {
+        dk().args(args)
+            .args(["--database-url", &self.url])
+            .current_dir(&self.project)
+            .run()
+    }
+}
+
 const TABLES: [&str; 3] = ["authors", "books", "reviews"];
 
 /// Row counts of authors, books and reviews, and how many reviews still reach their author
@@ -118,27 +159,14 @@ fn steps(backend: &str) -> Vec<(String, &'static [&'static str])> {
 }
 
 fn parent_changes_keep_every_row(kind: Option<ServerKind>, backend: &str, test: &str) {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let Some((_db, url)) = TestDb::or_sqlite(kind, test, &tmp.path().join("rows.db")) else {
+    let Some(f) = Fixture::new(kind, test, &start(backend)) else {
         return;
     };
-    let start = model(
-        backend,
-        "\"name:string(50)\"",
-        "\"title:string(100)\", \"pages:int?\"",
-        "\"body:text\"",
-    );
-    let project = write_project_from(&start, &tmp.path().join("p"));
-    let run = |args: &[&str]| {
-        dk().args(args)
-            .args(["--database-url", &url])
-            .current_dir(&project)
-            .run()
-    };
+    let (url, project, run) = (&f.url, &f.project, |args: &[&str]| f.dk(args));
     run(&["migrate", "run"]).success();
-    let initial = migration_count(&project);
-    seed(kind, &url);
-    assert_eq!(counts(kind, &url), SEEDED, "{backend}: seeded");
+    let initial = migration_count(project);
+    seed(kind, url);
+    assert_eq!(counts(kind, url), SEEDED, "{backend}: seeded");
 
     let steps = steps(backend);
     for (i, (text, extra)) in steps.iter().enumerate() {
@@ -149,13 +177,13 @@ fn parent_changes_keep_every_row(kind: Option<ServerKind>, backend: &str, test: 
         run(&args).success();
         if backend == "sqlite" {
             assert!(
-                newest_migration(&project).join("metadata.toml").is_file(),
+                newest_migration(project).join("metadata.toml").is_file(),
                 "step {i}: a SQLite rebuild runs in its own transaction"
             );
         }
         run(&["migrate", "run"]).success();
         assert_eq!(
-            counts(kind, &url),
+            counts(kind, url),
             SEEDED,
             "{backend} step {i}: every author, book and review survives `migrate run`"
         );
@@ -167,7 +195,7 @@ fn parent_changes_keep_every_row(kind: Option<ServerKind>, backend: &str, test: 
     let long = "L".repeat(70);
     exec_on(
         kind,
-        &url,
+        url,
         &format!("UPDATE authors SET name = '{long}' WHERE id = 2"),
     );
     run(&["migrate", "revert", "-n", "3"]).success();
@@ -179,24 +207,24 @@ fn parent_changes_keep_every_row(kind: Option<ServerKind>, backend: &str, test: 
         narrowing.stderr()
     );
     assert_eq!(
-        lines_on(kind, &url, "SELECT name AS line FROM authors WHERE id = 2"),
+        lines_on(kind, url, "SELECT name AS line FROM authors WHERE id = 2"),
         std::slice::from_ref(&long),
         "{backend}: no value is cut short"
     );
     exec_on(
         kind,
-        &url,
+        url,
         "UPDATE authors SET name = 'Tolkien' WHERE id = 2",
     );
     if kind.is_some() {
         run(&["migrate", "revert"]).success();
     }
-    assert_eq!(counts(kind, &url), SEEDED, "{backend}: after the reverts");
+    assert_eq!(counts(kind, url), SEEDED, "{backend}: after the reverts");
     run(&["migrate", "run"]).success();
     for i in (0..steps.len()).rev() {
         run(&["migrate", "revert"]).success();
         assert_eq!(
-            counts(kind, &url),
+            counts(kind, url),
             SEEDED,
             "{backend}: every row survives reverting step {i}"
         );
@@ -205,29 +233,29 @@ fn parent_changes_keep_every_row(kind: Option<ServerKind>, backend: &str, test: 
     // The same files through diesel's harness, as `diesel migration run` and the
     // generated service run them: each in a transaction unless metadata.toml says not.
     let dir = project.join("migrations");
-    harness(kind, &url, |conn| {
+    harness(kind, url, |conn| {
         conn.run_pending_migrations(FileBasedMigrations::from_path(&dir).expect("dir"))
             .map(|_| ())
     });
     assert_eq!(
-        counts(kind, &url),
+        counts(kind, url),
         SEEDED,
         "{backend}: every row survives diesel's `migration run`"
     );
-    harness(kind, &url, |conn| {
+    harness(kind, url, |conn| {
         for _ in 0..steps.len() {
             conn.revert_last_migration(FileBasedMigrations::from_path(&dir).expect("dir"))?;
         }
         Ok(())
     });
     assert_eq!(
-        counts(kind, &url),
+        counts(kind, url),
         SEEDED,
         "{backend}: every row survives diesel's `migration revert`"
     );
-    assert_eq!(migration_count(&project), initial + steps.len());
+    assert_eq!(migration_count(project), initial + steps.len());
     run(&["migrate", "run"]).success();
-    assert_eq!(counts(kind, &url), SEEDED);
+    assert_eq!(counts(kind, url), SEEDED);
     run(&["migrate", "verify"]).success();
 }
 
@@ -317,31 +345,16 @@ fn parent_changes_keep_every_row_on_mysql() {
 /// changes, nothing is recorded, and the error names the rows.
 #[test]
 fn a_rebuild_that_leaves_dangling_references_is_rolled_back() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let url = tmp
-        .path()
-        .join("dangling.db")
-        .to_string_lossy()
-        .into_owned();
-    let start = model(
-        "sqlite",
-        "\"name:string(50)\"",
-        "\"title:string(100)\", \"pages:int?\"",
-        "\"body:text\"",
-    );
-    let project = write_project_from(&start, &tmp.path().join("p"));
-    let run = |args: &[&str]| {
-        dk().args(args)
-            .args(["--database-url", &url])
-            .current_dir(&project)
-            .run()
+    let Some(f) = Fixture::new(None, "dangling", &start("sqlite")) else {
+        return;
     };
+    let (url, project, run) = (&f.url, &f.project, |args: &[&str]| f.dk(args));
     run(&["migrate", "run"]).success();
-    seed(None, &url);
+    seed(None, url);
     let (text, _) = &steps("sqlite")[0];
     std::fs::write(project.join("dieselkit.toml"), text).expect("model");
     run(&["generate", "migration", "-m", "widen"]).success();
-    let up = newest_migration(&project).join("up.sql");
+    let up = newest_migration(project).join("up.sql");
     let sql = std::fs::read_to_string(&up).expect("up.sql");
     let lossy = sql.replace("FROM authors;", "FROM authors WHERE id <> 2;");
     assert_ne!(lossy, sql, "{sql}");
@@ -351,7 +364,7 @@ fn a_rebuild_that_leaves_dangling_references_is_rolled_back() {
         .failure()
         .stderr_has("`books` row 3: `author_id` references `authors`, which has no such row")
         .stderr_has("rolled back");
-    assert_eq!(counts(None, &url), SEEDED);
+    assert_eq!(counts(None, url), SEEDED);
     run(&["migrate", "status"]).success();
     assert!(
         run(&["migrate", "status", "--json"])
@@ -363,7 +376,7 @@ fn a_rebuild_that_leaves_dangling_references_is_rolled_back() {
     );
 
     let dir = project.join("migrations");
-    let mut conn = diesel::SqliteConnection::establish(&url).expect("sqlite");
+    let mut conn = diesel::SqliteConnection::establish(url).expect("sqlite");
     let err = MigrationHarness::run_pending_migrations(
         &mut conn,
         FileBasedMigrations::from_path(&dir).expect("dir"),
@@ -374,7 +387,7 @@ fn a_rebuild_that_leaves_dangling_references_is_rolled_back() {
         "{err}"
     );
     drop(conn);
-    assert_eq!(counts(None, &url), SEEDED);
+    assert_eq!(counts(None, url), SEEDED);
 }
 
 /// `migrate verify` replays with a sample row in every table, so a migration that loses
@@ -382,22 +395,11 @@ fn a_rebuild_that_leaves_dangling_references_is_rolled_back() {
 /// on), whose `DROP TABLE authors` deletes every book and review through ON DELETE CASCADE.
 #[test]
 fn verify_fails_a_migration_that_loses_child_rows() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let url = tmp.path().join("verify.db").to_string_lossy().into_owned();
-    let start = model(
-        "sqlite",
-        "\"name:string(50)\"",
-        "\"title:string(100)\", \"pages:int?\"",
-        "\"body:text\"",
-    )
-    .replace("on_delete=restrict", "on_delete=cascade");
-    let project = write_project_from(&start, &tmp.path().join("p"));
-    let run = |args: &[&str]| {
-        dk().args(args)
-            .args(["--database-url", &url])
-            .current_dir(&project)
-            .run()
+    let cascading = start("sqlite").replace("on_delete=restrict", "on_delete=cascade");
+    let Some(f) = Fixture::new(None, "verify_rows", &cascading) else {
+        return;
     };
+    let (project, run) = (&f.project, |args: &[&str]| f.dk(args));
     run(&["migrate", "verify"]).success();
     let dir = project.join("migrations/2030-01-01-000000_widen_0_1_style");
     std::fs::create_dir_all(&dir).expect("mkdir");
@@ -422,21 +424,14 @@ fn verify_fails_a_migration_that_loses_child_rows() {
 /// an empty database of each backend, it leaves what `dieselkit migrate run` would: every
 /// migration applied with matching checksums, nothing pending, no drift.
 fn offline_script_applies(kind: Option<ServerKind>, backend: &str, test: &str) {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let Some((db, url)) = TestDb::or_sqlite(kind, test, &tmp.path().join("offline.db")) else {
+    let Some(f) = Fixture::new(kind, test, &start(backend)) else {
         return;
     };
     // The DBA's empty database.
-    if let Some(db) = &db {
+    if let Some(db) = &f.db {
         db.create();
     }
-    let start = model(
-        backend,
-        "\"name:string(50)\"",
-        "\"title:string(100)\", \"pages:int?\"",
-        "\"body:text\"",
-    );
-    let project = write_project_from(&start, &tmp.path().join("p"));
+    let (url, project) = (&f.url, &f.project);
     let script = dk()
         .args([
             "migrate",
@@ -447,12 +442,12 @@ fn offline_script_applies(kind: Option<ServerKind>, backend: &str, test: &str) {
             "--backend",
             backend,
         ])
-        .current_dir(&project)
+        .current_dir(project)
         .run()
         .success()
         .stdout();
     assert!(script.contains("assumes one at no migrations"), "{script}");
-    batch_on(kind, &url, &script);
+    batch_on(kind, url, &script);
     let status = dk()
         .args([
             "migrate",
@@ -460,9 +455,9 @@ fn offline_script_applies(kind: Option<ServerKind>, backend: &str, test: &str) {
             "--json",
             "--strict",
             "--database-url",
-            &url,
+            url,
         ])
-        .current_dir(&project)
+        .current_dir(project)
         .run()
         .success()
         .stdout();
@@ -473,13 +468,13 @@ fn offline_script_applies(kind: Option<ServerKind>, backend: &str, test: &str) {
         assert_eq!(m["applied"], true, "{backend}: {m}");
         assert_eq!(m["checksum"], "ok", "{backend}: {m}");
     }
-    dk().args(["migrate", "run", "--database-url", &url])
-        .current_dir(&project)
+    dk().args(["migrate", "run", "--database-url", url])
+        .current_dir(project)
         .run()
         .success()
         .stderr_has("no pending migrations");
-    dk().args(["check", "--database-url", &url])
-        .current_dir(&project)
+    dk().args(["check", "--database-url", url])
+        .current_dir(project)
         .run()
         .success();
 }
@@ -519,33 +514,20 @@ fn batch_on(kind: Option<ServerKind>, url: &str, script: &str) {
 /// `check --json` names what differs as data (kind, table, column, expected, actual), and
 /// its messages say how: a column added by hand, a column made nullable by hand.
 fn check_names_hand_made_changes(kind: Option<ServerKind>, backend: &str, test: &str) {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let Some((_db, url)) = TestDb::or_sqlite(kind, test, &tmp.path().join("check.db")) else {
+    let Some(f) = Fixture::new(kind, test, &start(backend)) else {
         return;
     };
-    let start = model(
-        backend,
-        "\"name:string(50)\"",
-        "\"title:string(100)\", \"pages:int?\"",
-        "\"body:text\"",
-    );
-    let project = write_project_from(&start, &tmp.path().join("p"));
-    let run = |args: &[&str]| {
-        dk().args(args)
-            .args(["--database-url", &url])
-            .current_dir(&project)
-            .run()
-    };
+    let (url, run) = (&f.url, |args: &[&str]| f.dk(args));
     run(&["migrate", "run"]).success();
     run(&["check"]).success();
-    exec_on(kind, &url, "ALTER TABLE authors ADD COLUMN extra INTEGER");
+    exec_on(kind, url, "ALTER TABLE authors ADD COLUMN extra INTEGER");
     let nullable = match kind {
         None => None,
         Some(ServerKind::Postgres) => Some("ALTER TABLE authors ALTER COLUMN name DROP NOT NULL"),
         Some(ServerKind::Mysql) => Some("ALTER TABLE authors MODIFY name VARCHAR(50) NULL"),
     };
     if let Some(sql) = nullable {
-        exec_on(kind, &url, sql);
+        exec_on(kind, url, sql);
     }
     let out = run(&["check", "--json"]).expect_exit(3).stdout();
     let json: serde_json::Value = serde_json::from_str(&out).expect("json");
@@ -593,26 +575,13 @@ fn check_names_hand_made_changes_on_mysql() {
 /// tried on a scratch database first and refused with the failing statement, before
 /// anything is written, on every backend.
 fn broken_backfill_writes_nothing(kind: Option<ServerKind>, backend: &str, test: &str) {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let Some((_db, url)) = TestDb::or_sqlite(kind, test, &tmp.path().join("broken.db")) else {
+    let Some(f) = Fixture::new(kind, test, &start(backend)) else {
         return;
     };
-    let start = model(
-        backend,
-        "\"name:string(50)\"",
-        "\"title:string(100)\", \"pages:int?\"",
-        "\"body:text\"",
-    );
-    let project = write_project_from(&start, &tmp.path().join("p"));
-    let run = |args: &[&str]| {
-        dk().args(args)
-            .args(["--database-url", &url])
-            .current_dir(&project)
-            .run()
-    };
+    let (url, project, run) = (&f.url, &f.project, |args: &[&str]| f.dk(args));
     run(&["migrate", "run"]).success();
-    seed(kind, &url);
-    let before = crate::support::tree(&project);
+    seed(kind, url);
+    let before = crate::support::tree(project);
     run(&[
         "generate",
         "field",
@@ -625,10 +594,10 @@ fn broken_backfill_writes_nothing(kind: Option<ServerKind>, backend: &str, test:
     .stderr_has("UPDATE authors SET tz = UTC")
     .stderr_has("nothing was written");
     assert!(
-        crate::support::tree(&project) == before,
+        crate::support::tree(project) == before,
         "{backend}: no file changed"
     );
-    assert_eq!(counts(kind, &url), SEEDED);
+    assert_eq!(counts(kind, url), SEEDED);
     run(&["check"]).success();
 }
 

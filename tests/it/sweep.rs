@@ -40,6 +40,18 @@ fn send(
     }
 }
 
+/// An HTTP client for the service on `port`, its base URL, and its `/openapi.json`.
+fn service(port: u16) -> (ureq::Agent, String, Value) {
+    let base = format!("http://127.0.0.1:{port}");
+    let agent = ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(20))
+        .build();
+    let doc: Value =
+        serde_json::from_str(&send(&agent, &base, "GET", "/openapi.json", None, None).body)
+            .expect("openapi.json");
+    (agent, base, doc)
+}
+
 /// Values of every JSON kind plus hostile strings and numbers.
 fn garbage() -> Vec<Value> {
     vec![
@@ -102,13 +114,7 @@ fn query_names(doc: &Value, op: &Value, shared: &Value) -> Vec<String> {
 
 /// Runs the sweep against the service on `port`; returns how many requests were made.
 pub(crate) fn malformed_input_sweep(port: u16) -> usize {
-    let base = format!("http://127.0.0.1:{port}");
-    let agent = ureq::AgentBuilder::new()
-        .timeout(Duration::from_secs(20))
-        .build();
-    let doc: Value =
-        serde_json::from_str(&send(&agent, &base, "GET", "/openapi.json", None, None).body)
-            .expect("openapi.json");
+    let (agent, base, doc) = service(port);
     let bad_ids = [
         "0",
         "-1",
@@ -305,13 +311,7 @@ pub(crate) fn malformed_input_sweep(port: u16) -> usize {
 /// list is a 405 whose `Allow` header lists exactly the documented ones (RFC 9110), with
 /// the JSON error body. Returns how many requests were made.
 pub(crate) fn undocumented_methods_are_405_with_allow(port: u16) -> usize {
-    let base = format!("http://127.0.0.1:{port}");
-    let agent = ureq::AgentBuilder::new()
-        .timeout(Duration::from_secs(20))
-        .build();
-    let doc: Value =
-        serde_json::from_str(&send(&agent, &base, "GET", "/openapi.json", None, None).body)
-            .expect("openapi.json");
+    let (agent, base, doc) = service(port);
     let mut sent = 0;
     let paths = doc["paths"].as_object().expect("paths");
     for (template, ops) in paths {
@@ -361,13 +361,7 @@ pub(crate) fn undocumented_methods_are_405_with_allow(port: u16) -> usize {
 /// server accepts: each column in the pattern's alternation sorts (ascending, descending,
 /// combined with spaces), and anything else is a 422 naming `sort`. Returns the requests.
 pub(crate) fn sort_parameters_match_the_server(port: u16) -> usize {
-    let base = format!("http://127.0.0.1:{port}");
-    let agent = ureq::AgentBuilder::new()
-        .timeout(Duration::from_secs(20))
-        .build();
-    let doc: Value =
-        serde_json::from_str(&send(&agent, &base, "GET", "/openapi.json", None, None).body)
-            .expect("openapi.json");
+    let (agent, base, doc) = service(port);
     let mut sent = 0;
     for (template, ops) in doc["paths"].as_object().expect("paths") {
         let Some(sort) = ops["get"]["parameters"]
