@@ -1,6 +1,7 @@
 //! The one serializable context every template sees (documented in
 //! templates/CONTEXT.md). Names are computed here, once, never in templates.
 
+use super::api;
 use crate::schema::{rust, sql_type_of};
 use crate::spec::{names, Backend, FieldSpec, FieldType, Model, Resource};
 use serde::Serialize;
@@ -23,6 +24,8 @@ pub struct ProjectCtx {
     pub database_url: String,
 }
 
+/// Which field kinds the model uses (whatever the backend), so that templates pull in a
+/// crate or a diesel feature only when something needs it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Needs {
     pub chrono: bool,
@@ -51,8 +54,22 @@ pub struct FieldCtx {
     /// The column has a database default, so create requests may omit it.
     pub has_default: bool,
     pub max_length: Option<u32>,
-    pub rust_type: &'static str,
+    /// The Rust type of the field in the API structs: the same on every backend (the
+    /// newtypes of the generated `src/types.rs` convert at the model boundary).
+    pub rust_type: String,
+    /// A `Copy` type (a filter value can be bound without a clone).
+    pub copy: bool,
+    /// The `diesel::sql_types` name of the column on this backend (as in `schema.rs`).
     pub diesel_type: &'static str,
+    /// The field's OpenAPI schema (as a filter parameter): identical on every backend.
+    pub schema: Value,
+    /// The schema as a property of a body or row: `schema`, plus `nullable` and an
+    /// `example` (`sample_a`; none for references).
+    pub property: Value,
+    /// `GET /{table}?field=value` filters on it.
+    pub filterable: bool,
+    /// `?sort=field` orders by it.
+    pub sortable: bool,
     pub sample_a: Value,
     pub sample_b: Value,
     pub references: Option<ReferenceCtx>,
@@ -100,18 +117,35 @@ fn kind(ty: &FieldType) -> &'static str {
 
 /// Two distinct valid sample values (as JSON) for a field: used by seed data and the
 /// generated tests.
-fn samples(field: &FieldSpec, rust_type: &str) -> (Value, Value) {
+fn samples(field: &FieldSpec) -> (Value, Value) {
     match &field.ty {
         FieldType::Int | FieldType::BigInt | FieldType::SmallInt => (json!(1), json!(2)),
         FieldType::Float | FieldType::Double => (json!(1.5), json!(2.5)),
         FieldType::Decimal { precision, scale } => {
-            if precision > scale && *scale > 0 {
-                (json!(1.5), json!(2.25))
-            } else if precision > scale {
-                (json!(1), json!(2))
-            } else {
-                (json!(0.5), json!(0.25))
-            }
+            // As the API returns them: exactly `scale` digits after the point.
+            let scale = *scale as usize;
+            let whole = |n: &str| {
+                if precision > &(scale as u32) {
+                    n.to_string()
+                } else {
+                    "0".into()
+                }
+            };
+            let fraction = |digits: &str| {
+                let mut digits: String = digits.chars().take(scale).collect();
+                while digits.len() < scale {
+                    digits.push('0');
+                }
+                if scale == 0 {
+                    String::new()
+                } else {
+                    format!(".{digits}")
+                }
+            };
+            (
+                json!(format!("{}{}", whole("1"), fraction("5"))),
+                json!(format!("{}{}", whole("2"), fraction("25"))),
+            )
         }
         FieldType::Bool => (json!(true), json!(false)),
         FieldType::String { max_length } => {
@@ -132,27 +166,44 @@ fn samples(field: &FieldSpec, rust_type: &str) -> (Value, Value) {
         ),
         FieldType::Date => (json!("2024-01-15"), json!("2024-02-20")),
         FieldType::Time => (json!("09:30:00"), json!("17:45:00")),
-        FieldType::Datetime | FieldType::Timestamptz => {
-            if rust_type.contains("DateTime<") {
-                (json!("2024-01-15T09:30:00Z"), json!("2024-02-20T17:45:00Z"))
-            } else {
-                (json!("2024-01-15T09:30:00"), json!("2024-02-20T17:45:00"))
-            }
-        }
+        FieldType::Timestamptz => (json!("2024-01-15T09:30:00Z"), json!("2024-02-20T17:45:00Z")),
+        FieldType::Datetime => (json!("2024-01-15T09:30:00"), json!("2024-02-20T17:45:00")),
         FieldType::Uuid => (
             json!("0b6f1c2e-8d3a-4f5b-9c7d-1e2f3a4b5c61"),
             json!("0b6f1c2e-8d3a-4f5b-9c7d-1e2f3a4b5c62"),
         ),
-        FieldType::Json => {
-            if rust_type == "String" {
-                (json!(r#"{"key":1}"#), json!(r#"{"key":2}"#))
-            } else {
-                (json!({"key": 1}), json!({"key": 2}))
-            }
-        }
+        FieldType::Json => (json!({"key": 1}), json!({"key": [2, "two"]})),
         FieldType::Bytes => (json!([1, 2, 3]), json!([4, 5])),
         FieldType::References { .. } => (Value::Null, Value::Null),
     }
+}
+
+/// The API type of a field and whether it is `Copy`: backend-independent, so that one model
+/// gives one API on every backend.
+fn api_type(ty: &FieldType) -> (String, bool) {
+    let (name, copy) = match ty {
+        FieldType::Int | FieldType::References { .. } => ("i32", true),
+        FieldType::BigInt => ("i64", true),
+        FieldType::SmallInt => ("i16", true),
+        FieldType::Float => ("crate::types::Float", true),
+        FieldType::Double => ("f64", true),
+        FieldType::Decimal { precision, scale } => {
+            return (
+                format!("crate::types::Decimal<{precision}, {scale}>"),
+                false,
+            )
+        }
+        FieldType::Bool => ("bool", true),
+        FieldType::String { .. } | FieldType::Text => ("String", false),
+        FieldType::Date => ("crate::types::Date", true),
+        FieldType::Time => ("crate::types::Time", true),
+        FieldType::Datetime => ("crate::types::DateTime", true),
+        FieldType::Timestamptz => ("crate::types::Timestamp", true),
+        FieldType::Uuid => ("crate::types::Uuid", false),
+        FieldType::Json => ("crate::types::Json", false),
+        FieldType::Bytes => ("Vec<u8>", false),
+    };
+    (name.to_string(), copy)
 }
 
 fn relation(field: &str, resource: &Resource) -> RelationCtx {
@@ -192,11 +243,14 @@ pub fn build(model: &Model) -> Context {
                 .iter()
                 .map(|field| {
                     let sql_type = sql_type_of(&field.ty);
-                    let rust_type = rust::rust_type(&sql_type, backend);
-                    needs.decimal |= rust_type.starts_with("bigdecimal");
-                    needs.json |= rust_type.starts_with("serde_json");
-                    needs.uuid |= rust_type.starts_with("uuid");
-                    let (sample_a, sample_b) = samples(field, rust_type);
+                    needs.decimal |= matches!(field.ty, FieldType::Decimal { .. });
+                    needs.json |= field.ty == FieldType::Json;
+                    needs.uuid |= field.ty == FieldType::Uuid;
+                    let (sample_a, sample_b) = samples(field);
+                    let (rust_type, copy) = api_type(&field.ty);
+                    let column = field.column();
+                    let filterable = api::filterable(&field.ty)
+                        && !["page", "per_page", "sort"].contains(&column.as_str());
                     let references = match &field.ty {
                         FieldType::References { resource: target } => {
                             model.resource(target).map(|r| ReferenceCtx {
@@ -209,8 +263,19 @@ pub fn build(model: &Model) -> Context {
                         }
                         _ => None,
                     };
+                    let schema = api::field_schema(
+                        field,
+                        references
+                            .as_ref()
+                            .map(|r| (r.resource.as_str(), r.table.as_str())),
+                    );
+                    let property = api::property(
+                        &schema,
+                        field.nullable,
+                        references.is_none().then_some(&sample_a),
+                    );
                     FieldCtx {
-                        name: field.column(),
+                        name: column,
                         kind: kind(&field.ty),
                         nullable: field.nullable,
                         unique: field.unique,
@@ -220,7 +285,12 @@ pub fn build(model: &Model) -> Context {
                             _ => None,
                         },
                         rust_type,
+                        copy,
                         diesel_type: rust::diesel_type(&sql_type, backend),
+                        schema,
+                        property,
+                        filterable,
+                        sortable: api::sortable(&field.ty),
                         sample_a,
                         sample_b,
                         references,

@@ -2,6 +2,7 @@
 //! (so binary and templates cannot drift) and may be overridden file by file from a
 //! directory. Output is deterministic: same model and clock, same bytes.
 
+pub mod api;
 pub mod context;
 
 use crate::error::{Error, Result};

@@ -235,6 +235,7 @@ impl Model {
             resources.push(resource);
         }
         check_references(&resources)?;
+        check_backend_types(&resources, file.project.backend)?;
         let resources = dependency_order(resources)?;
         Ok(Model {
             name: file.project.name.clone(),
@@ -423,6 +424,33 @@ fn validate_resource(section: &ResourceSection) -> Result<Resource, SpecError> {
     })
 }
 
+/// The most digits a `decimal` keeps exactly on SQLite, which stores it as a 64-bit float
+/// (any decimal of up to 15 significant digits survives the round trip).
+pub const SQLITE_DECIMAL_DIGITS: u32 = 15;
+
+/// Types a backend cannot hold with the one API contract every backend shares.
+fn check_backend_types(resources: &[Resource], backend: Backend) -> Result<(), SpecError> {
+    if backend != Backend::Sqlite {
+        return Ok(());
+    }
+    for resource in resources {
+        for field in &resource.fields {
+            if let FieldType::Decimal { precision, scale } = field.ty {
+                if precision > SQLITE_DECIMAL_DIGITS {
+                    return Err(SpecError::plain(format!(
+                        "`{}.{}` is decimal({precision},{scale}), but SQLite stores decimals as 64-bit floats, exact to {SQLITE_DECIMAL_DIGITS} digits: use a precision of at most {SQLITE_DECIMAL_DIGITS} (decimal({},{})), or the postgres or mysql backend",
+                        resource.name,
+                        field.name,
+                        SQLITE_DECIMAL_DIGITS,
+                        scale.min(SQLITE_DECIMAL_DIGITS)
+                    )));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 fn check_references(resources: &[Resource]) -> Result<(), SpecError> {
     let known: BTreeSet<&str> = resources.iter().map(|r| r.name.as_str()).collect();
     for r in resources {
@@ -497,6 +525,25 @@ mod tests {
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default()
+    }
+
+    #[test]
+    fn sqlite_decimals_stay_within_what_a_float_keeps_exactly() {
+        assert!(model(&[("item", &["price:decimal(15,2)"])]).is_ok());
+        let message = err(&[("item", &["price:decimal(19,4)"])]);
+        assert!(
+            message.contains("`item.price` is decimal(19,4)"),
+            "{message}"
+        );
+        assert!(message.contains("decimal(15,4)"), "{message}");
+        let mut file = model(&[]).expect("empty model").to_file();
+        file.project.backend = Backend::Postgres;
+        file.resources.push(ResourceSection {
+            name: "item".into(),
+            renamed_from: None,
+            fields: vec!["price:decimal(19,4)".into()],
+        });
+        assert!(Model::from_file(&file).is_ok(), "servers keep every digit");
     }
 
     #[test]
