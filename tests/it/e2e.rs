@@ -798,6 +798,111 @@ fn widening_a_parent_on_start_keeps_its_children(
     drop(server);
 }
 
+/// What a client sees of the every-type service: its `/openapi.json` (title removed) and
+/// the answers to a fixed set of requests built from that document (ids and timestamps the
+/// server chose replaced by placeholders). Both must be identical on every backend.
+fn contract_exchanges(port: u16) -> (Value, Vec<Value>) {
+    let client = api(port);
+    let mut document = client.expect("GET", "/openapi.json", None, 200).body;
+    document["info"]["title"] = json!("(title)");
+    let example_body = |schema: &str| {
+        let mut body = json!({});
+        let properties = document["components"]["schemas"][schema]["properties"]
+            .as_object()
+            .expect("properties");
+        for (name, property) in properties {
+            if let Some(example) = property.get("example") {
+                body[name] = example.clone();
+            }
+        }
+        body
+    };
+    fn placeholders(value: &mut Value) {
+        if let Some(rows) = value.get_mut("data").and_then(Value::as_array_mut) {
+            rows.iter_mut().for_each(placeholders);
+        }
+        for key in ["created_at", "updated_at"] {
+            if let Some(time) = value.get_mut(key) {
+                *time = json!("(server time)");
+            }
+        }
+    }
+    let mut exchanges = Vec::new();
+    let mut record = |method: &str, path: &str, body: Option<Value>| {
+        let text = body.as_ref().map(Value::to_string);
+        let reply = client.call(method, path, text.as_deref());
+        let mut answer = reply.body.clone();
+        placeholders(&mut answer);
+        exchanges.push(json!({"request": format!("{method} {path}"), "body": body, "status": reply.status, "answer": answer}));
+        reply
+    };
+    let owner = record("POST", "/owners", Some(example_body("NewOwner")));
+    let owner_id = owner.body["id"].clone();
+    let mut sample = example_body("NewSample");
+    sample["owner_id"] = owner_id.clone();
+    let created = record("POST", "/samples", Some(sample.clone()));
+    let path = format!("/samples/{}", created.body["id"]);
+    // Values at the edges of each type, in the forms a client may send them.
+    let edges = json!({
+        "amount": "-9999999999.99",
+        "ratio": 3.4028235e38,
+        "precise": 0.1,
+        "born_on": "0001-01-01",
+        "wakes_at": "23:59:59.999",
+        "seen_at": "9999-12-31T23:59:59.5",
+        "stamped_at": "2024-01-15T10:30:00.25+01:00",
+        "token": "0B6F1C2E-8D3A-4F5B-9C7D-1E2F3A4B5C61",
+        "payload": {"b": [1, 2.5, "é", null, {"deep": true}], "a": 12345678901234567_u64},
+        "attachment": [0, 255],
+        "notes": "tab\tnewline\n𝄞",
+        "reviewer_id": owner_id,
+    });
+    record("PATCH", &path, Some(edges));
+    record("GET", &path, None);
+    record(
+        "PATCH",
+        &path,
+        Some(json!({"payload": "just a string", "amount": "12"})),
+    );
+    record(
+        "PATCH",
+        &path,
+        Some(json!({"payload": [1, "two"], "amount": "0.5"})),
+    );
+    record(
+        "GET",
+        &format!(
+            "/samples?sort=-amount,code&token={}",
+            "0b6f1c2e-8d3a-4f5b-9c7d-1e2f3a4b5c61"
+        ),
+        None,
+    );
+    record("GET", "/samples?stamped_at=2024-01-15T09:30:00Z", None);
+    // Values the document forbids: each a 422 naming the field, with the same message.
+    for (field, value) in [
+        ("amount", json!("")),
+        ("amount", json!(1.5)),
+        ("amount", json!("12345678901")),
+        ("ratio", json!(3.5e38)),
+        ("born_on", json!("0000-12-31")),
+        ("stamped_at", json!("2024-01-15T09:30:00")),
+        ("token", json!("0b6f1c2e8d3a4f5b9c7d1e2f3a4b5c61")),
+        ("payload", json!({"k": "a\u{0}b"})),
+        ("notes", json!("a\u{0}b")),
+        ("code", json!("123456789")),
+    ] {
+        record("PATCH", &path, Some(json!({ field: value })));
+    }
+    record("GET", "/samples?code=123456789", None);
+    record(
+        "GET",
+        "/samples?sort=id,count,big,small,ratio,precise",
+        None,
+    );
+    record("DELETE", &path, None);
+    (document, exchanges)
+}
+
 /// The every-type example on `backend`: it builds without warnings, migrates, passes its own
 /// tests, and its migrations redo and revert.
 fn every_type_journey(backend: Backend, test: &str) {
@@ -817,6 +922,14 @@ fn every_type_journey(backend: Backend, test: &str) {
     cargo(&project, &["test"], &db.test_env());
     let port = free_port();
     let server = start_server(&project, &name, &db.url, port);
+    // One contract: the same snapshots for every backend (first, on the fresh database, so
+    // that ids are the same everywhere).
+    let (document, exchanges) = contract_exchanges(port);
+    insta::assert_snapshot!("every_type_openapi_on_every_backend", pretty(&document));
+    insta::assert_snapshot!(
+        "every_type_answers_on_every_backend",
+        pretty(&json!(exchanges))
+    );
     let swept = crate::sweep::malformed_input_sweep(port);
     assert!(swept > 1000, "{swept} malformed requests");
     drop(server);
@@ -896,4 +1009,8 @@ fn project_with_every_option_off_builds_and_passes_its_tests() {
         .run()
         .success();
     assert_no_tables(&db, &project);
+}
+
+fn pretty(value: &Value) -> String {
+    serde_json::to_string_pretty(value).expect("JSON")
 }
