@@ -175,6 +175,8 @@ fn dump_dom(chromium: &Path, url: &str, scratch: &Path) -> String {
 /// The text of an HTML document: tags removed, whitespace collapsed, `&amp;` and friends
 /// decoded (enough for comparing against `GET /authors/{id}`).
 fn visible_text(html: &str) -> String {
+    // Line-break hints inside a word (Swagger UI breaks long paths with them).
+    let html = html.replace("<wbr>", "").replace('\u{200b}', "");
     let mut text = String::with_capacity(html.len());
     let mut in_tag = false;
     for c in html.chars() {
@@ -201,4 +203,226 @@ fn visible_text_drops_tags_and_collapses_whitespace() {
     let html =
         "<summary><span class=\"method get\">GET</span> <span>/authors/{id}</span>\n</summary>";
     assert_eq!(visible_text(html), "GET /authors/{id}");
+    assert_eq!(
+        visible_text("<a><span>/authors<wbr>/{id}</span></a>"),
+        "/authors/{id}"
+    );
+}
+
+/// `chromedriver` for the interactive check: `DIESELKIT_TEST_CHROMEDRIVER`, else on the PATH
+/// (Debian's `chromium-driver`).
+fn chromedriver() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("DIESELKIT_TEST_CHROMEDRIVER") {
+        return Some(PathBuf::from(path));
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("chromedriver"))
+        .find(|candidate| candidate.is_file())
+}
+
+/// A WebDriver session on a headless Chromium, spoken to over HTTP (W3C WebDriver), closed
+/// with its driver when dropped.
+struct Browser {
+    driver: std::process::Child,
+    base: String,
+    agent: ureq::Agent,
+}
+
+/// The key under which WebDriver returns an element reference.
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+impl Browser {
+    fn start(chromedriver: &Path, chromium: &Path, scratch: &Path) -> Browser {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let driver = Command::new(chromedriver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(scratch.join("chromedriver.log")).expect("log"))
+            .spawn()
+            .unwrap_or_else(|err| panic!("start {}: {err}", chromedriver.display()));
+        let mut browser = Browser {
+            driver,
+            base: format!("http://127.0.0.1:{port}"),
+            agent: ureq::AgentBuilder::new()
+                .timeout(Duration::from_secs(60))
+                .build(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while browser
+            .agent
+            .get(&format!("{}/status", browser.base))
+            .call()
+            .is_err()
+        {
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let profile = scratch.join("webdriver-profile");
+        let session = browser.call(
+            "POST",
+            "/session",
+            serde_json::json!({"capabilities": {"alwaysMatch": {
+                "browserName": "chrome",
+                "goog:chromeOptions": {
+                    "binary": chromium,
+                    "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                             "--window-size=1280,2000", format!("--user-data-dir={}", profile.display())]
+                }
+            }}}),
+        );
+        let id = session["sessionId"]
+            .as_str()
+            .expect("a session id")
+            .to_owned();
+        browser.base = format!("{}/session/{id}", browser.base);
+        browser
+    }
+
+    fn call(&self, method: &str, path: &str, body: Value) -> Value {
+        let request = self.agent.request(method, &format!("{}{path}", self.base));
+        let response = if method == "GET" || method == "DELETE" {
+            request.call()
+        } else {
+            request.send_json(body)
+        };
+        let reply: Value = match response {
+            Ok(r) => r.into_json().expect("WebDriver answers JSON"),
+            Err(ureq::Error::Status(status, r)) => {
+                let text = r.into_string().unwrap_or_default();
+                panic!("WebDriver {method} {path}: {status} {text}")
+            }
+            Err(err) => panic!("WebDriver {method} {path}: {err}"),
+        };
+        reply["value"].clone()
+    }
+
+    /// The first element matching `css`, waiting up to 20 s for it to appear.
+    fn find(&self, css: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let found = self.call(
+                "POST",
+                "/elements",
+                serde_json::json!({"using": "css selector", "value": css}),
+            );
+            if let Some(element) = found.as_array().and_then(|all| all.first()) {
+                return element[ELEMENT].as_str().expect("an element").to_owned();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no `{css}` on the page within 20 s"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn click(&self, css: &str) {
+        let element = self.find(css);
+        self.call(
+            "POST",
+            &format!("/element/{element}/click"),
+            serde_json::json!({}),
+        );
+    }
+
+    fn text(&self, css: &str) -> String {
+        let element = self.find(css);
+        let text = self.call("GET", &format!("/element/{element}/text"), Value::Null);
+        text.as_str().unwrap_or_default().to_owned()
+    }
+
+    /// Waits up to 20 s for the text of `css` to satisfy `done`, and returns it.
+    fn wait_for_text(&self, css: &str, done: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let text = self.text(css);
+            if done(&text) {
+                return text;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "`{css}` still reads {text:?} after 20 s"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn screenshot(&self, to: &Path) {
+        use base64::Engine as _;
+        let png = self.call("GET", "/screenshot", Value::Null);
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(png.as_str().expect("base64 PNG"))
+            .expect("a PNG");
+        std::fs::write(to, bytes).expect("write the screenshot");
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.agent.delete(&self.base).call();
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+/// Where screenshots of the browser test are kept: `target/test-artifacts/`.
+fn artifact_dir() -> PathBuf {
+    let dir = crate::support::repo_root()
+        .join("target")
+        .join("test-artifacts");
+    std::fs::create_dir_all(&dir).expect("artifact dir");
+    dir
+}
+
+/// As a user would, in a real browser: open `/docs`, expand `POST /authors`, press "Try it
+/// out", send the prefilled example, and see the 201 in the page. Returns the created row
+/// as the page showed it; a screenshot of the page is kept in `target/test-artifacts/`.
+pub fn create_an_author_from_the_docs_page(port: u16, name: &str, scratch: &Path) -> Option<Value> {
+    let (Some(chromium), Some(driver)) = (chromium(), chromedriver()) else {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("chromium and chromedriver are needed under CI=true (Debian: chromium chromium-driver)");
+        }
+        crate::support::skip_notice(
+            "the /docs try-it-out check: install chromium and chromium-driver to run it",
+        );
+        return None;
+    };
+    let browser = Browser::start(&driver, &chromium, scratch);
+    browser.call(
+        "POST",
+        "/url",
+        serde_json::json!({"url": format!("http://127.0.0.1:{port}/docs")}),
+    );
+    let operation = "#operations-authors-create_author";
+    browser.click(&format!("{operation} .opblock-summary"));
+    // The service opens operations in "Try it out" mode; the button then says "Cancel".
+    let try_it = format!("{operation} .try-out__btn");
+    if browser.text(&try_it).contains("Try it out") {
+        browser.click(&try_it);
+    }
+    let example = browser.text(&format!("{operation} textarea.body-param__text"));
+    assert!(
+        example.contains("\"name\""),
+        "the body is prefilled from the document: {example}"
+    );
+    browser.click(&format!("{operation} .execute"));
+    let status_css = format!("{operation} .live-responses-table .response .response-col_status");
+    let status = browser.wait_for_text(&status_css, |text| !text.trim().is_empty());
+    let shot = artifact_dir().join(format!("docs-try-it-out-{name}.png"));
+    browser.screenshot(&shot);
+    assert!(
+        status.trim().starts_with("201"),
+        "the page shows {status:?} (screenshot: {})",
+        shot.display()
+    );
+    let body = browser.text(&format!(
+        "{operation} .live-responses-table .response-col_description pre"
+    ));
+    let created: Value = serde_json::from_str(body.trim())
+        .unwrap_or_else(|err| panic!("the page shows the created row as JSON ({err}): {body}"));
+    Some(created)
 }

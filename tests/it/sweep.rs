@@ -370,14 +370,29 @@ pub(crate) fn sort_parameters_match_the_server(port: u16) -> usize {
         else {
             continue;
         };
-        let pattern = sort["schema"]["pattern"]
-            .as_str()
-            .expect("sort has a pattern");
-        let columns: Vec<&str> = pattern
-            .split_once("(-?(")
-            .and_then(|(_, rest)| rest.split_once("))"))
-            .map(|(alts, _)| alts.split('|').collect())
-            .expect("an alternation of columns");
+        // An array of keys (`style: form`, `explode: false`: comma-separated), each a
+        // sortable column or `-column`, at most `maxItems` of them.
+        let schema = &sort["schema"];
+        assert_eq!(sort["style"], "form", "{sort}");
+        assert_eq!(sort["explode"], false, "{sort}");
+        let keys: Vec<&str> = schema["items"]["enum"]
+            .as_array()
+            .expect("sort keys are an enum")
+            .iter()
+            .filter_map(serde_json::Value::as_str)
+            .collect();
+        let max_items = schema["maxItems"].as_u64().expect("sort has maxItems") as usize;
+        let columns: Vec<&str> = keys
+            .iter()
+            .filter(|k| !k.starts_with('-'))
+            .copied()
+            .collect();
+        assert!(
+            columns
+                .iter()
+                .all(|c| keys.contains(&format!("-{c}").as_str())),
+            "every column sorts both ways: {keys:?}"
+        );
         let path = template.replace("{id}", "1");
         let status = |query: &str| {
             let answer = send(
@@ -391,7 +406,7 @@ pub(crate) fn sort_parameters_match_the_server(port: u16) -> usize {
             (answer.status, answer.body)
         };
         for c in &columns {
-            for query in [c.to_string(), format!("-{c}"), format!("{c},%20-id")] {
+            for query in [c.to_string(), format!("-{c}"), format!("{c},-id")] {
                 let (code, body) = status(&query);
                 sent += 1;
                 // A nested list of a missing parent is a 404 whatever the sort.
@@ -401,7 +416,26 @@ pub(crate) fn sort_parameters_match_the_server(port: u16) -> usize {
                 );
             }
         }
-        for query in ["nope", "id,nope", "-", "--id", "id;drop"] {
+        // Exactly `maxItems` keys are taken, one more is not.
+        let at_most: Vec<&str> = keys.iter().cycle().take(max_items).copied().collect();
+        let (code, body) = status(&at_most.join(","));
+        sent += 1;
+        assert!(
+            code == 200 || code == 404,
+            "{path}: {max_items} keys: {code} {body}"
+        );
+        let too_many: Vec<&str> = keys.iter().cycle().take(max_items + 1).copied().collect();
+        let too_many = too_many.join(",");
+        for query in [
+            "nope",
+            "id,nope",
+            "-",
+            "--id",
+            "id;drop",
+            "id,%20-id",
+            ",id",
+            too_many.as_str(),
+        ] {
             let (code, body) = status(query);
             sent += 1;
             if code == 404 {
