@@ -2,7 +2,7 @@
 # Benchmark: throughput and latency percentiles of `GET /authors/{id}` of the generated
 # bookstore on PostgreSQL (release build), side by side in one run with `pgbench -S -M
 # prepared` (the database's own floor) and a static route of the same service
-# (`GET /docs/docs.css`, no database), at 16 and 64 clients, quiet and with a CPU-bound
+# (`GET /docs/index.css`, no database), at 16 and 64 clients, quiet and with a CPU-bound
 # neighbour process, several consecutive runs each (the tail is intermittent: one good run
 # proves nothing). Each run starts right after an explicit CHECKPOINT, so that the
 # database's own stalls are neither blamed on the service nor hidden in it.
@@ -135,9 +135,9 @@ for load in quiet loaded; do
       read -r get_rps get50 get99 getmax <<<"$(wrk_stats "$work/$tag/get.txt")"
       get_errors=$(wrk_errors "$work/$tag/get.txt")
 
-      log "$tag: wrk GET /docs/docs.css"
+      log "$tag: wrk GET /docs/index.css"
       wrk -t$THREADS -c"$clients" -d"${DURATION}s" --latency \
-        "http://127.0.0.1:$PORT/docs/docs.css" >"$work/$tag/static.txt" 2>&1
+        "http://127.0.0.1:$PORT/docs/index.css" >"$work/$tag/static.txt" 2>&1
       read -r st_rps st50 st99 stmax <<<"$(wrk_stats "$work/$tag/static.txt")"
 
       ratio=$(awk -v a="$get_rps" -v b="$tps" 'BEGIN {printf "%.2f", a / b}')

@@ -2,6 +2,8 @@
 //! - PostgreSQL goes away under light load (`ALLOW_CONNECTIONS false` and every session of the
 //!   database terminated): requests get 503, never 500, and once the database is back the
 //!   service answers 200 again without a restart;
+//! - PostgreSQL restarts while the service is idle: reads never notice, a write on a dead
+//!   connection is a 503, and the dead connections are replaced;
 //! - many concurrent `POST`s create exactly one row each (SQLite and PostgreSQL).
 //!
 //! PostgreSQL tests skip locally without `DIESELKIT_TEST_POSTGRES_URL` and fail under `CI=true`
@@ -35,6 +37,36 @@ fn serve_bookstore(backend: Backend, db: &Database, dir: &Path) -> (Server, u16)
     let mut server = spawn_server(&project, &name, &db.url, port, &[], None);
     wait_until_listening(&mut server, port);
     (server, port)
+}
+
+/// The bookstore served on PostgreSQL, with one author. Fields drop in order: the server
+/// stops before its database is dropped.
+struct Served {
+    _server: Server,
+    db: Database,
+    port: u16,
+    id: i64,
+    base: String,
+    _tmp: tempfile::TempDir,
+}
+
+fn bookstore_with_an_author(test: &str) -> Option<Served> {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let db = Database::new(Backend::Postgres, tmp.path(), test)?;
+    let (server, port) = serve_bookstore(Backend::Postgres, &db, tmp.path());
+    let id = api(port)
+        .expect("POST", "/authors", Some(json!({"name": "Le Guin"})), 201)
+        .body["id"]
+        .as_i64()
+        .expect("id");
+    Some(Served {
+        _server: server,
+        db,
+        port,
+        id,
+        base: format!("http://127.0.0.1:{port}"),
+        _tmp: tmp,
+    })
 }
 
 /// What one request got: an HTTP status, or `0` when no response came at all.
@@ -73,18 +105,11 @@ struct Sample {
 
 #[test]
 fn postgres_outage_is_503_and_the_service_recovers_without_restart() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let Some(db) = Database::new(Backend::Postgres, tmp.path(), "fault_pg_outage") else {
+    let Some(served) = bookstore_with_an_author("fault_pg_outage") else {
         return;
     };
-    let (_server, port) = serve_bookstore(Backend::Postgres, &db, tmp.path());
+    let (db, port, id, base) = (&served.db, served.port, served.id, served.base.clone());
     let api = api(port);
-    let id = api
-        .expect("POST", "/authors", Some(json!({"name": "Le Guin"})), 201)
-        .body["id"]
-        .as_i64()
-        .expect("id");
-    let base = format!("http://127.0.0.1:{port}");
 
     // Light load: 4 clients, each sending a mix of reads, writes and health checks.
     let t0 = Instant::now();
@@ -127,14 +152,7 @@ fn postgres_outage_is_503_and_the_service_recovers_without_restart() {
     diesel::sql_query(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"))
         .execute(&mut admin)
         .expect("refuse new connections");
-    diesel::sql_query(format!(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-         WHERE datname = '{name}' AND pid <> pg_backend_pid()"
-    ))
-    .execute(&mut admin)
-    .expect("terminate the service's connections");
-    // Terminated sessions take a moment to exit; from then on nothing reaches the database.
-    std::thread::sleep(Duration::from_millis(500));
+    terminate_sessions(&mut admin, &name);
     let down_from = t0.elapsed();
     // Long enough for whole requests (each waits for the pool's checkout timeout) to fit.
     std::thread::sleep(Duration::from_secs(12));
@@ -201,6 +219,95 @@ fn postgres_outage_is_503_and_the_service_recovers_without_restart() {
         );
     }
     api.expect("GET", "/health", None, 200);
+}
+
+/// PostgreSQL restarts while the service is idle (every session of its database terminated,
+/// new ones allowed): the pooled connections are dead, and the service, which does not test
+/// a connection before each request, must notice. Reads answer 200 straight away (they run
+/// again on another connection); a write on a dead connection is a 503 (it may have been
+/// applied, so it is not repeated), never a 500, and once the dead connections are gone
+/// writes succeed.
+#[test]
+fn postgres_restart_while_idle_costs_readers_nothing() {
+    let Some(served) = bookstore_with_an_author("fault_pg_idle_restart") else {
+        return;
+    };
+    let (db, id, base) = (&served.db, served.id, served.base.clone());
+    // Open several pooled connections: concurrent reads.
+    let read_all = |clients: u64, each: u64| -> BTreeMap<u16, usize> {
+        let threads: Vec<_> = (0..clients)
+            .map(|_| {
+                let url = format!("{base}/authors/{id}");
+                std::thread::spawn(move || {
+                    let agent = agent();
+                    (0..each)
+                        .map(|_| status_of(agent.get(&url).call()))
+                        .collect::<Vec<u16>>()
+                })
+            })
+            .collect();
+        let mut tally = BTreeMap::new();
+        for thread in threads {
+            for status in thread.join().expect("reader") {
+                *tally.entry(status).or_default() += 1;
+            }
+        }
+        tally
+    };
+    assert_eq!(read_all(8, 20), BTreeMap::from([(200, 160)]));
+
+    let name = database_name(&db.url).to_owned();
+    let mut admin = admin(&db.url);
+    let terminated = terminate_sessions(&mut admin, &name);
+    assert!(terminated >= 2, "the pool held {terminated} connections");
+
+    let after = read_all(8, 20);
+    assert_eq!(
+        after,
+        BTreeMap::from([(200, 160)]),
+        "reads right after the restart"
+    );
+
+    // Writes that meet a dead connection: 503 (at most one per pooled connection), then
+    // success.
+    terminate_sessions(&mut admin, &name);
+    let mut statuses = Vec::new();
+    loop {
+        let status = status_of(
+            agent()
+                .post(&format!("{base}/authors"))
+                .send_json(json!({"name": format!("writer {}", statuses.len())})),
+        );
+        statuses.push(status);
+        if status == 201 {
+            break;
+        }
+        assert_eq!(status, 503, "a write on a dead connection: {statuses:?}");
+        assert!(
+            statuses.len() <= 9,
+            "the pool (8) ran out of dead connections: {statuses:?}"
+        );
+    }
+}
+
+#[derive(Debug, diesel::QueryableByName)]
+struct TerminatedCount {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+/// Terminates every session of database `name` but `admin`'s own, waits for them to exit,
+/// and says how many there were.
+fn terminate_sessions(admin: &mut PgConnection, name: &str) -> i64 {
+    let terminated: Vec<TerminatedCount> = diesel::sql_query(format!(
+        "SELECT COUNT(pg_terminate_backend(pid)) AS n FROM pg_stat_activity \
+         WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+    ))
+    .load(admin)
+    .expect("terminate the service's sessions");
+    // Terminated sessions take a moment to exit.
+    std::thread::sleep(Duration::from_millis(500));
+    terminated[0].n
 }
 
 /// How many clients `POST` at once in the load test.
