@@ -378,10 +378,16 @@ fn artifact_dir() -> PathBuf {
     dir
 }
 
-/// As a user would, in a real browser: open `/docs`, expand `POST /authors`, press "Try it
-/// out", send the prefilled example, and see the 201 in the page. Returns the created row
-/// as the page showed it; a screenshot of the page is kept in `target/test-artifacts/`.
-pub fn create_an_author_from_the_docs_page(port: u16, name: &str, scratch: &Path) -> Option<Value> {
+/// As a user would, in a real browser: open `{base}/docs`, expand `POST /authors`, press
+/// "Try it out", send the prefilled example, and see the 201 in the page. `base` is the
+/// service's URL (`http://127.0.0.1:PORT`), or a reverse proxy's with a path prefix.
+/// Returns the created row as the page showed it; a screenshot of the page is kept in
+/// `target/test-artifacts/`.
+pub fn create_an_author_from_the_docs_page(
+    base: &str,
+    name: &str,
+    scratch: &Path,
+) -> Option<Value> {
     let (Some(chromium), Some(driver)) = (chromium(), chromedriver()) else {
         if std::env::var("CI").is_ok_and(|v| v == "true") {
             panic!("chromium and chromedriver are needed under CI=true (Debian: chromium chromium-driver)");
@@ -395,7 +401,7 @@ pub fn create_an_author_from_the_docs_page(port: u16, name: &str, scratch: &Path
     browser.call(
         "POST",
         "/url",
-        serde_json::json!({"url": format!("http://127.0.0.1:{port}/docs")}),
+        serde_json::json!({"url": format!("{base}/docs")}),
     );
     let operation = "#operations-authors-create_author";
     browser.click(&format!("{operation} .opblock-summary"));
@@ -425,4 +431,86 @@ pub fn create_an_author_from_the_docs_page(port: u16, name: &str, scratch: &Path
     let created: Value = serde_json::from_str(body.trim())
         .unwrap_or_else(|err| panic!("the page shows the created row as JSON ({err}): {body}"));
     Some(created)
+}
+
+/// nginx in front of the service, serving it under `/api/` (what a reverse proxy with a
+/// path prefix does), stopped when dropped.
+pub struct PrefixProxy {
+    nginx: std::process::Child,
+    /// `http://127.0.0.1:PORT/api`
+    pub base: String,
+}
+
+impl Drop for PrefixProxy {
+    fn drop(&mut self) {
+        let _ = self.nginx.kill();
+        let _ = self.nginx.wait();
+    }
+}
+
+/// Starts nginx (Debian's `nginx`, `DIESELKIT_TEST_NGINX` to override) proxying `/api/` to
+/// the service on `port`. `None` (with a notice) without nginx; a failure under `CI=true`.
+pub fn prefix_proxy(port: u16, scratch: &Path) -> Option<PrefixProxy> {
+    let nginx = std::env::var_os("DIESELKIT_TEST_NGINX")
+        .map(PathBuf::from)
+        .or_else(|| {
+            ["/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/bin/nginx"]
+                .map(PathBuf::from)
+                .into_iter()
+                .find(|path| path.is_file())
+        });
+    let Some(nginx) = nginx else {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("nginx is needed under CI=true for the path-prefix check (Debian: nginx)");
+        }
+        crate::support::skip_notice(
+            "the /docs behind a path prefix check: install nginx to run it",
+        );
+        return None;
+    };
+    let listen = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let dir = scratch.join("nginx");
+    std::fs::create_dir_all(&dir).expect("nginx dir");
+    let d = dir.display();
+    // No buffering to temporary files (the workers may run as another user than the test).
+    let config = format!(
+        "daemon off; pid {d}/nginx.pid; error_log {d}/error.log;\n\
+         events {{}}\n\
+         http {{\n\
+           access_log off;\n\
+           client_body_temp_path {d}/body; proxy_temp_path {d}/proxy; fastcgi_temp_path {d}/fastcgi;\n\
+           uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;\n\
+           server {{\n\
+             listen 127.0.0.1:{listen};\n\
+             location /api/ {{ proxy_pass http://127.0.0.1:{port}/; proxy_buffering off; }}\n\
+           }}\n\
+         }}\n"
+    );
+    std::fs::write(dir.join("nginx.conf"), config).expect("nginx.conf");
+    let child = Command::new(&nginx)
+        .arg("-p")
+        .arg(&dir)
+        .arg("-c")
+        .arg(dir.join("nginx.conf"))
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("stderr.log")).expect("log"))
+        .spawn()
+        .unwrap_or_else(|err| panic!("start {}: {err}", nginx.display()));
+    let proxy = PrefixProxy {
+        nginx: child,
+        base: format!("http://127.0.0.1:{listen}/api"),
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while ureq::get(&format!("{}/health", proxy.base)).call().is_err() {
+        let log = std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default();
+        assert!(
+            Instant::now() < deadline,
+            "nginx did not start proxying: {log}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Some(proxy)
 }

@@ -358,12 +358,30 @@ fn bookstore_journey(backend: Backend, test: &str) {
         migrator.row_counts().expect("row counts")["authors"]
     };
     let before = authors();
-    if let Some(created) = crate::docs::create_an_author_from_the_docs_page(port, &name, tmp.path())
-    {
+    let direct = format!("http://127.0.0.1:{port}");
+    let created = crate::docs::create_an_author_from_the_docs_page(&direct, &name, tmp.path());
+    if let Some(created) = created {
         assert_eq!(authors(), before + 1, "the page's POST made one row");
         let id = created["id"].as_i64().expect("an id");
         let stored = api(port).expect("GET", &format!("/authors/{id}"), None, 200);
         assert_eq!(stored.body, created, "the page showed the row as stored");
+    }
+    // Behind a reverse proxy that serves the service under `/api/`: the page, its files,
+    // the document and the requests it sends all use relative URLs (checked once, on SQLite).
+    if backend == Backend::Sqlite {
+        if let Some(proxy) = crate::docs::prefix_proxy(port, tmp.path()) {
+            let before = authors();
+            let shot = format!("{name}-behind-a-prefix");
+            let created =
+                crate::docs::create_an_author_from_the_docs_page(&proxy.base, &shot, tmp.path());
+            if created.is_some() {
+                assert_eq!(
+                    authors(),
+                    before + 1,
+                    "the page's POST went through the proxy"
+                );
+            }
+        }
     }
     drop(server);
 
