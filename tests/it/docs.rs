@@ -430,6 +430,40 @@ pub fn create_an_author_from_the_docs_page(
     ));
     let created: Value = serde_json::from_str(body.trim())
         .unwrap_or_else(|err| panic!("the page shows the created row as JSON ({err}): {body}"));
+
+    // And list the authors from the page: the new one is there.
+    let list = "#operations-authors-list_authors";
+    browser.click(&format!("{list} .opblock-summary"));
+    let try_it = format!("{list} .try-out__btn");
+    if browser.text(&try_it).contains("Try it out") {
+        browser.click(&try_it);
+    }
+    browser.click(&format!("{list} .execute"));
+    let status_css = format!("{list} .live-responses-table .response .response-col_status");
+    let status = browser.wait_for_text(&status_css, |text| !text.trim().is_empty());
+    assert!(
+        status.trim().starts_with("200"),
+        "GET /authors from the page: {status:?}"
+    );
+    let body = browser.text(&format!(
+        "{list} .live-responses-table .response-col_description pre"
+    ));
+    let page: Value = serde_json::from_str(body.trim())
+        .unwrap_or_else(|err| panic!("the page shows the list as JSON ({err}): {body}"));
+    let ids: Vec<&Value> = page["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|row| &row["id"])
+        .collect();
+    // The page holds the first `per_page` rows in id order: the new author is on it when
+    // they all fit.
+    let fits = page["meta"]["total"].as_i64() <= page["meta"]["per_page"].as_i64();
+    assert!(!ids.is_empty(), "the list shows authors: {body}");
+    assert!(
+        !fits || ids.contains(&&created["id"]),
+        "the list shows the new author: {body}"
+    );
     Some(created)
 }
 
