@@ -91,6 +91,10 @@ pub struct RelationCtx {
     pub module: String,
     pub struct_name: String,
     pub table: String,
+    /// For a child: the URL segment of its nested list (`/authors/{id}/<segment>`), the
+    /// child's table, or `<table>_by_<field without _id>` for a second reference from the
+    /// same table. Empty for a parent.
+    pub segment: String,
 }
 
 fn kind(ty: &FieldType) -> &'static str {
@@ -213,7 +217,23 @@ fn relation(field: &str, resource: &Resource) -> RelationCtx {
         module: resource.name.clone(),
         struct_name: names::pascal(&resource.name),
         table: resource.table.clone(),
+        segment: String::new(),
     }
+}
+
+/// Gives each child its nested list's URL segment, in order: the first reference from a
+/// table gets the table's name, later ones `<table>_by_<field>`.
+fn with_segments(mut children: Vec<RelationCtx>) -> Vec<RelationCtx> {
+    let mut seen: Vec<String> = Vec::new();
+    for child in &mut children {
+        child.segment = if seen.contains(&child.table) {
+            format!("{}_by_{}", child.table, child.field.trim_end_matches("_id"))
+        } else {
+            child.table.clone()
+        };
+        seen.push(child.table.clone());
+    }
+    children
 }
 
 /// The `DATABASE_URL` written to `.env`: a file next to the project for SQLite, a database
@@ -303,17 +323,19 @@ pub fn build(model: &Model) -> Context {
                     model.resource(target).map(|r| relation(&field.column(), r))
                 })
                 .collect();
-            let children = model
-                .resources
-                .iter()
-                .flat_map(|other| {
-                    other
-                        .references()
-                        .filter(|(_, target)| *target == resource.name)
-                        .map(|(field, _)| relation(&field.column(), other))
-                        .collect::<Vec<_>>()
-                })
-                .collect();
+            let children = with_segments(
+                model
+                    .resources
+                    .iter()
+                    .flat_map(|other| {
+                        other
+                            .references()
+                            .filter(|(_, target)| *target == resource.name)
+                            .map(|(field, _)| relation(&field.column(), other))
+                            .collect::<Vec<_>>()
+                    })
+                    .collect(),
+            );
             ResourceCtx {
                 name: resource.name.clone(),
                 module: resource.name.clone(),
@@ -336,5 +358,32 @@ pub fn build(model: &Model) -> Context {
         options: model.options.clone(),
         needs,
         resources,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn child(table: &str, field: &str) -> RelationCtx {
+        RelationCtx {
+            field: field.into(),
+            resource: table.trim_end_matches('s').into(),
+            module: table.trim_end_matches('s').into(),
+            struct_name: String::new(),
+            table: table.into(),
+            segment: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_second_reference_from_one_table_gets_its_own_segment() {
+        let children = with_segments(vec![
+            child("messages", "sender_id"),
+            child("books", "author_id"),
+            child("messages", "recipient_id"),
+        ]);
+        let segments: Vec<&str> = children.iter().map(|c| c.segment.as_str()).collect();
+        assert_eq!(segments, ["messages", "books", "messages_by_recipient"]);
     }
 }
