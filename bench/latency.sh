@@ -49,22 +49,9 @@ if ss -ltn "sport = :$PORT" | grep -q LISTEN; then
   echo "error: port $PORT is in use (a server left over from an earlier run?)" >&2; exit 1
 fi
 
-cargo build -q --all-features
-DK="$PWD/target/debug/dieselkit"
-psql -q "$PGURL/postgres" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
-psql -q "$PGURL/postgres" -c "DROP DATABASE IF EXISTS $PGBENCH_DB WITH (FORCE)" -c "CREATE DATABASE $PGBENCH_DB"
-
-log "generating and building the bookstore (release)"
-"$DK" -q new-project bookstore-latency --backend postgres --from examples/bookstore.toml \
-  --output "$work/bookstore"
-"$DK" -q migrate run --project-dir "$work/bookstore" --database-url "$PGURL/$DB"
-CARGO_TARGET_DIR="$PWD/target/generated" cargo build -q --release --manifest-path "$work/bookstore/Cargo.toml"
-SERVICE="$PWD/target/generated/release/bookstore-latency"
-psql -q "$PGURL/$DB" -c "INSERT INTO authors (name, bio, created_at, updated_at)
-  SELECT 'author ' || i, 'bio of author ' || i, now(), now() FROM generate_series(1, $ROWS) AS i"
-psql -q "$PGURL/$DB" -c "VACUUM ANALYZE authors"
-log "initializing pgbench (scale 10)"
-pgbench -q -i -s 10 "$PGURL/$PGBENCH_DB" >/dev/null 2>&1
+# shellcheck source=bench/bookstore.sh
+. bench/bookstore.sh
+prepare_bookstore bookstore-latency
 
 cat > "$work/random_author.lua" <<LUA
 math.randomseed(42)

@@ -46,23 +46,9 @@ if [ ! -x bench/.venv/bin/uvicorn ]; then
   bench/.venv/bin/pip install -q fastapi uvicorn sqlalchemy psycopg2-binary
 fi
 
-# dieselkit only generates and migrates here; the debug build the tests use is enough.
-cargo build -q --all-features
-DK="$PWD/target/debug/dieselkit"
-psql -q "$PGURL/postgres" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
-psql -q "$PGURL/postgres" -c "DROP DATABASE IF EXISTS $PGBENCH_DB WITH (FORCE)" -c "CREATE DATABASE $PGBENCH_DB"
-
-log "generating and building the bookstore (release)"
-"$DK" -q new-project bookstore-bench --backend postgres --from examples/bookstore.toml \
-  --output "$work/bookstore"
-"$DK" -q migrate run --project-dir "$work/bookstore" --database-url "$PGURL/$DB"
-CARGO_TARGET_DIR="$PWD/target/generated" cargo build -q --release --manifest-path "$work/bookstore/Cargo.toml"
-SERVICE="$PWD/target/generated/release/bookstore-bench"
-psql -q "$PGURL/$DB" -c "INSERT INTO authors (name, bio, created_at, updated_at)
-  SELECT 'author ' || i, 'bio of author ' || i, now(), now() FROM generate_series(1, $ROWS) AS i"
-psql -q "$PGURL/$DB" -c "VACUUM ANALYZE authors"
-log "initializing pgbench (scale 10)"
-pgbench -q -i -s 10 "$PGURL/$PGBENCH_DB" >/dev/null 2>&1
+# shellcheck source=bench/bookstore.sh
+. bench/bookstore.sh
+prepare_bookstore bookstore-bench
 
 # Random ids; an optional path prefix after `--` (the FastAPI app's `/sync` variant).
 cat > "$work/random_author.lua" <<LUA

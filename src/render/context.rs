@@ -43,6 +43,10 @@ pub struct ResourceCtx {
     pub fields: Vec<FieldCtx>,
     pub parents: Vec<RelationCtx>,
     pub children: Vec<RelationCtx>,
+    /// The columns `?sort=` takes: id, the sortable fields, created_at, updated_at.
+    pub sortable: Vec<String>,
+    /// `sortable` as the document's enum of sort keys: each column, then `-column`.
+    pub sort_keys: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -258,7 +262,7 @@ pub fn build(model: &Model) -> Context {
         .resources
         .iter()
         .map(|resource| {
-            let fields = resource
+            let fields: Vec<FieldCtx> = resource
                 .fields
                 .iter()
                 .map(|field| {
@@ -336,6 +340,14 @@ pub fn build(model: &Model) -> Context {
                     })
                     .collect(),
             );
+            let sortable: Vec<String> = std::iter::once("id".to_string())
+                .chain(fields.iter().filter(|f| f.sortable).map(|f| f.name.clone()))
+                .chain(["created_at".to_string(), "updated_at".to_string()])
+                .collect();
+            let sort_keys = sortable
+                .iter()
+                .flat_map(|column| [column.clone(), format!("-{column}")])
+                .collect();
             ResourceCtx {
                 name: resource.name.clone(),
                 module: resource.name.clone(),
@@ -344,6 +356,8 @@ pub fn build(model: &Model) -> Context {
                 fields,
                 parents,
                 children,
+                sortable,
+                sort_keys,
             }
         })
         .collect();

@@ -46,27 +46,6 @@ pub fn diesel_type(ty: &SqlType, backend: Backend) -> &'static str {
     }
 }
 
-/// The Rust type of a (non-null) column of this type.
-pub fn rust_type(ty: &SqlType, backend: Backend) -> &'static str {
-    match diesel_type(ty, backend) {
-        "Integer" | "Int4" => "i32",
-        "BigInt" | "Bigint" | "Int8" => "i64",
-        "SmallInt" | "Smallint" | "Int2" => "i16",
-        "Float" | "Float4" => "f32",
-        "Double" | "Float8" => "f64",
-        "Numeric" | "Decimal" => "bigdecimal::BigDecimal",
-        "Bool" => "bool",
-        "Date" => "chrono::NaiveDate",
-        "Time" => "chrono::NaiveTime",
-        "Timestamp" | "Datetime" => "chrono::NaiveDateTime",
-        "Timestamptz" => "chrono::DateTime<chrono::Utc>",
-        "Uuid" => "uuid::Uuid",
-        "Json" | "Jsonb" => "serde_json::Value",
-        "Binary" | "Bytea" | "Blob" => "Vec<u8>",
-        _ => "String",
-    }
-}
-
 /// `src/schema.rs` as `diesel print-schema` writes it: tables sorted by name, columns in
 /// table order, `joinable!` for each foreign key, and one
 /// `allow_tables_to_appear_in_same_query!` when there is more than one table.

@@ -92,16 +92,37 @@ pub fn assert_openapi_lists(port: u16, operations: &[&str]) {
     }
 }
 
-/// The browser to use: `DIESELKIT_TEST_CHROMIUM`, else `chromium` (Debian) or
-/// `chromium-browser` on the PATH.
-fn chromium() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("DIESELKIT_TEST_CHROMIUM") {
+/// A program a check needs: `env_var` when set, else the first of `names` found on the PATH
+/// or in /usr/sbin (where Debian puts nginx).
+fn program(env_var: &str, names: &[&str]) -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os(env_var) {
         return Some(PathBuf::from(path));
     }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .flat_map(|dir| ["chromium", "chromium-browser"].map(|name| dir.join(name)))
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let dirs: Vec<PathBuf> = std::env::split_paths(&path)
+        .chain([PathBuf::from("/usr/sbin")])
+        .collect();
+    names
+        .iter()
+        .flat_map(|name| dirs.iter().map(move |dir| dir.join(name)))
         .find(|candidate| candidate.is_file())
+}
+
+/// The browser to use: `DIESELKIT_TEST_CHROMIUM`, else `chromium` (Debian) or
+/// `chromium-browser`.
+fn chromium() -> Option<PathBuf> {
+    program("DIESELKIT_TEST_CHROMIUM", &["chromium", "chromium-browser"])
+}
+
+/// A check that cannot run for want of `tools`: a failure under `CI=true`, else skipped
+/// with a notice.
+fn missing_tools(check: &str, tools: &str) {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!(
+            "{check} needs {tools}, which are required under CI=true (Debian packages: {tools})"
+        );
+    }
+    crate::support::skip_notice(&format!("{check}: install {tools} to run it"));
 }
 
 /// Loads `/docs` in headless Chromium and asserts that the DOM it ends with lists each of
@@ -110,11 +131,7 @@ pub fn assert_docs_page_lists(port: u16, operations: &[&str], scratch: &Path) {
     let page = get(port, "/docs");
     assert!(page.content_type().starts_with("text/html"));
     let Some(chromium) = chromium() else {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("chromium is not installed; under CI=true the docs page must be checked in a browser");
-        }
-        crate::support::skip_notice("the /docs browser check: install chromium to run it");
-        return;
+        return missing_tools("the /docs browser check", "chromium");
     };
     let dom = dump_dom(&chromium, &format!("http://127.0.0.1:{port}/docs"), scratch);
     let text = visible_text(&dom);
@@ -209,16 +226,10 @@ fn visible_text_drops_tags_and_collapses_whitespace() {
     );
 }
 
-/// `chromedriver` for the interactive check: `DIESELKIT_TEST_CHROMEDRIVER`, else on the PATH
-/// (Debian's `chromium-driver`).
+/// `chromedriver` for the interactive check: `DIESELKIT_TEST_CHROMEDRIVER`, else Debian's
+/// `chromium-driver`.
 fn chromedriver() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("DIESELKIT_TEST_CHROMEDRIVER") {
-        return Some(PathBuf::from(path));
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join("chromedriver"))
-        .find(|candidate| candidate.is_file())
+    program("DIESELKIT_TEST_CHROMEDRIVER", &["chromedriver"])
 }
 
 /// A WebDriver session on a headless Chromium, spoken to over HTTP (W3C WebDriver), closed
@@ -389,12 +400,7 @@ pub fn create_an_author_from_the_docs_page(
     scratch: &Path,
 ) -> Option<Value> {
     let (Some(chromium), Some(driver)) = (chromium(), chromedriver()) else {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("chromium and chromedriver are needed under CI=true (Debian: chromium chromium-driver)");
-        }
-        crate::support::skip_notice(
-            "the /docs try-it-out check: install chromium and chromium-driver to run it",
-        );
+        missing_tools("the /docs try-it-out check", "chromium chromium-driver");
         return None;
     };
     let browser = Browser::start(&driver, &chromium, scratch);
@@ -485,21 +491,8 @@ impl Drop for PrefixProxy {
 /// Starts nginx (Debian's `nginx`, `DIESELKIT_TEST_NGINX` to override) proxying `/api/` to
 /// the service on `port`. `None` (with a notice) without nginx; a failure under `CI=true`.
 pub fn prefix_proxy(port: u16, scratch: &Path) -> Option<PrefixProxy> {
-    let nginx = std::env::var_os("DIESELKIT_TEST_NGINX")
-        .map(PathBuf::from)
-        .or_else(|| {
-            ["/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/bin/nginx"]
-                .map(PathBuf::from)
-                .into_iter()
-                .find(|path| path.is_file())
-        });
-    let Some(nginx) = nginx else {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("nginx is needed under CI=true for the path-prefix check (Debian: nginx)");
-        }
-        crate::support::skip_notice(
-            "the /docs behind a path prefix check: install nginx to run it",
-        );
+    let Some(nginx) = program("DIESELKIT_TEST_NGINX", &["nginx"]) else {
+        missing_tools("the /docs behind a path prefix check", "nginx");
         return None;
     };
     let listen = std::net::TcpListener::bind("127.0.0.1:0")
