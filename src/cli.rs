@@ -58,6 +58,13 @@ pub enum Command {
     Generate(GenerateCommand),
     /// Apply, revert and inspect migrations
     Migrate(MigrateArgs),
+    /// Rewrite dieselkit's files with this version's templates and create your missing ones;
+    /// moves a 0.1 project to the current layout (generated code in src/generated/)
+    Update {
+        /// Format the rewritten Rust files with rustfmt (and the project's rustfmt.toml)
+        #[arg(long)]
+        fmt: bool,
+    },
     /// Report drift between the model, the migrations, schema.rs and the live database
     /// (exit 3 when anything differs)
     Check {

@@ -7,6 +7,7 @@ use crate::diff::{self, Hints, Op};
 use crate::error::{Error, Result};
 use crate::manifest::Manifest;
 use crate::migrations::{self, Migrator, Scratch};
+use crate::ownership::Owner;
 use crate::plan::{self, NewMigration};
 use crate::render::{self, PlannedFile};
 use crate::schema::{self, introspect, Schema};
@@ -331,17 +332,32 @@ pub fn migration_for(
     }
 }
 
-/// What happened to one generated file.
+/// What happened to one project file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FileOutcome {
     Created(PathBuf),
     Updated(PathBuf),
-    /// The user edited it; the new version was written beside it.
-    KeptEdited {
+    /// One of dieselkit's files had been edited: it was rewritten (or removed), and the
+    /// edited version saved at `saved` so that nothing is lost.
+    RewroteEdited {
         path: PathBuf,
-        new_version: PathBuf,
+        saved: PathBuf,
+    },
+    /// The user's `Cargo.toml` gained what the generated code needs (one line per addition).
+    Added {
+        path: PathBuf,
+        what: Vec<String>,
     },
     Removed(PathBuf),
+    /// A file of the user's that belonged to a removed resource: edited, so kept, but no
+    /// longer compiled.
+    KeptOrphan(PathBuf),
+    /// A 0.1 file that mixed generated code and the user's edits (`dieselkit update`):
+    /// moved to `saved`, for the edits to be ported to the user's files.
+    MovedAside {
+        path: PathBuf,
+        saved: PathBuf,
+    },
 }
 
 /// Equal bytes, or (for Rust) equal but for layout.
@@ -362,10 +378,31 @@ fn write_atomically(path: &Path, contents: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Where an edited file of dieselkit's, or a 0.1 file with edits, is kept.
+const SAVED_DIR: &str = ".dieselkit/edited";
+
+/// Whether the project has dieselkit 0.1's layout, where generated and hand-written code
+/// shared files (no `src/generated/`, a generated `src/db.rs`).
+pub fn has_0_1_layout(project_dir: &Path) -> bool {
+    !project_dir.join("src/generated").is_dir() && project_dir.join("src/db.rs").is_file()
+}
+
+/// An error pointing to `dieselkit update` for a 0.1 project.
+pub fn refuse_0_1_layout(project_dir: &Path) -> Result<()> {
+    if has_0_1_layout(project_dir) {
+        return Err(Error::usage(format!(
+            "`{}` has dieselkit 0.1's layout, where generated and hand-written code share files; run `dieselkit update` once to move to the current one (your edits are kept; see the README, \"Upgrading a 0.1 project\"), then run this command again",
+            project_dir.display()
+        )));
+    }
+    Ok(())
+}
+
 /// Regenerate the project's files for `model` plus `extra` (new migration files), with the
-/// Rust files formatted by rustfmt when `fmt`. A file whose content still matches the
-/// manifest is replaced; an edited one is kept and the new version written beside it as
-/// `NAME.dieselkit-new`. The model file is always rewritten.
+/// Rust files formatted by rustfmt when `fmt`. dieselkit's files (see
+/// [`crate::ownership`]) are rewritten; the user's are created when missing and never
+/// rewritten, except that `Cargo.toml` gains the dependencies the generated code needs.
+/// The model file is always rewritten. A 0.1 project is refused (see [`update`]).
 pub fn regenerate(
     project_dir: &Path,
     model: &Model,
@@ -373,6 +410,44 @@ pub fn regenerate(
     extra: Vec<PlannedFile>,
     fmt: bool,
 ) -> Result<Vec<FileOutcome>> {
+    refuse_0_1_layout(project_dir)?;
+    let planned = plan_files(project_dir, model, schema_after, extra, fmt)?;
+    apply(project_dir, &planned, Vec::new())
+}
+
+/// `dieselkit update`: rewrite dieselkit's files with this version's templates, create the
+/// user's files that are missing, and move a 0.1 project to the current layout (see
+/// [`leave_0_1_layout`]). `src/schema.rs` is kept as it is.
+pub fn update(project_dir: &Path, fmt: bool) -> Result<Vec<FileOutcome>> {
+    let (_, model) = read_model(project_dir)?;
+    let schema_rs = project_dir.join("src/schema.rs");
+    let schema_text = fs_err::read(&schema_rs).map_err(|e| Error::ReadFile {
+        path: schema_rs.clone(),
+        error: e,
+    })?;
+    let mut planned = plan_files(project_dir, &model, &Schema::default(), Vec::new(), fmt)?;
+    if let Some(f) = planned
+        .iter_mut()
+        .find(|f| f.path == Path::new("src/schema.rs"))
+    {
+        f.contents = schema_text;
+    }
+    let mut outcomes = Vec::new();
+    if has_0_1_layout(project_dir) {
+        outcomes = leave_0_1_layout(project_dir, &planned)?;
+    }
+    apply(project_dir, &planned, outcomes)
+}
+
+/// The files `model` produces in this project (its `.dieselkit/templates` overrides
+/// applied), with `src/schema.rs` for `schema_after`, the model file and `extra`.
+fn plan_files(
+    project_dir: &Path,
+    model: &Model,
+    schema_after: &Schema,
+    extra: Vec<PlannedFile>,
+    fmt: bool,
+) -> Result<Vec<PlannedFile>> {
     let overrides = project_dir.join(".dieselkit/templates");
     let mut planned =
         render::render_templates(model, overrides.is_dir().then_some(overrides.as_path()))?;
@@ -388,49 +463,148 @@ pub fn regenerate(
     if fmt {
         crate::format::rustfmt(&mut planned, Some(project_dir))?;
     }
+    Ok(planned)
+}
+
+/// Clears the 0.1 files away before the current layout is written. A 0.1 file whose
+/// code is now dieselkit's (no longer planned, or `src/lib.rs` and the per-resource files
+/// in `src/models/` and `src/routes/`, which are now the user's and hold no generated code)
+/// is removed when unedited and moved to `.dieselkit/edited/` when edited, for the edits to
+/// be ported. An unedited 0.1 file the user now owns (README.md, main.rs) is removed so
+/// that the current version is created in its place; an edited one stays.
+fn leave_0_1_layout(project_dir: &Path, planned: &[PlannedFile]) -> Result<Vec<FileOutcome>> {
     let manifest = Manifest::read(project_dir);
     let mut outcomes = Vec::new();
+    for key in manifest.paths() {
+        if key.starts_with("migrations/") || key == MODEL_FILE || !is_relative_inside(key) {
+            continue;
+        }
+        let owner = crate::ownership::owner(key);
+        let rel = PathBuf::from(key);
+        let target = project_dir.join(&rel);
+        let Ok(bytes) = fs_err::read(&target) else {
+            continue;
+        };
+        let in_plan = planned.iter().any(|p| p.path == rel);
+        let held_generated_code = owner == Owner::User
+            && (key == "src/lib.rs"
+                || key.starts_with("src/models/")
+                || key.starts_with("src/routes/"));
+        if in_plan && owner == Owner::Dieselkit {
+            continue; // rewritten by `apply`, saved first when edited
+        }
+        if manifest.unedited(key, &bytes) {
+            fs_err::remove_file(&target)?;
+            if !in_plan {
+                outcomes.push(FileOutcome::Removed(rel));
+            }
+        } else if !in_plan || held_generated_code {
+            let saved = Path::new(SAVED_DIR).join(&rel);
+            write_atomically(&project_dir.join(&saved), &bytes)?;
+            fs_err::remove_file(&target)?;
+            outcomes.push(FileOutcome::MovedAside { path: rel, saved });
+        }
+    }
+    // The directory the 0.1 layout had and the current one does not.
+    let docs = project_dir.join("src/docs");
+    if docs.is_dir() && fs_err::read_dir(&docs)?.next().is_none() {
+        fs_err::remove_dir(&docs)?;
+    }
+    Ok(outcomes)
+}
+
+fn is_relative_inside(key: &str) -> bool {
+    let rel = Path::new(key);
+    !rel.is_absolute()
+        && !rel
+            .components()
+            .any(|c| matches!(c, std::path::Component::ParentDir))
+}
+
+/// Write `planned` into the project by owner, then remove what the plan no longer has.
+fn apply(
+    project_dir: &Path,
+    planned: &[PlannedFile],
+    mut outcomes: Vec<FileOutcome>,
+) -> Result<Vec<FileOutcome>> {
+    let manifest = Manifest::read(project_dir);
     let mut recorded = manifest.clone();
-    for f in &planned {
+    for f in planned {
         let key = f.path.to_string_lossy().replace('\\', "/");
         let target = project_dir.join(&f.path);
-        match fs_err::read(&target) {
-            Err(_) => {
-                write_atomically(&target, &f.contents)?;
-                outcomes.push(FileOutcome::Created(f.path.clone()));
-                recorded.record(&key, &f.contents);
-            }
-            // Already the new version, or the new version after `cargo fmt`: leave it be.
-            Ok(existing) if same_up_to_layout(&key, &existing, &f.contents) => {
-                recorded.record(&key, &f.contents);
-            }
-            Ok(existing) => {
-                if manifest.unedited(&key, &existing) || key == MODEL_FILE {
-                    write_atomically(&target, &f.contents)?;
+        let Ok(existing) = fs_err::read(&target) else {
+            write_atomically(&target, &f.contents)?;
+            outcomes.push(FileOutcome::Created(f.path.clone()));
+            recorded.record(&key, &f.contents);
+            continue;
+        };
+        if same_up_to_layout(&key, &existing, &f.contents) {
+            // Already the new version, or the new version after `cargo fmt`.
+            recorded.record(&key, &f.contents);
+            continue;
+        }
+        if key == MODEL_FILE {
+            write_atomically(&target, &f.contents)?;
+            recorded.record(&key, &f.contents);
+            continue;
+        }
+        match crate::ownership::owner(&key) {
+            Owner::Dieselkit => {
+                if manifest.unedited(&key, &existing) {
                     outcomes.push(FileOutcome::Updated(f.path.clone()));
-                    recorded.record(&key, &f.contents);
                 } else {
-                    let beside = PathBuf::from(format!("{}.dieselkit-new", f.path.display()));
-                    write_atomically(&project_dir.join(&beside), &f.contents)?;
-                    outcomes.push(FileOutcome::KeptEdited {
+                    let saved = Path::new(SAVED_DIR).join(&f.path);
+                    write_atomically(&project_dir.join(&saved), &existing)?;
+                    outcomes.push(FileOutcome::RewroteEdited {
                         path: f.path.clone(),
-                        new_version: beside,
+                        saved,
+                    });
+                }
+                write_atomically(&target, &f.contents)?;
+                recorded.record(&key, &f.contents);
+            }
+            // The user's files are never rewritten, but Cargo.toml gains what the generated
+            // code needs. The manifest keeps the version dieselkit created.
+            Owner::User if key == "Cargo.toml" => {
+                let mine = String::from_utf8_lossy(&existing);
+                let fresh = String::from_utf8_lossy(&f.contents);
+                if let Some((text, what)) = crate::ownership::merge_cargo_toml(&mine, &fresh)? {
+                    write_atomically(&target, text.as_bytes())?;
+                    outcomes.push(FileOutcome::Added {
+                        path: f.path.clone(),
+                        what,
                     });
                 }
             }
+            Owner::User => {}
         }
     }
-    // Generated files the new plan no longer has (a removed resource), if unedited.
+    // Files the plan no longer has (a removed or renamed resource). Migrations stay.
     for key in manifest.paths() {
         let rel = PathBuf::from(key);
-        if planned.iter().any(|p| p.path == rel) || key.starts_with("migrations/") {
+        if planned.iter().any(|p| p.path == rel)
+            || key.starts_with("migrations/")
+            || !is_relative_inside(key)
+        {
             continue;
         }
         let target = project_dir.join(&rel);
-        if fs_err::read(&target).is_ok_and(|b| manifest.unedited(key, &b)) {
+        let Ok(bytes) = fs_err::read(&target) else {
+            recorded.forget(key);
+            continue;
+        };
+        if manifest.unedited(key, &bytes) {
             fs_err::remove_file(&target)?;
             recorded.forget(key);
             outcomes.push(FileOutcome::Removed(rel));
+        } else if crate::ownership::owner(key) == Owner::Dieselkit {
+            let saved = Path::new(SAVED_DIR).join(&rel);
+            write_atomically(&project_dir.join(&saved), &bytes)?;
+            fs_err::remove_file(&target)?;
+            recorded.forget(key);
+            outcomes.push(FileOutcome::RewroteEdited { path: rel, saved });
+        } else {
+            outcomes.push(FileOutcome::KeptOrphan(rel));
         }
     }
     write_atomically(

@@ -13,6 +13,7 @@ pub mod format;
 pub mod lint;
 pub mod manifest;
 pub mod migrations;
+pub mod ownership;
 pub mod plan;
 pub mod render;
 pub mod schema;

@@ -92,6 +92,7 @@ pub fn run(cmd: GenerateCommand, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
         .project_dir
         .clone()
         .unwrap_or_else(|| PathBuf::from("."));
+    evolve::refuse_0_1_layout(&project_dir)?;
     let (mut file, _) = evolve::read_model(&project_dir)?;
     let (message, evolve_args, backfill_resource, empty) = match cmd {
         GenerateCommand::Resource {
@@ -296,18 +297,7 @@ pub fn run(cmd: GenerateCommand, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
         }
     }
     let outcomes = evolve::regenerate(&project_dir, &model, &schema_after, extra, evolve_args.fmt)?;
-    for o in &outcomes {
-        match o {
-            FileOutcome::Created(p) => ui.status("Created", p.display().to_string()),
-            FileOutcome::Updated(p) => ui.status("Updated", p.display().to_string()),
-            FileOutcome::Removed(p) => ui.status("Removed", p.display().to_string()),
-            FileOutcome::KeptEdited { path, new_version } => ui.warn(format!(
-                "`{}` was edited since it was generated, so it was left alone; the new version is `{}` (merge it by hand)",
-                path.display(),
-                new_version.display()
-            )),
-        }
-    }
+    report_outcomes(&outcomes, ui);
     let files = crate::migrations::source::load(&project_dir.join("migrations"))?;
     for migration in &migrations {
         let dir = Path::new("migrations").join(&migration.dir_name);
@@ -325,5 +315,58 @@ pub fn run(cmd: GenerateCommand, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
         }
     }
     ui.note("\nNext: review the SQL, then `dieselkit migrate run` and `cargo test`.");
+    Ok(0)
+}
+
+/// One line per file written, removed or set aside, the warnings last.
+pub fn report_outcomes(outcomes: &[FileOutcome], ui: &Ui) {
+    for o in outcomes {
+        match o {
+            FileOutcome::Created(p) => ui.status("Created", p.display().to_string()),
+            FileOutcome::Updated(p) => ui.status("Updated", p.display().to_string()),
+            FileOutcome::Removed(p) => ui.status("Removed", p.display().to_string()),
+            FileOutcome::Added { path, what } => ui.status(
+                "Updated",
+                format!("{} (added {})", path.display(), what.join(", ")),
+            ),
+            FileOutcome::RewroteEdited { .. }
+            | FileOutcome::KeptOrphan(_)
+            | FileOutcome::MovedAside { .. } => {}
+        }
+    }
+    for o in outcomes {
+        match o {
+            FileOutcome::RewroteEdited { path, saved } => ui.warn(format!(
+                "`{}` is dieselkit's (rewritten by every `generate`) but had been edited; your version is saved as `{}`: move your changes to your own files (see the README, \"Your code\")",
+                path.display(),
+                saved.display()
+            )),
+            FileOutcome::KeptOrphan(p) => ui.warn(format!(
+                "`{}` is yours and belonged to a resource that is gone; it was kept, but nothing compiles it any more: move what you need and delete it",
+                p.display()
+            )),
+            FileOutcome::MovedAside { path, saved } => ui.warn(format!(
+                "`{}` mixed generated code with your edits; it is saved as `{}`: port your edits to your files (see the README, \"Upgrading a 0.1 project\")",
+                path.display(),
+                saved.display()
+            )),
+            _ => {}
+        }
+    }
+}
+
+/// `dieselkit update`.
+pub fn update(fmt: bool, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
+    let project_dir = global
+        .project_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("."));
+    let outcomes = evolve::update(&project_dir, fmt)?;
+    report_outcomes(&outcomes, ui);
+    if outcomes.is_empty() {
+        ui.note("Up to date: nothing to change.");
+    } else {
+        ui.note("\nNext: `cargo build` and `cargo test`.");
+    }
     Ok(0)
 }

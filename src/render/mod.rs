@@ -208,8 +208,8 @@ fn render_group(group: &[&TemplateFile], ctx: &context::Context) -> Result<Vec<P
                 t.bytes.clone()
             };
             out.push(PlannedFile {
+                contents: crate::ownership::with_header(&path, contents),
                 path: PathBuf::from(path),
-                contents,
             });
         }
     }

@@ -313,6 +313,72 @@ fn template_overrides_replace_single_files() {
         .stderr_has("no_such_key");
 }
 
+/// A team's templates on the generated/yours layout: an override of one of dieselkit's files
+/// (`API.md`) is rewritten by every `generate`; an override of a file of the user's (the
+/// per-resource routes file) shapes the files created for new resources and never rewrites
+/// an existing one.
+#[test]
+fn team_templates_override_generated_and_user_files() {
+    let dir = tmp();
+    let templates = dir.path().join("house");
+    std::fs::create_dir_all(templates.join("src/routes")).expect("mkdir");
+    std::fs::write(
+        templates.join("API.md.tera"),
+        "# {{ project.name }} endpoints\n{% for r in resources %}- /{{ r.table }}\n{% endfor %}",
+    )
+    .expect("write");
+    std::fs::write(
+        templates.join("src/routes/__resource__.rs.tera"),
+        "//! House routes for {{ resource.table }}.\n\nuse actix_web::web;\n\npub fn configure(_cfg: &mut web::ServiceConfig) {}\n",
+    )
+    .expect("write");
+    dk().args(["new-project", "--templates"])
+        .args([&templates])
+        .args(["--from"])
+        .args([example("bookstore.toml")])
+        .current_dir(dir.path())
+        .run()
+        .success();
+    let dest = dir.path().join("bookstore");
+    let read = |path: &str| std::fs::read_to_string(dest.join(path)).expect(path);
+    assert_eq!(
+        read("API.md"),
+        "# bookstore endpoints\n- /authors\n- /books\n"
+    );
+    assert!(read("src/routes/book.rs").starts_with("//! House routes for books."));
+    // The user edits one of their files; the team keeps its templates in the project.
+    let mine = "//! Mine now.\n\nuse actix_web::web;\n\npub fn configure(_cfg: &mut web::ServiceConfig) {}\n";
+    std::fs::write(dest.join("src/routes/author.rs"), mine).expect("write");
+    let project_templates = dest.join(".dieselkit/templates");
+    std::fs::create_dir_all(project_templates.join("src/routes")).expect("mkdir");
+    for file in ["API.md.tera", "src/routes/__resource__.rs.tera"] {
+        std::fs::copy(templates.join(file), project_templates.join(file)).expect("copy");
+    }
+    dk().args([
+        "generate",
+        "resource",
+        "review",
+        "body:text",
+        "book:references",
+    ])
+    .current_dir(&dest)
+    .env("SOURCE_DATE_EPOCH", "1800000000")
+    .run()
+    .success();
+    assert_eq!(
+        read("API.md"),
+        "# bookstore endpoints\n- /authors\n- /books\n- /reviews\n",
+        "dieselkit's file is rewritten from the team's template"
+    );
+    assert!(read("src/routes/review.rs").starts_with("//! House routes for reviews."));
+    assert_eq!(
+        read("src/routes/author.rs"),
+        mine,
+        "the user's file is kept"
+    );
+    assert!(read("src/routes/mod.rs").contains("pub mod review;"));
+}
+
 #[test]
 fn migrate_without_a_database_url_says_where_to_set_one() {
     let dir = tmp();

@@ -1011,7 +1011,8 @@ fn project_with_every_option_off_builds_and_passes_its_tests() {
     let project = generate(&model_path, Backend::Sqlite, "bare-bookstore", tmp.path());
     assert!(!project.join("src/bin/seed.rs").exists());
     assert!(!project.join(".github").exists());
-    let routes = std::fs::read_to_string(project.join("src/routes/author.rs")).expect("routes");
+    let routes =
+        std::fs::read_to_string(project.join("src/generated/routes/author.rs")).expect("routes");
     assert!(
         !routes.contains("async fn create"),
         "no CRUD handlers:\n{routes}"

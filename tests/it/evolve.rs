@@ -257,39 +257,322 @@ fn accounts_workshop_not_null_with_backfill() {
     agrees_verifies_builds_and_passes_its_tests(&project);
 }
 
+/// The user's own validation rule, model method and route, and their own test of them.
+const CUSTOM_MODEL: &str = r#"
+pub fn validate_new(new: &NewAuthor, errors: &mut Vec<FieldError>) {
+    if new.name.trim().eq_ignore_ascii_case("anonymous") {
+        errors.push(FieldError::new("name", "must name someone"));
+    }
+}
+
+impl crate::models::Author {
+    /// "Ada Lovelace (#1)".
+    pub fn card(&self) -> String {
+        format!("{} (#{})", self.name, self.id)
+    }
+}
+"#;
+
+const CUSTOM_ROUTES: &str = r#"//! My routes.
+
+use actix_web::{web, HttpResponse};
+
+use crate::db::{self, DbPool};
+use crate::error::ApiError;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/authors/{id}/card", web::get().to(card));
+}
+
+async fn card(pool: web::Data<DbPool>, id: web::Path<i32>) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let author = db::read(&pool, move |conn| crate::generated::routes::author::find(conn, id)).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "card": author.card() })))
+}
+"#;
+
+const CUSTOM_TEST: &str = r#"//! My tests of my code.
+
+use actix_web::{test, web, App};
+use bookstore::db;
+use diesel_migrations::MigrationHarness;
+use serde_json::{json, Value};
+
+#[actix_web::test]
+async fn my_rule_and_my_route() {
+    let dir = std::env::temp_dir().join(format!("bookstore-custom-{}.db", std::process::id()));
+    let _ = std::fs::remove_file(&dir);
+    let pool = db::build_pool(dir.to_str().unwrap(), 2).unwrap();
+    pool.get().unwrap().run_pending_migrations(bookstore::MIGRATIONS).unwrap();
+    let app = test::init_service(
+        App::new().app_data(web::Data::new(pool)).configure(bookstore::configure),
+    )
+    .await;
+    let refused = test::TestRequest::post()
+        .uri("/authors")
+        .set_json(json!({ "name": "Anonymous" }))
+        .to_request();
+    let refused = test::call_service(&app, refused).await;
+    assert_eq!(refused.status(), 422);
+    let body: Value = test::read_body_json(refused).await;
+    assert!(body.to_string().contains("must name someone"), "{body}");
+    let created = test::TestRequest::post()
+        .uri("/authors")
+        .set_json(json!({ "name": "Ada Lovelace" }))
+        .to_request();
+    let created: Value = test::call_and_read_body_json(&app, created).await;
+    let card = test::TestRequest::get()
+        .uri(&format!("/authors/{}/card", created["id"]))
+        .to_request();
+    let card: Value = test::call_and_read_body_json(&app, card).await;
+    assert_eq!(card["card"], format!("Ada Lovelace (#{})", created["id"]));
+    let _ = std::fs::remove_file(&dir);
+}
+"#;
+
+/// Every file under `dir` whose name ends with `suffix`.
+fn files_ending_with(dir: &Path, suffix: &str) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("list").flatten() {
+        let path = entry.path();
+        if path
+            .file_name()
+            .is_some_and(|n| n == "target" || n == ".git")
+        {
+            continue;
+        }
+        if path.is_dir() {
+            found.extend(files_ending_with(&path, suffix));
+        } else if path.to_string_lossy().ends_with(suffix) {
+            found.push(path);
+        }
+    }
+    found
+}
+
+/// The generation gap, as a user meets it on day two: a validation rule and a method in
+/// `src/models/author.rs`, a route in `src/routes/author.rs`, a test of their own; then
+/// `generate field`, a field rename and `generate resource`. Nothing to merge by hand, every
+/// edit intact, and the project builds without warnings, passes clippy and every test
+/// (the generated ones and the user's, which exercises the rule and the route).
 #[test]
-fn edited_generated_files_are_never_overwritten() {
+fn hand_written_code_survives_every_generate() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let project = from_example(tmp.path(), "bookstore.toml", "bookstore");
+    let models = project.join("src/models/author.rs");
+    let generated_model = std::fs::read_to_string(&models).expect("read");
+    let rule_start = generated_model
+        .find("/// Your checks on the body of `POST")
+        .expect("hook");
+    let rule_end = generated_model
+        .find("/// Your checks on the body of `PATCH")
+        .expect("hook");
+    let mine_model = format!(
+        "{}{}\n{}",
+        &generated_model[..rule_start],
+        CUSTOM_MODEL.trim_start(),
+        &generated_model[rule_end..]
+    );
+    let mine: Vec<(&str, String)> = vec![
+        ("src/models/author.rs", mine_model),
+        ("src/routes/author.rs", CUSTOM_ROUTES.to_string()),
+        ("tests/custom.rs", CUSTOM_TEST.to_string()),
+    ];
+    for (path, text) in &mine {
+        std::fs::write(project.join(path), text).expect("write");
+    }
+
+    let mut runs = vec![step(
+        &project,
+        &["generate", "field", "author", "nickname:string(30)?"],
+    )];
+    let model = project.join("dieselkit.toml");
+    let renamed = std::fs::read_to_string(&model)
+        .expect("read")
+        .replace("\"bio:text?\"", "\"biography:text?:renamed_from=bio\"");
+    assert!(renamed.contains("renamed_from=bio"), "{renamed}");
+    std::fs::write(&model, renamed).expect("write");
+    runs.push(step(
+        &project,
+        &["generate", "migration", "-m", "rename bio to biography"],
+    ));
+    runs.push(step(
+        &project,
+        &[
+            "generate",
+            "resource",
+            "review",
+            "body:text",
+            "book:references",
+        ],
+    ));
+
+    for run in &runs {
+        for sign in [
+            "dieselkit-new",
+            "had been edited",
+            "saved as",
+            "nothing compiles it",
+        ] {
+            assert!(
+                !run.stderr().contains(sign),
+                "a generate set a file aside ({sign}):\n{}",
+                run.stderr()
+            );
+        }
+    }
+    assert_eq!(
+        files_ending_with(&project, ".dieselkit-new"),
+        Vec::<std::path::PathBuf>::new()
+    );
+    assert!(
+        !project.join(".dieselkit/edited").exists(),
+        "nothing set aside"
+    );
+    for (path, text) in &mine {
+        assert_eq!(
+            &std::fs::read_to_string(project.join(path)).expect("read"),
+            text,
+            "{path} is kept as the user wrote it"
+        );
+    }
+    let generated =
+        std::fs::read_to_string(project.join("src/generated/models/author.rs")).expect("read");
+    assert!(
+        generated.contains("pub nickname: Option<String>"),
+        "{generated}"
+    );
+    assert!(
+        generated.contains("pub biography: Option<String>"),
+        "{generated}"
+    );
+    assert!(
+        project.join("src/models/review.rs").is_file(),
+        "the new resource's file is created"
+    );
+    assert!(project.join("src/generated/routes/review.rs").is_file());
+
+    step(&project, &["migrate", "run"]);
+    agrees_verifies_builds_and_passes_its_tests(&project);
+    crate::e2e::clippy_clean(&project);
+}
+
+/// Editing one of dieselkit's files is not the way to customise it: the next `generate`
+/// rewrites it, but saves the edited version under `.dieselkit/edited/` and says so.
+#[test]
+fn an_edited_generated_file_is_saved_before_it_is_rewritten() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let project = from_example(tmp.path(), "accounts/01-create.toml", "accounts-service");
-    let routes = project.join("src/routes/account.rs");
-    let mut mine = std::fs::read_to_string(&routes).expect("read");
-    mine.push_str("\n// my own route tweak\n");
-    std::fs::write(&routes, &mine).expect("write");
+    let routes = project.join("src/generated/routes/account.rs");
+    let mut edited = std::fs::read_to_string(&routes).expect("read");
+    edited.push_str("\n// my own route tweak\n");
+    std::fs::write(&routes, &edited).expect("write");
     let run = step(
         &project,
         &["generate", "field", "account", "nickname:string(30)?"],
     );
     assert!(
-        run.stderr()
-            .contains("`src/routes/account.rs` was edited since it was generated"),
+        run.stderr().contains(
+            "`src/generated/routes/account.rs` is dieselkit's (rewritten by every `generate`) but had been edited; your version is saved as `.dieselkit/edited/src/generated/routes/account.rs`"
+        ),
         "{}",
         run.stderr()
     );
     assert_eq!(
-        std::fs::read_to_string(&routes).expect("read"),
-        mine,
-        "the edit is kept"
+        std::fs::read_to_string(project.join(".dieselkit/edited/src/generated/routes/account.rs"))
+            .expect("saved"),
+        edited
     );
+    let rewritten = std::fs::read_to_string(&routes).expect("read");
+    assert!(!rewritten.contains("my own route tweak"));
     assert!(
-        project.join("src/routes/account.rs.dieselkit-new").exists(),
-        "the new version is beside it"
+        rewritten.contains("nickname"),
+        "rewritten for the new model"
     );
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("list").flatten() {
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+/// A project as dieselkit 0.1 generated it (`tests/fixtures/accounts-0.1`, generated code
+/// and the user's in the same files), with one file the user edited: `generate` refuses it
+/// and points to `update`, writing nothing; `update` moves it to the current layout, saving
+/// the edited file for its edits to be ported; then `generate field` works, and the project
+/// builds and passes its tests.
+#[test]
+fn a_0_1_project_moves_to_the_current_layout_with_update() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let project = tmp.path().join("accounts-service");
+    copy_tree(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/accounts-0.1"),
+        &project,
+    );
+    let routes = project.join("src/routes/account.rs");
+    let mut edited = std::fs::read_to_string(&routes).expect("read");
+    edited.push_str("\n// my 0.1 tweak\n");
+    std::fs::write(&routes, &edited).expect("write");
+
+    dk().args(["generate", "field", "account", "nickname:string(30)?"])
+        .current_dir(&project)
+        .run()
+        .usage_error()
+        .stderr_has("has dieselkit 0.1's layout")
+        .stderr_has("run `dieselkit update` once");
+    assert!(!project.join("src/generated").exists(), "nothing written");
+    assert_eq!(std::fs::read_to_string(&routes).expect("read"), edited);
+
+    let update = step(&project, &["update"]);
     assert!(
-        std::fs::read_to_string(project.join("src/models/account.rs"))
-            .expect("read")
-            .contains("nickname"),
-        "unedited files are updated"
+        update.stderr().contains("`src/routes/account.rs` mixed generated code with your edits; it is saved as `.dieselkit/edited/src/routes/account.rs`"),
+        "{}",
+        update.stderr()
     );
+    assert_eq!(
+        std::fs::read_to_string(project.join(".dieselkit/edited/src/routes/account.rs"))
+            .expect("saved"),
+        edited
+    );
+    for gone in [
+        "src/db.rs",
+        "src/error.rs",
+        "src/docs.rs",
+        "src/docs",
+        "src/types.rs",
+        "src/config.rs",
+    ] {
+        assert!(
+            !project.join(gone).exists(),
+            "{gone} is gone (unedited, now in src/generated/)"
+        );
+    }
+    assert!(project.join("src/generated/db.rs").is_file());
+    assert!(std::fs::read_to_string(&routes)
+        .expect("read")
+        .contains("dieselkit created this file and never rewrites it"));
+    // A second update has nothing to do.
+    let again = step(&project, &["update"]);
+    assert!(
+        again.stdout().contains("Up to date") || again.stderr().contains("Up to date"),
+        "{}{}",
+        again.stdout(),
+        again.stderr()
+    );
+
+    step(
+        &project,
+        &["generate", "field", "account", "nickname:string(30)?"],
+    );
+    step(&project, &["migrate", "run"]);
+    agrees_verifies_builds_and_passes_its_tests(&project);
 }
 
 /// Whether rustfmt can run; locally a test without it is skipped with a notice, under
@@ -361,14 +644,19 @@ fn cargo_fmt_is_not_an_edit() {
         &project,
         &["generate", "field", "author", "nickname:string(30)?"],
     );
-    assert!(!run.stderr().contains("was edited"), "{}", run.stderr());
     assert!(
-        std::fs::read_to_string(project.join("src/models/author.rs"))
+        !run.stderr().contains("had been edited"),
+        "{}",
+        run.stderr()
+    );
+    assert!(
+        std::fs::read_to_string(project.join("src/generated/models/author.rs"))
             .expect("read")
             .contains("nickname")
     );
     // A formatted file the new model does not change is left as the user formatted it.
-    let formatted = std::fs::read_to_string(project.join("src/routes/mod.rs")).expect("read");
+    let formatted =
+        std::fs::read_to_string(project.join("src/generated/routes/mod.rs")).expect("read");
     assert!(
         !formatted.contains(".filter(|part| !part.is_empty()) {"),
         "formatted by cargo fmt"
@@ -423,7 +711,11 @@ fn fmt_flag_gives_rustfmt_clean_projects() {
             "--fmt",
         ],
     );
-    assert!(!run.stderr().contains("was edited"), "{}", run.stderr());
+    assert!(
+        !run.stderr().contains("had been edited"),
+        "{}",
+        run.stderr()
+    );
     fmt_check(&project);
     let missing = dk()
         .args(["new-project", "--fmt", "--from"])

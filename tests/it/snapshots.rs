@@ -28,6 +28,7 @@ fn help_texts() {
         ("help_generate_resource", vec!["generate", "resource"]),
         ("help_generate_field", vec!["generate", "field"]),
         ("help_generate_migration", vec!["generate", "migration"]),
+        ("help_update", vec!["update"]),
         ("help_check", vec!["check"]),
         ("help_lint", vec!["lint"]),
     ] {
