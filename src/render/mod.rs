@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod context;
+pub mod openapi;
 
 use crate::error::{Error, Result};
 use crate::spec::Model;
@@ -252,6 +253,13 @@ pub fn render_templates(model: &Model, overrides: Option<&Path>) -> Result<Vec<P
     // Report the same error whatever the split: the first by template path.
     if let Some(e) = errors.into_iter().min_by_key(|e| e.to_string()) {
         return Err(e);
+    }
+    // The OpenAPI document is built in Rust, unless a team's template set renders its own.
+    if !out.iter().any(|f| f.path == Path::new(openapi::PATH)) {
+        out.push(PlannedFile {
+            path: PathBuf::from(openapi::PATH),
+            contents: openapi::render(&ctx),
+        });
     }
     out.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(out)
