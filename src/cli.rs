@@ -61,9 +61,13 @@ pub enum Command {
     /// Rewrite dieselkit's files with this version's templates and create your missing ones;
     /// moves a 0.1 project to the current layout (generated code in src/generated/)
     Update {
-        /// Format the rewritten Rust files with rustfmt (and the project's rustfmt.toml)
+        /// Fail unless the rewritten Rust can be formatted with rustfmt (by default it is
+        /// formatted, with the project's rustfmt.toml, when rustfmt is installed)
         #[arg(long)]
         fmt: bool,
+        /// Do not format the rewritten Rust with rustfmt
+        #[arg(long, conflicts_with = "fmt")]
+        no_fmt: bool,
     },
     /// Report drift between the model, the migrations, schema.rs and the live database
     /// (exit 3 when anything differs)
@@ -124,10 +128,13 @@ pub struct NewProjectArgs {
     /// Do not generate a CI workflow
     #[arg(long)]
     pub no_ci: bool,
-    /// Format the generated Rust files with rustfmt (needs rustfmt; `RUSTFMT` overrides
-    /// the program), so `cargo fmt --check` passes from the start
+    /// Fail unless the generated Rust can be formatted with rustfmt (by default it is
+    /// formatted when rustfmt is installed; `RUSTFMT` overrides the program)
     #[arg(long)]
     pub fmt: bool,
+    /// Do not format the generated Rust with rustfmt
+    #[arg(long, conflicts_with = "fmt")]
+    pub no_fmt: bool,
 }
 
 #[derive(Debug, Args)]
@@ -140,9 +147,13 @@ pub struct EvolveArgs {
     /// Confirm that tables or columns removed from the model are dropped, with their data
     #[arg(long)]
     pub allow_drop: bool,
-    /// Format the regenerated Rust files with rustfmt (and the project's rustfmt.toml)
+    /// Fail unless the regenerated Rust can be formatted with rustfmt (by default it is
+    /// formatted, with the project's rustfmt.toml, when rustfmt is installed)
     #[arg(long)]
     pub fmt: bool,
+    /// Do not format the regenerated Rust with rustfmt
+    #[arg(long, conflicts_with = "fmt")]
+    pub no_fmt: bool,
     /// PostgreSQL: build and drop indexes of existing tables with CONCURRENTLY (no write
     /// lock on the table), each in its own migration with `run_in_transaction = false`
     #[arg(long)]

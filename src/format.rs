@@ -1,5 +1,6 @@
-//! `--fmt`: generated Rust files formatted by rustfmt before they are written, so the
-//! project passes `cargo fmt --check` from the start. Formatting happens in memory (through
+//! Generated Rust files are formatted by rustfmt before they are written (by default when
+//! rustfmt is installed; `--fmt` requires it, `--no-fmt` skips it), so the project passes
+//! `cargo fmt --check` from the start. Formatting happens in memory (through
 //! a temporary copy of the tree), so the manifest records the formatted bytes and nothing is
 //! written when rustfmt fails.
 
@@ -11,6 +12,27 @@ use std::process::Command;
 /// The rustfmt to run: `RUSTFMT` if set, else `rustfmt` on PATH.
 fn rustfmt_program() -> std::ffi::OsString {
     std::env::var_os("RUSTFMT").unwrap_or_else(|| "rustfmt".into())
+}
+
+/// Whether to run rustfmt: `--no-fmt` no, `--fmt` yes (failing later if it cannot run),
+/// else yes when rustfmt answers `--version`, with a warning when it does not.
+pub fn wanted(fmt: bool, no_fmt: bool, ui: &crate::ui::Ui) -> bool {
+    if no_fmt {
+        return false;
+    }
+    if fmt {
+        return true;
+    }
+    let available = Command::new(rustfmt_program())
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !available {
+        ui.warn(
+            "rustfmt is not installed, so the generated Rust is not formatted (`cargo fmt --check` will fail until you run `cargo fmt`); install it with `rustup component add rustfmt`, or pass `--no-fmt` to silence this",
+        );
+    }
+    available
 }
 
 /// Format every `.rs` file of `files` in place (edition 2021, the generated crates'

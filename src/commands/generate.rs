@@ -296,7 +296,13 @@ pub fn run(cmd: GenerateCommand, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
             });
         }
     }
-    let outcomes = evolve::regenerate(&project_dir, &model, &schema_after, extra, evolve_args.fmt)?;
+    let outcomes = evolve::regenerate(
+        &project_dir,
+        &model,
+        &schema_after,
+        extra,
+        crate::format::wanted(evolve_args.fmt, evolve_args.no_fmt, ui),
+    )?;
     report_outcomes(&outcomes, ui);
     let files = crate::migrations::source::load(&project_dir.join("migrations"))?;
     for migration in &migrations {
@@ -356,12 +362,12 @@ pub fn report_outcomes(outcomes: &[FileOutcome], ui: &Ui) {
 }
 
 /// `dieselkit update`.
-pub fn update(fmt: bool, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
+pub fn update(fmt: bool, no_fmt: bool, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
     let project_dir = global
         .project_dir
         .clone()
         .unwrap_or_else(|| PathBuf::from("."));
-    let outcomes = evolve::update(&project_dir, fmt)?;
+    let outcomes = evolve::update(&project_dir, crate::format::wanted(fmt, no_fmt, ui))?;
     report_outcomes(&outcomes, ui);
     if outcomes.is_empty() {
         ui.note("Up to date: nothing to change.");

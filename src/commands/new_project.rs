@@ -115,7 +115,7 @@ fn generate(
         ui.detail("Templates", format!("overriding from `{}`", dir.display()));
     }
     let mut files = plan::new_project(&model, epoch, templates.as_deref())?;
-    if args.fmt {
+    if crate::format::wanted(args.fmt, args.no_fmt, ui) {
         crate::format::rustfmt(&mut files, None)?;
     }
     let dest = destination(args, global, &model);

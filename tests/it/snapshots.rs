@@ -38,7 +38,7 @@ fn help_texts() {
 
 fn generate(example_file: &str) -> (tempfile::TempDir, Vec<(String, Vec<u8>)>) {
     let dir = tempfile::tempdir().expect("tempdir");
-    dk().args(["new-project", "--output"])
+    dk().args(["new-project", "--no-fmt", "--output"])
         .args([dir.path().join("out")])
         .args(["--from"])
         .args([example(example_file)])
