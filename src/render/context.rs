@@ -47,6 +47,98 @@ pub struct ResourceCtx {
     pub sortable: Vec<String>,
     /// `sortable` as the document's enum of sort keys: each column, then `-column`.
     pub sort_keys: Vec<String>,
+    /// The fields the generated tests exercise.
+    pub tests: TestPicks,
+    /// A field has a database default.
+    pub has_default: bool,
+    /// The parents for diesel's `belongs_to`: one per parent type (diesel allows no
+    /// more), none for a self-reference.
+    pub belongs_to: Vec<RelationCtx>,
+    /// The tables it references (itself excepted), once each, in field order.
+    pub parent_tables: Vec<String>,
+    /// Another resource references it (the seed keeps its ids for them).
+    pub referenced: bool,
+    /// Its reference fields (self-references included): checked on every write.
+    pub references: Vec<FieldCtx>,
+    /// Its fields lists can filter on (`?field=value`).
+    pub filterable: Vec<FieldCtx>,
+}
+
+/// Which fields of a resource each generated test exercises (`""` or empty when none
+/// fits, and the test is then left out).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TestPicks {
+    /// The modules of the resources it references (itself excepted), once each: the rows a
+    /// valid body needs first.
+    pub parent_modules: Vec<String>,
+    /// The first NOT NULL field without a default (leaving it out is a 422).
+    pub required_field: String,
+    /// The first nullable field (PATCH with `null` clears it).
+    pub nullable_field: String,
+    /// The first field that is not a reference (PATCH changes it alone).
+    pub patch_field: String,
+    /// The first field for which a JSON object is the wrong type (not decimal, timestamptz,
+    /// json or bytes, whose error paths are tested elsewhere).
+    pub wrong_type_field: String,
+    /// The text fields with a maximum length.
+    pub max_length_fields: Vec<FieldCtx>,
+    pub unique_fields: Vec<String>,
+    /// References to other resources (a missing target is a 409).
+    pub reference_fields: Vec<String>,
+    /// Fields with a default (left out of a POST, they get it).
+    pub default_fields: Vec<String>,
+    /// The first filterable field, and the first filterable one that is not text (a word is
+    /// a bad value for it).
+    pub filter_field: String,
+    pub bad_filter_field: String,
+}
+
+/// The first of `fields` that `pick` accepts, by name; `""` when none does.
+fn first_name(fields: &[FieldCtx], pick: impl Fn(&FieldCtx) -> bool) -> String {
+    fields
+        .iter()
+        .find(|f| pick(f))
+        .map(|f| f.name.clone())
+        .unwrap_or_default()
+}
+
+fn names_of(fields: &[FieldCtx], pick: impl Fn(&FieldCtx) -> bool) -> Vec<String> {
+    fields
+        .iter()
+        .filter(|f| pick(f))
+        .map(|f| f.name.clone())
+        .collect()
+}
+
+/// The test picks of a resource whose table is `table`.
+fn test_picks(table: &str, fields: &[FieldCtx]) -> TestPicks {
+    let other = |f: &FieldCtx| f.references.as_ref().is_some_and(|r| r.table != table);
+    let mut parent_modules: Vec<String> = Vec::new();
+    for f in fields.iter().filter(|f| other(f)) {
+        let module = &f.references.as_ref().expect("a reference").module;
+        if !parent_modules.contains(module) {
+            parent_modules.push(module.clone());
+        }
+    }
+    TestPicks {
+        parent_modules,
+        required_field: first_name(fields, |f| !f.nullable && !f.has_default),
+        nullable_field: first_name(fields, |f| f.nullable),
+        patch_field: first_name(fields, |f| f.references.is_none()),
+        wrong_type_field: first_name(fields, |f| {
+            !["decimal", "timestamptz", "json", "bytes"].contains(&f.kind)
+        }),
+        max_length_fields: fields
+            .iter()
+            .filter(|f| f.max_length.is_some())
+            .cloned()
+            .collect(),
+        unique_fields: names_of(fields, |f| f.unique),
+        reference_fields: names_of(fields, other),
+        default_fields: names_of(fields, |f| f.has_default),
+        filter_field: first_name(fields, |f| f.filterable),
+        bad_filter_field: first_name(fields, |f| f.filterable && f.rust_type != "String"),
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -99,6 +191,14 @@ pub struct RelationCtx {
     /// child's table, or `<table>_by_<field without _id>` for a second reference from the
     /// same table. Empty for a parent.
     pub segment: String,
+    /// For a child: the name of the generated test of what deleting the parent does to it
+    /// (`delete_cascades_to_books`, `delete_clears_author_id_of_books`,
+    /// `delete_is_refused_while_books_refer_to_it`); empty when the child's table refers to
+    /// the parent more than once (which rule applies is then ambiguous), and for a parent.
+    pub delete_test: String,
+    /// For a child: what deleting the parent does to it (`restrict`, `cascade`,
+    /// `set_null`); `restrict` for a parent.
+    pub on_delete: crate::spec::OnDelete,
 }
 
 fn kind(ty: &FieldType) -> &'static str {
@@ -222,7 +322,49 @@ fn relation(field: &str, resource: &Resource) -> RelationCtx {
         struct_name: names::pascal(&resource.name),
         table: resource.table.clone(),
         segment: String::new(),
+        delete_test: String::new(),
+        on_delete: crate::spec::OnDelete::default(),
     }
+}
+
+/// Names each child's delete test (see [`RelationCtx::delete_test`]).
+fn with_delete_tests(mut resources: Vec<ResourceCtx>) -> Vec<ResourceCtx> {
+    let names: Vec<Vec<String>> = resources
+        .iter()
+        .map(|r| {
+            r.children
+                .iter()
+                .map(|c| {
+                    let Some(child) = resources.iter().find(|cr| cr.table == c.table) else {
+                        return String::new();
+                    };
+                    let here: Vec<&FieldCtx> = child
+                        .fields
+                        .iter()
+                        .filter(|f| f.references.as_ref().is_some_and(|t| t.table == r.table))
+                        .collect();
+                    let [only] = here.as_slice() else {
+                        return String::new();
+                    };
+                    match only.references.as_ref().map(|t| t.on_delete) {
+                        Some(crate::spec::OnDelete::Cascade) => {
+                            format!("delete_cascades_to_{}", c.segment)
+                        }
+                        Some(crate::spec::OnDelete::SetNull) => {
+                            format!("delete_clears_{}_of_{}", c.field, c.segment)
+                        }
+                        _ => format!("delete_is_refused_while_{}_refer_to_it", c.segment),
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    for (r, tests) in resources.iter_mut().zip(names) {
+        for (c, name) in r.children.iter_mut().zip(tests) {
+            c.delete_test = name;
+        }
+    }
+    resources
 }
 
 /// Gives each child its nested list's URL segment, in order: the first reference from a
@@ -335,7 +477,10 @@ pub fn build(model: &Model) -> Context {
                         other
                             .references()
                             .filter(|(_, target)| *target == resource.name)
-                            .map(|(field, _)| relation(&field.column(), other))
+                            .map(|(field, _)| RelationCtx {
+                                on_delete: field.on_delete.unwrap_or_default(),
+                                ..relation(&field.column(), other)
+                            })
                             .collect::<Vec<_>>()
                     })
                     .collect(),
@@ -348,19 +493,56 @@ pub fn build(model: &Model) -> Context {
                 .iter()
                 .flat_map(|column| [column.clone(), format!("-{column}")])
                 .collect();
+            let tests = test_picks(&resource.table, &fields);
+            let mut parent_tables: Vec<String> = Vec::new();
+            for f in &fields {
+                if let Some(target) = f.references.as_ref().filter(|t| t.table != resource.table) {
+                    if !parent_tables.contains(&target.table) {
+                        parent_tables.push(target.table.clone());
+                    }
+                }
+            }
+            let struct_name = names::pascal(&resource.name);
+            let mut belongs_to: Vec<RelationCtx> = Vec::new();
+            for p in &parents {
+                let p: &RelationCtx = p;
+                if p.struct_name != struct_name
+                    && !belongs_to.iter().any(|b| b.struct_name == p.struct_name)
+                {
+                    belongs_to.push(p.clone());
+                }
+            }
+            let referenced = model.resources.iter().any(|other| {
+                other.name != resource.name
+                    && other
+                        .references()
+                        .any(|(_, target)| *target == resource.name)
+            });
             ResourceCtx {
                 name: resource.name.clone(),
                 module: resource.name.clone(),
-                struct_name: names::pascal(&resource.name),
+                struct_name,
                 table: resource.table.clone(),
-                fields,
                 parents,
                 children,
                 sortable,
                 sort_keys,
+                tests,
+                has_default: resource.fields.iter().any(|f| f.default.is_some()),
+                belongs_to,
+                parent_tables,
+                referenced,
+                references: fields
+                    .iter()
+                    .filter(|f| f.references.is_some())
+                    .cloned()
+                    .collect(),
+                filterable: fields.iter().filter(|f| f.filterable).cloned().collect(),
+                fields,
             }
         })
         .collect();
+    let resources = with_delete_tests(resources);
     Context {
         dieselkit_version: env!("CARGO_PKG_VERSION"),
         project: ProjectCtx {
@@ -387,6 +569,8 @@ mod tests {
             struct_name: String::new(),
             table: table.into(),
             segment: String::new(),
+            delete_test: String::new(),
+            on_delete: crate::spec::OnDelete::default(),
         }
     }
 
@@ -399,5 +583,71 @@ mod tests {
         ]);
         let segments: Vec<&str> = children.iter().map(|c| c.segment.as_str()).collect();
         assert_eq!(segments, ["messages", "books", "messages_by_recipient"]);
+    }
+
+    fn model(toml_text: &str) -> Model {
+        Model::from_file(&toml::from_str(toml_text).expect("toml")).expect("model")
+    }
+
+    #[test]
+    fn test_picks_follow_the_fields() {
+        let ctx = build(&model(include_str!("../../examples/bookstore.toml")));
+        let books = &ctx.resources[1].tests;
+        assert_eq!(books.parent_modules, ["author"]);
+        assert_eq!(books.required_field, "title");
+        assert_eq!(books.nullable_field, "published_on");
+        assert_eq!(books.patch_field, "title");
+        assert_eq!(books.wrong_type_field, "title");
+        let max: Vec<&str> = books
+            .max_length_fields
+            .iter()
+            .map(|f| f.name.as_str())
+            .collect();
+        assert_eq!(max, ["title", "isbn"]);
+        assert_eq!(books.unique_fields, ["isbn"]);
+        assert_eq!(books.reference_fields, ["author_id"]);
+        assert_eq!(books.default_fields, ["price"]);
+        assert_eq!(books.filter_field, "title");
+        assert_eq!(books.bad_filter_field, "published_on");
+        assert_eq!(
+            ctx.resources[0].children[0].delete_test,
+            "delete_cascades_to_books"
+        );
+    }
+
+    #[test]
+    fn a_child_referring_twice_gets_no_delete_test() {
+        let ctx = build(&model(
+            r#"
+[project]
+name = "mail"
+[[resources]]
+name = "person"
+fields = ["name:string(50)"]
+[[resources]]
+name = "message"
+fields = ["sender:references(person)", "recipient:references(person)?:on_delete=set_null", "body:text"]
+"#,
+        ));
+        let children = &ctx.resources[0].children;
+        assert_eq!(children.len(), 2);
+        assert!(children.iter().all(|c| c.delete_test.is_empty()));
+        // A self-reference is not a parent to create first.
+        let ctx = build(&model(
+            r#"
+[project]
+name = "tree"
+[[resources]]
+name = "node"
+fields = ["parent:references(node)?:on_delete=set_null", "label:string(10)"]
+"#,
+        ));
+        let node = &ctx.resources[0];
+        assert!(node.tests.parent_modules.is_empty());
+        assert!(node.tests.reference_fields.is_empty());
+        assert_eq!(
+            node.children[0].delete_test,
+            "delete_clears_parent_id_of_nodes"
+        );
     }
 }
