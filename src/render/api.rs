@@ -10,9 +10,14 @@ use serde_json::{json, Value};
 pub const NO_NUL: &str = r"^[^\u0000]*$";
 /// `HH:MM:SS`, fractions of a second allowed (and dropped).
 const TIME: &str = r"([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?";
-/// `YYYY-MM-DD`, years 0001 to 9999 (PostgreSQL has no year 0).
-const DATE: &str =
-    r"(000[1-9]|00[1-9]\d|0[1-9]\d{2}|[1-9]\d{3})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])";
+/// `YYYY-MM-DD`, a real calendar date (month lengths, leap years of the proleptic Gregorian
+/// calendar) from 0001-01-01 to 9999-12-31 (PostgreSQL has no year 0), so that every date
+/// the document allows is one the server accepts.
+const DATE: &str = concat!(
+    r"((000[1-9]|00[1-9]\d|0[1-9]\d{2}|[1-9]\d{3})-",
+    r"((0[13578]|1[02])-(0[1-9]|[12]\d|3[01])|(0[469]|11)-(0[1-9]|[12]\d|30)|02-(0[1-9]|1\d|2[0-8]))",
+    r"|(\d{2}(0[48]|[2468][048]|[13579][26])|(0[48]|[2468][048]|[13579][26])00)-02-29)"
+);
 /// The largest single-precision float, as its shortest decimal (values up to it round to
 /// `f32::MAX`).
 pub const FLOAT_MAX: f64 = 3.402_823_5e38;
@@ -142,6 +147,27 @@ mod tests {
         assert_eq!(decimal_pattern(12, 2), r"^-?\d{1,10}(\.\d{1,2})?$");
         assert_eq!(decimal_pattern(5, 0), r"^-?\d{1,5}$");
         assert_eq!(decimal_pattern(3, 3), r"^-?0(\.\d{1,3})?$");
+    }
+
+    /// The date pattern accepts exactly the dates chrono (and so the server) accepts.
+    #[test]
+    fn the_date_pattern_is_the_calendar() {
+        let pattern = regex::Regex::new(&format!("^{DATE}$")).expect("valid regex");
+        let mut checked = 0;
+        for year in [
+            0, 1, 4, 100, 400, 1900, 1999, 2000, 2023, 2024, 2100, 9996, 9999,
+        ] {
+            for month in 0..=13 {
+                for day in 0..=32 {
+                    let text = format!("{year:04}-{month:02}-{day:02}");
+                    let real =
+                        year > 0 && chrono::NaiveDate::from_ymd_opt(year, month, day).is_some();
+                    assert_eq!(pattern.is_match(&text), real, "{text}");
+                    checked += 1;
+                }
+            }
+        }
+        assert_eq!(checked, 13 * 14 * 33);
     }
 
     #[test]

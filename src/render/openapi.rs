@@ -81,9 +81,9 @@ fn list_parameters(r: &ResourceCtx, skip: &str) -> Value {
         json!({"$ref": "#/components/parameters/per_page"}),
         json!({
             "name": "sort", "in": "query", "required": false, "style": "form", "explode": false,
-            "schema": {"type": "array", "maxItems": 5, "items": {"type": "string", "enum": r.sort_keys}},
+            "schema": {"type": "array", "minItems": 1, "maxItems": 5, "items": {"type": "string", "enum": r.sort_keys}},
             "example": ["-created_at"],
-            "description": "Up to 5 columns to order by, comma-separated (`sort=a,-b`), each ascending unless prefixed with `-`; then by id. A column named twice counts once."
+            "description": "1 to 5 columns to order by, comma-separated (`sort=a,-b`), each ascending unless prefixed with `-`; then by id (also the order without `sort`). A column named twice counts once."
         }),
     ];
     for f in r.fields.iter().filter(|f| f.filterable && f.name != skip) {
