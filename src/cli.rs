@@ -68,6 +68,12 @@ pub enum Command {
         /// Do not format the rewritten Rust with rustfmt
         #[arg(long, conflicts_with = "fmt")]
         no_fmt: bool,
+        /// Write nothing; list what would change and exit 3 if anything would (for CI)
+        #[arg(long)]
+        check: bool,
+        /// Write nothing; show what would change, as unified diffs
+        #[arg(long, conflicts_with = "check")]
+        dry_run: bool,
     },
     /// Report drift between the model, the migrations, schema.rs and the live database
     /// (exit 3 when anything differs)

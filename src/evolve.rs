@@ -433,10 +433,19 @@ pub fn update(project_dir: &Path, fmt: bool) -> Result<Vec<FileOutcome>> {
         f.contents = schema_text;
     }
     let mut outcomes = Vec::new();
+    let mut replaced = Vec::new();
     if has_0_1_layout(project_dir) {
-        outcomes = leave_0_1_layout(project_dir, &planned)?;
+        (outcomes, replaced) = leave_0_1_layout(project_dir, &planned)?;
     }
-    apply(project_dir, &planned, outcomes)
+    let outcomes = apply(project_dir, &planned, outcomes)?;
+    // A 0.1 file cleared away and written again was replaced, not created.
+    Ok(outcomes
+        .into_iter()
+        .map(|o| match o {
+            FileOutcome::Created(p) if replaced.contains(&p) => FileOutcome::Updated(p),
+            other => other,
+        })
+        .collect())
 }
 
 /// The files `model` produces in this project (its `.dieselkit/templates` overrides
@@ -472,9 +481,14 @@ fn plan_files(
 /// is removed when unedited and moved to `.dieselkit/edited/` when edited, for the edits to
 /// be ported. An unedited 0.1 file the user now owns (README.md, main.rs) is removed so
 /// that the current version is created in its place; an edited one stays.
-fn leave_0_1_layout(project_dir: &Path, planned: &[PlannedFile]) -> Result<Vec<FileOutcome>> {
+/// Returns what it did, and the planned paths it cleared (written again by `apply`).
+fn leave_0_1_layout(
+    project_dir: &Path,
+    planned: &[PlannedFile],
+) -> Result<(Vec<FileOutcome>, Vec<PathBuf>)> {
     let manifest = Manifest::read(project_dir);
     let mut outcomes = Vec::new();
+    let mut replaced = Vec::new();
     for key in manifest.paths() {
         if key.starts_with("migrations/") || key == MODEL_FILE || !is_relative_inside(key) {
             continue;
@@ -493,15 +507,24 @@ fn leave_0_1_layout(project_dir: &Path, planned: &[PlannedFile]) -> Result<Vec<F
         if in_plan && owner == Owner::Dieselkit {
             continue; // rewritten by `apply`, saved first when edited
         }
+        let planned_bytes = planned.iter().find(|p| p.path == rel).map(|p| &p.contents);
+        if planned_bytes == Some(&bytes) {
+            continue; // already what this version writes
+        }
         if manifest.unedited(key, &bytes) {
             fs_err::remove_file(&target)?;
-            if !in_plan {
+            if in_plan {
+                replaced.push(rel);
+            } else {
                 outcomes.push(FileOutcome::Removed(rel));
             }
         } else if !in_plan || held_generated_code {
             let saved = Path::new(SAVED_DIR).join(&rel);
             write_atomically(&project_dir.join(&saved), &bytes)?;
             fs_err::remove_file(&target)?;
+            if in_plan {
+                replaced.push(rel.clone());
+            }
             outcomes.push(FileOutcome::MovedAside { path: rel, saved });
         }
     }
@@ -510,7 +533,7 @@ fn leave_0_1_layout(project_dir: &Path, planned: &[PlannedFile]) -> Result<Vec<F
     if docs.is_dir() && fs_err::read_dir(&docs)?.next().is_none() {
         fs_err::remove_dir(&docs)?;
     }
-    Ok(outcomes)
+    Ok((outcomes, replaced))
 }
 
 fn is_relative_inside(key: &str) -> bool {

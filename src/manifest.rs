@@ -94,10 +94,13 @@ impl Manifest {
     }
 
     pub fn to_text(&self) -> String {
-        let mut text = String::from(
-            "# Written by dieselkit: the hash of every file as generated. dieselkit never\n\
-             # overwrites a file whose content no longer matches its hash here (for Rust\n\
-             # files, changes of layout only, such as `cargo fmt`, do not count as edits).\n\n[files]\n",
+        let mut text = format!(
+            "# Written by dieselkit: the hash of every file as it wrote it, so that later commands\n\
+             # can tell a file you edited (yours are never rewritten; an edited one of dieselkit's\n\
+             # is saved under .dieselkit/edited/ before it is) from one you did not. For Rust\n\
+             # files, changes of layout only, such as `cargo fmt`, do not count as edits.\n\n\
+             dieselkit_version = \"{}\"\n\n[files]\n",
+            env!("CARGO_PKG_VERSION")
         );
         let section = |text: &mut String, entries: &BTreeMap<String, String>| {
             for (path, hash) in entries {

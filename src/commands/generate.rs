@@ -361,18 +361,94 @@ pub fn report_outcomes(outcomes: &[FileOutcome], ui: &Ui) {
     }
 }
 
-/// `dieselkit update`.
-pub fn update(fmt: bool, no_fmt: bool, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
+/// The flags of `dieselkit update`.
+pub struct UpdateArgs {
+    pub fmt: bool,
+    pub no_fmt: bool,
+    pub check: bool,
+    pub dry_run: bool,
+}
+
+/// `dieselkit update`. With `--check` or `--dry-run` the update runs on a copy of the
+/// project, so what is reported is exactly what it would do, and nothing is written.
+pub fn update(args: UpdateArgs, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
     let project_dir = global
         .project_dir
         .clone()
         .unwrap_or_else(|| PathBuf::from("."));
-    let outcomes = evolve::update(&project_dir, crate::format::wanted(fmt, no_fmt, ui))?;
-    report_outcomes(&outcomes, ui);
+    let fmt = crate::format::wanted(args.fmt, args.no_fmt, ui);
+    if !(args.check || args.dry_run) {
+        let outcomes = evolve::update(&project_dir, fmt)?;
+        report_outcomes(&outcomes, ui);
+        if outcomes.is_empty() {
+            ui.note("Up to date: nothing to change.");
+        } else {
+            ui.note("\nNext: `cargo build` and `cargo test`.");
+        }
+        return Ok(0);
+    }
+    let copy = tempfile::tempdir()?;
+    let shadow = copy.path().join("project");
+    copy_project(&project_dir, &shadow)?;
+    let outcomes = evolve::update(&shadow, fmt)?;
     if outcomes.is_empty() {
         ui.note("Up to date: nothing to change.");
-    } else {
-        ui.note("\nNext: `cargo build` and `cargo test`.");
+        return Ok(0);
+    }
+    for o in &outcomes {
+        let (verb, path) = match o {
+            FileOutcome::Created(p) => ("create", p),
+            FileOutcome::Updated(p) => ("update", p),
+            FileOutcome::Removed(p) => ("remove", p),
+            FileOutcome::Added { path, .. } => ("add dependencies to", path),
+            FileOutcome::RewroteEdited { path, .. } => ("rewrite (saving your edits)", path),
+            FileOutcome::MovedAside { path, .. } => ("move aside (your edits)", path),
+            FileOutcome::KeptOrphan(p) => ("keep, no longer compiled,", p),
+        };
+        ui.data(format!("would {verb} {}\n", path.display()));
+        if args.dry_run {
+            let before = fs_err::read(project_dir.join(path)).unwrap_or_default();
+            let after = fs_err::read(shadow.join(path)).unwrap_or_default();
+            let (before, after) = (
+                String::from_utf8_lossy(&before),
+                String::from_utf8_lossy(&after),
+            );
+            let name = path.display().to_string();
+            let diff = similar::TextDiff::from_lines(&*before, &*after)
+                .unified_diff()
+                .header(&format!("a/{name}"), &format!("b/{name}"))
+                .to_string();
+            if !diff.is_empty() {
+                ui.data(format!("{}\n", diff.trim_end()));
+            }
+        }
+    }
+    if args.check {
+        ui.note("An update is available: run `dieselkit update`.");
+        return Ok(3);
     }
     Ok(0)
+}
+
+/// Copy what `update` reads of a project (everything but build output, version control and
+/// SQLite databases) to `to`.
+fn copy_project(from: &Path, to: &Path) -> Result<()> {
+    fs_err::create_dir_all(to)?;
+    for entry in fs_err::read_dir(from)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let path = entry.path();
+        if path.is_dir() {
+            if !matches!(name.as_ref(), "target" | ".git" | "node_modules") {
+                copy_project(&path, &to.join(&*name))?;
+            }
+        } else if ![".db", ".db-wal", ".db-shm", ".sqlite", ".sqlite3"]
+            .iter()
+            .any(|ext| name.ends_with(ext))
+        {
+            fs_err::copy(&path, to.join(&*name))?;
+        }
+    }
+    Ok(())
 }

@@ -17,7 +17,21 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<i32> {
         Command::NewProject(args) => new_project::run(args, &cli.global, ui),
         Command::Migrate(args) => migrate::run(args, &cli.global, ui),
         Command::Generate(cmd) => generate::run(cmd, &cli.global, ui),
-        Command::Update { fmt, no_fmt } => generate::update(fmt, no_fmt, &cli.global, ui),
+        Command::Update {
+            fmt,
+            no_fmt,
+            check,
+            dry_run,
+        } => generate::update(
+            generate::UpdateArgs {
+                fmt,
+                no_fmt,
+                check,
+                dry_run,
+            },
+            &cli.global,
+            ui,
+        ),
         Command::Check { json } => check::run(json, &cli.global, ui),
         Command::Lint { path, json } => lint::run(path, json, &cli.global, ui),
         Command::Completions { shell } => {

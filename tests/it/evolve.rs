@@ -530,6 +530,26 @@ fn a_0_1_project_moves_to_the_current_layout_with_update() {
     assert!(!project.join("src/generated").exists(), "nothing written");
     assert_eq!(std::fs::read_to_string(&routes).expect("read"), edited);
 
+    // CI's question first: an update is due (exit 3), and asking writes nothing.
+    let before = crate::support::tree(&project);
+    dk().args(["update", "--check"])
+        .current_dir(&project)
+        .run()
+        .expect_exit(3)
+        .stdout_has("would remove src/db.rs")
+        .stdout_has("would update src/routes/account.rs")
+        .stdout_has("would create src/generated/db.rs");
+    dk().args(["update", "--dry-run"])
+        .current_dir(&project)
+        .run()
+        .success()
+        .stdout_has("+++ b/src/generated/mod.rs")
+        .stdout_has("-// my 0.1 tweak");
+    assert!(
+        crate::support::tree(&project) == before,
+        "--check and --dry-run write nothing"
+    );
+
     let update = step(&project, &["update"]);
     assert!(
         update.stderr().contains("`src/routes/account.rs` mixed generated code with your edits; it is saved as `.dieselkit/edited/src/routes/account.rs`"),
@@ -558,7 +578,11 @@ fn a_0_1_project_moves_to_the_current_layout_with_update() {
     assert!(std::fs::read_to_string(&routes)
         .expect("read")
         .contains("dieselkit created this file and never rewrites it"));
-    // A second update has nothing to do.
+    // A second update has nothing to do, and CI agrees.
+    dk().args(["update", "--check"])
+        .current_dir(&project)
+        .run()
+        .success();
     let again = step(&project, &["update"]);
     assert!(
         again.stdout().contains("Up to date") || again.stderr().contains("Up to date"),
