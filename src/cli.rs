@@ -192,11 +192,21 @@ pub enum GenerateCommand {
     /// migration (after editing dieselkit.toml by hand)
     Migration {
         /// What the migration does; becomes its directory name
-        #[arg(short, long, value_name = "MESSAGE")]
-        message: String,
+        #[arg(
+            short,
+            long,
+            value_name = "MESSAGE",
+            required_unless_present = "rebase"
+        )]
+        message: Option<String>,
         /// Write an empty up.sql/down.sql pair for hand-written SQL
         #[arg(long)]
         empty: bool,
+        /// Instead of writing a migration: renumber the pending migrations that are older
+        /// than the newest one the database applied (merged from another branch) after the
+        /// newest migration, and check on a scratch database that all of them still apply
+        #[arg(long, conflicts_with_all = ["message", "empty"])]
+        rebase: bool,
         #[command(flatten)]
         evolve: EvolveArgs,
     },

@@ -223,6 +223,15 @@ pub fn run(json: bool, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
                 detail: crate::migrations::engine::edited_advice(&f.dir, &f.version),
                 ..Drift::default()
             }));
+            // A pending migration older than one this database applied came in from another
+            // branch: here it would run after the newer one, on a fresh database before it.
+            drift.extend(crate::migrations::out_of_order(&files, &applied).into_iter().map(|(f, newest)| Drift::plain(
+                "out-of-order-migration",
+                format!(
+                    "`{}` is pending but older than `{newest}`, which this database applied already (merged from another branch?): here it would run after it, on a fresh database before it; run `dieselkit generate migration --rebase` to renumber it after the newest migration",
+                    f.name
+                ),
+            )));
             let pending: Vec<String> = files.iter().filter(|f| !applied.versions.contains_key(&f.version)).map(|f| f.name.clone()).collect();
             if !pending.is_empty() {
                 drift.push(Drift::plain(

@@ -158,11 +158,13 @@ pub fn run(cmd: GenerateCommand, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
                 false,
             )
         }
+        GenerateCommand::Migration { rebase: true, .. } => return rebase(&project_dir, global, ui),
         GenerateCommand::Migration {
             message,
             empty,
             evolve,
-        } => (message, evolve, None, empty),
+            rebase: false,
+        } => (message.unwrap_or_default(), evolve, None, empty),
     };
     let mut model = Model::from_file(&file)?;
     if evolve_args.concurrently && model.backend != Backend::Postgres {
@@ -172,6 +174,7 @@ pub fn run(cmd: GenerateCommand, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
         )));
     }
     let version = evolve::next_version(&project_dir)?;
+    let fmt = crate::format::wanted(evolve_args.fmt, evolve_args.no_fmt, ui);
 
     let (migrations, schema_after, replayed) = if empty {
         let current = evolve::replay(
@@ -245,6 +248,11 @@ pub fn run(cmd: GenerateCommand, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
                 "Unchanged",
                 "the model matches the schema the migrations produce; no migration written",
             );
+            // The generated code may still lag (a merge brought in a migration and its model
+            // change, but not the regenerated files): bring it up to date.
+            drop(replayed);
+            let outcomes = evolve::regenerate(&project_dir, &model, &current, Vec::new(), fmt)?;
+            report_outcomes(&outcomes, ui);
             return Ok(0);
         }
         for op in &ops {
@@ -296,13 +304,7 @@ pub fn run(cmd: GenerateCommand, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
             });
         }
     }
-    let outcomes = evolve::regenerate(
-        &project_dir,
-        &model,
-        &schema_after,
-        extra,
-        crate::format::wanted(evolve_args.fmt, evolve_args.no_fmt, ui),
-    )?;
+    let outcomes = evolve::regenerate(&project_dir, &model, &schema_after, extra, fmt)?;
     report_outcomes(&outcomes, ui);
     let files = crate::migrations::source::load(&project_dir.join("migrations"))?;
     for migration in &migrations {
@@ -451,4 +453,71 @@ fn copy_project(from: &Path, to: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `dieselkit generate migration --rebase`.
+fn rebase(project_dir: &Path, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
+    let (_, model) = evolve::read_model(project_dir)?;
+    let url = crate::migrations::resolve_database_url(global.database_url.as_deref(), project_dir)
+        .map_err(|_| {
+            Error::usage(
+                "`--rebase` compares the migrations with a database that applied the merged ones: pass `--database-url` or set DATABASE_URL",
+            )
+        })?;
+    let late: Vec<String> = {
+        let mut live = crate::migrations::Migrator::open_with(&url.url, project_dir, false)?;
+        let (files, applied) = (live.files()?, live.applied()?);
+        crate::migrations::out_of_order(&files, &applied)
+            .into_iter()
+            .map(|(f, _)| f.name.clone())
+            .collect()
+    };
+    if late.is_empty() {
+        ui.status(
+            "Rebased",
+            "nothing to do: no pending migration is older than the newest one the database applied",
+        );
+        return Ok(0);
+    }
+    let dir = project_dir.join("migrations");
+    let mut renamed: Vec<(String, String)> = Vec::new();
+    let undo = |renamed: &[(String, String)]| {
+        for (old, new) in renamed.iter().rev() {
+            let _ = fs_err::rename(dir.join(new), dir.join(old));
+        }
+    };
+    for name in &late {
+        let rest = name
+            .split_once('_')
+            .map_or(name.as_str(), |(_, rest)| rest)
+            .to_string();
+        let new = match evolve::next_version(project_dir) {
+            Ok(v) => format!("{v}_{rest}"),
+            Err(e) => {
+                undo(&renamed);
+                return Err(e);
+            }
+        };
+        if let Err(e) = fs_err::rename(dir.join(name), dir.join(&new)) {
+            undo(&renamed);
+            return Err(e.into());
+        }
+        renamed.push((name.clone(), new));
+    }
+    // Everything must still apply in the new order, from an empty database.
+    if let Err(e) = evolve::replay(
+        project_dir,
+        model.backend,
+        server_url(global, project_dir, model.backend).as_deref(),
+    ) {
+        undo(&renamed);
+        return Err(Error::usage(format!(
+            "after renumbering, the migrations do not apply in order on a scratch database, so nothing was renamed: {e}"
+        )));
+    }
+    for (old, new) in &renamed {
+        ui.status("Renamed", format!("migrations/{old} -> migrations/{new}"));
+    }
+    ui.note("\nNext: `dieselkit migrate run`, then `dieselkit check`.");
+    Ok(0)
 }

@@ -491,7 +491,7 @@ fn an_edited_generated_file_is_saved_before_it_is_rewritten() {
     );
 }
 
-fn copy_tree(from: &Path, to: &Path) {
+pub(crate) fn copy_tree(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("mkdir");
     for entry in std::fs::read_dir(from).expect("list").flatten() {
         let target = to.join(entry.file_name());

@@ -615,3 +615,117 @@ fn broken_backfill_writes_nothing_on_postgres() {
 fn broken_backfill_writes_nothing_on_mysql() {
     broken_backfill_writes_nothing(Some(ServerKind::Mysql), "mysql", "broken_my");
 }
+
+/// Two branches each add a migration; the one created first is merged last, after the
+/// database applied the other. `check` names it (exit 3), `generate migration --rebase`
+/// renumbers it after the newest one (and proves on a scratch database that all of them still
+/// apply in that order), `migrate run` applies it, and a `generate migration` with nothing
+/// left to write brings the generated code up to date: `check` is clean, and every row of
+/// authors, books and reviews is still there.
+fn branches_merged_in_the_wrong_order(kind: Option<ServerKind>, backend: &str, test: &str) {
+    let Some(f) = Fixture::new(kind, test, &start(backend)) else {
+        return;
+    };
+    let at = |dir: &Path, epoch: &str, args: &[&str]| {
+        dk().args(args)
+            .args(["--database-url", &f.url])
+            .current_dir(dir)
+            .env("SOURCE_DATE_EPOCH", epoch)
+            .run()
+    };
+    f.dk(&["migrate", "run"]).success();
+    seed(kind, &f.url);
+    // Branch B starts from the same commit as main.
+    let branch = f.project.parent().expect("parent").join("branch-b");
+    crate::evolve::copy_tree(&f.project, &branch);
+    let (books, reviews) = ("\"title:string(100)\", \"pages:int?\"", "\"body:text\"");
+    let (books_b, reviews_b) = (
+        "\"title:string(100)\", \"pages:int?\", \"isbn:string(13)?\"",
+        "\"body:text\", \"stars:int?\"",
+    );
+    // B writes its migration first (older version) ...
+    std::fs::write(
+        branch.join("dieselkit.toml"),
+        model(backend, "\"name:string(50)\"", books, reviews_b),
+    )
+    .expect("write");
+    at(
+        &branch,
+        "1800000100",
+        &["generate", "migration", "-m", "add stars"],
+    )
+    .success();
+    // ... main writes and deploys its own later.
+    std::fs::write(
+        f.project.join("dieselkit.toml"),
+        model(backend, "\"name:string(50)\"", books_b, reviews),
+    )
+    .expect("write");
+    at(
+        &f.project,
+        "1800000200",
+        &["generate", "migration", "-m", "add isbn"],
+    )
+    .success();
+    f.dk(&["migrate", "run"]).success();
+    // The merge: B's migration and both model changes.
+    let migrations = std::fs::read_dir(branch.join("migrations")).expect("list");
+    let stars = migrations
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().ends_with("_add_stars"))
+        .expect("B's migration");
+    let stars_name = stars.file_name().to_string_lossy().into_owned();
+    crate::evolve::copy_tree(
+        &stars.path(),
+        &f.project.join("migrations").join(&stars_name),
+    );
+    std::fs::write(
+        f.project.join("dieselkit.toml"),
+        model(backend, "\"name:string(50)\"", books_b, reviews_b),
+    )
+    .expect("write");
+
+    f.dk(&["check"]).expect_exit(3).stdout_has(&format!(
+        "out-of-order-migration: `{stars_name}` is pending but older than"
+    ));
+    let rebase = at(
+        &f.project,
+        "1800000300",
+        &["generate", "migration", "--rebase"],
+    )
+    .success();
+    assert!(
+        rebase
+            .stderr()
+            .contains(&format!("Renamed migrations/{stars_name} -> migrations/")),
+        "{}",
+        rebase.stderr()
+    );
+    assert!(!f.project.join("migrations").join(&stars_name).exists());
+    f.dk(&["migrate", "run"]).success();
+    at(
+        &f.project,
+        "1800000400",
+        &["generate", "migration", "-m", "sync"],
+    )
+    .success()
+    .stderr_has("no migration written");
+    f.dk(&["check"]).success();
+    f.dk(&["migrate", "verify"]).success();
+    assert_eq!(counts(kind, &f.url), SEEDED, "every row kept");
+}
+
+#[test]
+fn branches_merged_in_the_wrong_order_on_sqlite() {
+    branches_merged_in_the_wrong_order(None, "sqlite", "branches_sqlite");
+}
+
+#[test]
+fn branches_merged_in_the_wrong_order_on_postgres() {
+    branches_merged_in_the_wrong_order(Some(ServerKind::Postgres), "postgres", "branches_pg");
+}
+
+#[test]
+fn branches_merged_in_the_wrong_order_on_mysql() {
+    branches_merged_in_the_wrong_order(Some(ServerKind::Mysql), "mysql", "branches_my");
+}
