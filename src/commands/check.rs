@@ -225,11 +225,11 @@ pub fn run(json: bool, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
             }));
             // A pending migration older than one this database applied came in from another
             // branch: here it would run after the newer one, on a fresh database before it.
-            drift.extend(crate::migrations::out_of_order(&files, &applied).into_iter().map(|(f, newest)| Drift::plain(
+            let newest = crate::migrations::engine::newest_applied(&files, &applied).unwrap_or_default();
+            drift.extend(crate::migrations::engine::out_of_order(&files, &applied).into_iter().map(|name| Drift::plain(
                 "out-of-order-migration",
                 format!(
-                    "`{}` is pending but older than `{newest}`, which this database applied already (merged from another branch?): here it would run after it, on a fresh database before it; run `dieselkit generate migration --rebase` to renumber it after the newest migration",
-                    f.name
+                    "`{name}` is pending but older than `{newest}`, which this database applied already (merged from another branch?): here it would run after it, on a fresh database before it; run `dieselkit generate migration --rebase` to renumber it after the newest migration"
                 ),
             )));
             let pending: Vec<String> = files.iter().filter(|f| !applied.versions.contains_key(&f.version)).map(|f| f.name.clone()).collect();

@@ -467,10 +467,7 @@ fn rebase(project_dir: &Path, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
     let late: Vec<String> = {
         let mut live = crate::migrations::Migrator::open_with(&url.url, project_dir, false)?;
         let (files, applied) = (live.files()?, live.applied()?);
-        crate::migrations::out_of_order(&files, &applied)
-            .into_iter()
-            .map(|(f, _)| f.name.clone())
-            .collect()
+        crate::migrations::engine::out_of_order(&files, &applied)
     };
     if late.is_empty() {
         ui.status(

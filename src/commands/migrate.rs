@@ -252,11 +252,11 @@ fn warn_about_order(m: &mut Migrator, ui: &Ui, strict: bool) -> Result<()> {
         .join(", ");
     if strict {
         return Err(Error::Migration(format!(
-            "pending migration(s) {list} are older than the newest applied one (probably merged from another branch); with `--strict` they are refused. Renumber them after the newest applied version, or run without `--strict` to apply them"
+            "pending migration(s) {list} are older than the newest applied one (probably merged from another branch); with `--strict` they are refused. Renumber them after the newest one with `dieselkit generate migration --rebase`, or run without `--strict` to apply them"
         )));
     }
     ui.warn(format!(
-        "pending migration(s) {list} are older than the newest applied one (probably merged from another branch); they will be applied now, out of order"
+        "pending migration(s) {list} are older than the newest applied one (probably merged from another branch); they will be applied now, out of order (`dieselkit generate migration --rebase` renumbers them instead)"
     ));
     Ok(())
 }

@@ -578,6 +578,18 @@ pub fn edited_error(files: &[&MigrationFile]) -> Error {
     ))
 }
 
+/// The newest applied migration: its directory name, or its version when the directory is
+/// gone.
+pub fn newest_applied(files: &[MigrationFile], applied: &Applied) -> Option<String> {
+    let newest = applied.versions.keys().max()?;
+    Some(
+        files
+            .iter()
+            .find(|f| f.version == *newest)
+            .map_or_else(|| newest.clone(), |f| f.name.clone()),
+    )
+}
+
 /// Pending migrations older than the newest applied one (arrived from a merged branch).
 pub fn out_of_order(files: &[MigrationFile], applied: &Applied) -> Vec<String> {
     let Some(newest) = applied.versions.keys().max() else {

@@ -758,29 +758,6 @@ pub fn check_target(files: &[MigrationFile], target: &str) -> Result<String> {
     }
 }
 
-/// The pending migrations older than the newest one `applied` records (merged from another
-/// branch after newer ones were applied), each with the name of that newest applied
-/// migration (its version when its directory is gone), oldest first.
-pub fn out_of_order<'a>(
-    files: &'a [MigrationFile],
-    applied: &engine::Applied,
-) -> Vec<(&'a MigrationFile, String)> {
-    let Some(newest) = applied.versions.keys().max() else {
-        return Vec::new();
-    };
-    let newest_name = files
-        .iter()
-        .find(|f| f.version == *newest)
-        .map_or_else(|| newest.clone(), |f| f.name.clone());
-    let mut late: Vec<(&MigrationFile, String)> = files
-        .iter()
-        .filter(|f| !applied.versions.contains_key(&f.version) && f.version < *newest)
-        .map(|f| (f, newest_name.clone()))
-        .collect();
-    late.sort_by(|a, b| a.0.version.cmp(&b.0.version));
-    late
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
