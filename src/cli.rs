@@ -312,6 +312,25 @@ pub enum MigrateCommand {
     /// Replay every migration on a scratch database and check each down.sql restores the
     /// schema exactly (exit 3 if not)
     Verify,
+    /// Replace the migrations up to VERSION with one baseline migration that builds the same
+    /// schema; databases that applied them keep working
+    Squash {
+        /// The last migration to squash [default: the newest]
+        #[arg(long, value_name = "VERSION")]
+        to: Option<String>,
+        /// What the baseline is called
+        #[arg(
+            short,
+            long,
+            value_name = "MESSAGE",
+            default_value = "squashed baseline"
+        )]
+        message: String,
+        /// Squash even though some of the migrations write rows (INSERT, UPDATE, DELETE),
+        /// which the baseline will not repeat
+        #[arg(long)]
+        allow_data: bool,
+    },
 }
 
 #[cfg(test)]

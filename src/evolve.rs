@@ -41,6 +41,16 @@ pub struct Replayed {
 
 impl Replayed {
     pub fn open(project_dir: &Path, backend: Backend, server_url: Option<&str>) -> Result<Self> {
+        Self::open_to(project_dir, backend, server_url, None)
+    }
+
+    /// Like [`Replayed::open`], replaying only up to and including version `to` when given.
+    pub fn open_to(
+        project_dir: &Path,
+        backend: Backend,
+        server_url: Option<&str>,
+        to: Option<&str>,
+    ) -> Result<Self> {
         let like = match backend {
             Backend::Sqlite => "scratch.db".to_string(),
             _ => server_url
@@ -51,7 +61,7 @@ impl Replayed {
         };
         let scratch = Scratch::create(&like)?;
         let mut migrator = Migrator::open(scratch.url(), project_dir)?;
-        migrator.run(None, &mut || {}, &mut |_| {})?;
+        migrator.run(to, &mut || {}, &mut |_| {})?;
         Ok(Replayed {
             migrator,
             _scratch: scratch,

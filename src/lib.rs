@@ -19,6 +19,7 @@ pub mod render;
 pub mod schema;
 pub mod spec;
 pub mod sql;
+pub mod squash;
 pub mod ui;
 pub mod wizard;
 pub mod write;

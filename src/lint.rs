@@ -301,6 +301,8 @@ mod tests {
             run_in_transaction: tx,
             checksum: String::new(),
             text_checksum: String::new(),
+            squash_replaces: Vec::new(),
+            squash_checksums: Vec::new(),
         }
     }
     fn rules(up: &str, backend: Backend) -> Vec<&'static str> {

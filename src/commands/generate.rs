@@ -78,7 +78,7 @@ fn parse_backfills(
         .collect()
 }
 
-fn server_url(global: &GlobalArgs, project_dir: &Path, backend: Backend) -> Option<String> {
+pub fn server_url(global: &GlobalArgs, project_dir: &Path, backend: Backend) -> Option<String> {
     if backend == Backend::Sqlite {
         return None;
     }

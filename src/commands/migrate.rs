@@ -4,7 +4,7 @@ use crate::cli::{GlobalArgs, MigrateArgs, MigrateCommand};
 use crate::error::{Error, Result};
 use crate::migrations::{self, engine, resolve_database_url, Migrator, RevertLimit};
 use crate::ui::Ui;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 fn limit(number: Option<usize>, to: Option<&str>, all: bool) -> RevertLimit<'_> {
@@ -20,6 +20,21 @@ pub fn run(args: MigrateArgs, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
         .project_dir
         .clone()
         .unwrap_or_else(|| PathBuf::from("."));
+    if let MigrateCommand::Squash {
+        to,
+        message,
+        allow_data,
+    } = &args.command
+    {
+        return squash(
+            &project_dir,
+            to.as_deref(),
+            message,
+            *allow_data,
+            global,
+            ui,
+        );
+    }
     if let MigrateCommand::Run {
         sql: true,
         from,
@@ -165,7 +180,7 @@ pub fn run(args: MigrateArgs, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
                 ui.status("Fresh", "nothing to stamp; every migration up to that version is applied with a matching checksum");
             }
         }
-        MigrateCommand::Verify => unreachable!("handled above"),
+        MigrateCommand::Verify | MigrateCommand::Squash { .. } => unreachable!("handled above"),
     }
     Ok(0)
 }
@@ -232,9 +247,57 @@ fn offline_script(
     Ok(script)
 }
 
+/// `dieselkit migrate squash`.
+fn squash(
+    project_dir: &Path,
+    to: Option<&str>,
+    message: &str,
+    allow_data: bool,
+    global: &GlobalArgs,
+    ui: &Ui,
+) -> Result<i32> {
+    let (_, model) = crate::evolve::read_model(project_dir)?;
+    let server = crate::commands::generate::server_url(global, project_dir, model.backend);
+    ui.status("Squashing", "replaying the migrations on scratch databases");
+    let plan = crate::squash::plan(
+        project_dir,
+        model.backend,
+        server.as_deref(),
+        to,
+        message,
+        allow_data,
+    )?;
+    let moved = crate::squash::write(project_dir, &plan)?;
+    for path in &moved {
+        ui.status("Moved", path.display().to_string());
+    }
+    ui.status(
+        "Created",
+        format!(
+            "migrations/{} (replaces {} migrations; checked on a scratch database to build the same schema)",
+            plan.name,
+            plan.replaced.len()
+        ),
+    );
+    ui.note(format!(
+        "\nDatabases that applied them need nothing; fresh ones get the baseline. Commit, then delete `{}` when you no longer need the old files.",
+        crate::squash::SQUASHED_DIR
+    ));
+    Ok(0)
+}
+
 fn warn_about_order(m: &mut Migrator, ui: &Ui, strict: bool) -> Result<()> {
     let files = m.files()?;
     let applied = m.applied()?;
+    if let Some((baseline, lacking)) = engine::partly_squashed(&files, &applied).into_iter().next()
+    {
+        return Err(Error::Migration(format!(
+            "`{}` replaces migrations this database applied only in part (it lacks {}); apply the old ones first (they are in `{}` or in version control), then run again",
+            baseline.name,
+            lacking.join(", "),
+            crate::squash::SQUASHED_DIR
+        )));
+    }
     for v in engine::missing(&files, &applied) {
         ui.warn(format!(
             "applied migration version {v} has no directory in `{}` (deleted, or from another branch)",

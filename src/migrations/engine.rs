@@ -409,6 +409,10 @@ pub fn was_edited(f: &MigrationFile, applied: &Applied, strict: bool) -> bool {
     let Some(sum) = applied.checksums.get(&f.version) else {
         return false;
     };
+    // A squash baseline on a database that applied the migration whose version it took.
+    if f.squash_checksums.contains(sum) {
+        return false;
+    }
     match (strict, applied.text_checksums.get(&f.version)) {
         (true, Some(text)) => *text != f.text_checksum,
         // Recorded by 0.1, whose checksum was the text's.
@@ -607,8 +611,39 @@ pub fn missing(files: &[MigrationFile], applied: &Applied) -> Vec<String> {
     applied
         .versions
         .keys()
-        .filter(|v| !files.iter().any(|f| f.version == **v))
+        .filter(|v| {
+            !files
+                .iter()
+                .any(|f| f.version == **v || f.squash_replaces.contains(v))
+        })
         .cloned()
+        .collect()
+}
+
+/// Pending squash baselines on a database that applied some, but not all, of the
+/// migrations they replace: the baseline would create what exists already. Each with the
+/// replaced versions the database lacks.
+pub fn partly_squashed<'a>(
+    files: &'a [MigrationFile],
+    applied: &Applied,
+) -> Vec<(&'a MigrationFile, Vec<String>)> {
+    files
+        .iter()
+        .filter(|f| !applied.versions.contains_key(&f.version))
+        .filter(|f| {
+            f.squash_replaces
+                .iter()
+                .any(|v| applied.versions.contains_key(v))
+        })
+        .map(|f| {
+            let lacking = f
+                .squash_replaces
+                .iter()
+                .filter(|v| !applied.versions.contains_key(*v))
+                .cloned()
+                .collect();
+            (f, lacking)
+        })
         .collect()
 }
 

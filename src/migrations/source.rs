@@ -23,6 +23,12 @@ pub struct MigrationFile {
     /// SHA-256 of up.sql's text, for `--strict` (see [`text_checksum`]); also what 0.1
     /// recorded as the checksum.
     pub text_checksum: String,
+    /// For a baseline written by `dieselkit migrate squash` (`[squash]` in metadata.toml):
+    /// the versions of the other migrations it replaces (a database that applied them
+    /// needs nothing of it), and the checksums recorded for the migration whose version it
+    /// took, which count as its own.
+    pub squash_replaces: Vec<String>,
+    pub squash_checksums: Vec<String>,
 }
 
 /// Diesel's version of a migration directory name.
@@ -39,7 +45,7 @@ pub fn checksum(sql: &str) -> String {
 /// The SQL without comments, with whitespace outside quotes collapsed to single spaces.
 /// Quoted strings, quoted identifiers and PostgreSQL dollar-quoted bodies are kept as they
 /// are.
-fn code_only(sql: &str) -> String {
+pub(crate) fn code_only(sql: &str) -> String {
     let chars: Vec<char> = sql.chars().collect();
     let mut out = String::with_capacity(sql.len());
     let mut pending_space = false;
@@ -141,6 +147,17 @@ fn read(path: &Path) -> Result<String> {
 struct Metadata {
     #[serde(default = "yes")]
     run_in_transaction: bool,
+    #[serde(default)]
+    squash: SquashMetadata,
+}
+
+/// `[squash]` in a baseline's metadata.toml (Diesel ignores it).
+#[derive(serde::Deserialize, Default)]
+struct SquashMetadata {
+    #[serde(default)]
+    replaces: Vec<String>,
+    #[serde(default)]
+    checksums: Vec<String>,
 }
 
 fn yes() -> bool {
@@ -191,15 +208,16 @@ pub fn load(dir: &Path) -> Result<Vec<MigrationFile>> {
             None
         };
         let meta_path = path.join("metadata.toml");
-        let run_in_transaction = if meta_path.is_file() {
-            toml::from_str::<Metadata>(&read(&meta_path)?)
-                .map_err(|e| Error::Toml {
-                    path: meta_path.clone(),
-                    message: e.to_string(),
-                })?
-                .run_in_transaction
+        let metadata = if meta_path.is_file() {
+            toml::from_str::<Metadata>(&read(&meta_path)?).map_err(|e| Error::Toml {
+                path: meta_path.clone(),
+                message: e.to_string(),
+            })?
         } else {
-            true
+            Metadata {
+                run_in_transaction: true,
+                squash: SquashMetadata::default(),
+            }
         };
         let file = MigrationFile {
             checksum: checksum(&up),
@@ -209,7 +227,9 @@ pub fn load(dir: &Path) -> Result<Vec<MigrationFile>> {
             dir: path.clone(),
             up,
             down,
-            run_in_transaction,
+            run_in_transaction: metadata.run_in_transaction,
+            squash_replaces: metadata.squash.replaces,
+            squash_checksums: metadata.squash.checksums,
         };
         if let Some(other) = by_version.insert(version.clone(), file) {
             return Err(Error::Migration(format!(

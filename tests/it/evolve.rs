@@ -24,7 +24,7 @@ fn exec(db: &Path, sql: &str) {
     diesel::sql_query(sql).execute(&mut c).expect(sql);
 }
 
-fn cargo_ok(project: &Path, args: &[&str]) {
+pub(crate) fn cargo_ok(project: &Path, args: &[&str]) {
     let out = Command::new(env!("CARGO"))
         .args(args)
         .current_dir(project)

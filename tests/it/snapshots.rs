@@ -23,6 +23,7 @@ fn help_texts() {
         ("help_migrate_current", vec!["migrate", "current"]),
         ("help_migrate_stamp", vec!["migrate", "stamp"]),
         ("help_migrate_verify", vec!["migrate", "verify"]),
+        ("help_migrate_squash", vec!["migrate", "squash"]),
         ("help_completions", vec!["completions"]),
         ("help_generate", vec!["generate"]),
         ("help_generate_resource", vec!["generate", "resource"]),
