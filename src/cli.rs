@@ -207,6 +207,11 @@ pub enum GenerateCommand {
         /// newest migration, and check on a scratch database that all of them still apply
         #[arg(long, conflicts_with_all = ["message", "empty"])]
         rebase: bool,
+        /// Adopt drift: write what was changed by hand on the live database (added columns
+        /// and indexes) as a migration and the matching change to dieselkit.toml, and record
+        /// the migration as applied there. Never drops or resets anything
+        #[arg(long, conflicts_with_all = ["empty", "rebase"])]
+        from_database: bool,
         #[command(flatten)]
         evolve: EvolveArgs,
     },

@@ -4,6 +4,7 @@
 //! [`diff::diff`] → [`sql`] → [`plan`] (with [`render`]) → [`write`]. Only the last stage,
 //! and [`migrations`], touch the disk or a database.
 
+pub mod adopt;
 pub mod cli;
 pub mod commands;
 pub mod diff;

@@ -160,10 +160,19 @@ pub fn run(cmd: GenerateCommand, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
         }
         GenerateCommand::Migration { rebase: true, .. } => return rebase(&project_dir, global, ui),
         GenerateCommand::Migration {
+            from_database: true,
+            message,
+            evolve,
+            ..
+        } => {
+            let fmt = crate::format::wanted(evolve.fmt, evolve.no_fmt, ui);
+            return adopt(&project_dir, &message.unwrap_or_default(), fmt, global, ui);
+        }
+        GenerateCommand::Migration {
             message,
             empty,
             evolve,
-            rebase: false,
+            ..
         } => (message.unwrap_or_default(), evolve, None, empty),
     };
     let mut model = Model::from_file(&file)?;
@@ -516,5 +525,123 @@ fn rebase(project_dir: &Path, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
         ui.status("Renamed", format!("migrations/{old} -> migrations/{new}"));
     }
     ui.note("\nNext: `dieselkit migrate run`, then `dieselkit check`.");
+    Ok(0)
+}
+
+/// `dieselkit generate migration --from-database`.
+fn adopt(
+    project_dir: &Path,
+    message: &str,
+    fmt: bool,
+    global: &GlobalArgs,
+    ui: &Ui,
+) -> Result<i32> {
+    let (file, model) = evolve::read_model(project_dir)?;
+    let url = crate::migrations::resolve_database_url(global.database_url.as_deref(), project_dir)
+        .map_err(|_| {
+            Error::usage(
+                "`--from-database` reads the drift from a live database: pass `--database-url` or set DATABASE_URL",
+            )
+        })?;
+    let live = {
+        let mut m = crate::migrations::Migrator::open_with(&url.url, project_dir, false)?;
+        let (files, applied) = (m.files()?, m.applied()?);
+        let pending: Vec<&str> = files
+            .iter()
+            .filter(|f| !applied.versions.contains_key(&f.version))
+            .map(|f| f.name.as_str())
+            .collect();
+        if !pending.is_empty() {
+            return Err(Error::usage(format!(
+                "the database has pending migrations ({}); drift is measured on an up-to-date database: run `dieselkit migrate run` first",
+                pending.join(", ")
+            )));
+        }
+        m.introspect()?
+    };
+    ui.status("Replaying", "existing migrations on a scratch database");
+    let mut replayed = evolve::Replayed::open(
+        project_dir,
+        model.backend,
+        server_url(global, project_dir, model.backend).as_deref(),
+    )?;
+    let current = replayed.schema()?;
+    let ops = crate::diff::diff(&current, &live).map_err(|problems| {
+        let lines: Vec<String> = problems.iter().map(|p| format!("  - {}", p.what)).collect();
+        Error::usage(format!(
+            "the database differs from the migrations in ways dieselkit cannot adopt:\n{}",
+            lines.join("\n")
+        ))
+    })?;
+    if ops.is_empty() {
+        ui.status(
+            "Unchanged",
+            "the database matches the migrations: no drift to adopt",
+        );
+        return Ok(0);
+    }
+    for op in &ops {
+        ui.status("Adopting", op.describe());
+    }
+    let adopted = crate::adopt::adopt_into(&file, &ops)?;
+    let new_model = Model::from_file(&adopted)?;
+    let remaining = crate::adopt::remaining(&live, &evolve::desired(&new_model));
+    if !remaining.is_empty() {
+        return Err(Error::usage(format!(
+            "dieselkit.toml cannot describe this drift exactly, so nothing was written:\n  - {}\nwrite a migration for it with `dieselkit generate migration --empty` and record it with `dieselkit migrate stamp VERSION`",
+            remaining.join("\n  - ")
+        )));
+    }
+    let version = evolve::next_version(project_dir)?;
+    let message = if message.trim().is_empty() {
+        "adopt drift"
+    } else {
+        message
+    };
+    let migrations = evolve::migrations_for(&ops, model.backend, &version, message, false, false)?;
+    ui.status(
+        "Trying",
+        "the migration (up and down) on a scratch database",
+    );
+    replayed.try_migrations(project_dir, &migrations)?;
+    let mut extra = Vec::new();
+    for migration in &migrations {
+        let dir = Path::new("migrations").join(&migration.dir_name);
+        extra.push(PlannedFile {
+            path: dir.join("up.sql"),
+            contents: migration.up.clone().into_bytes(),
+        });
+        extra.push(PlannedFile {
+            path: dir.join("down.sql"),
+            contents: migration.down.clone().into_bytes(),
+        });
+        if let Some(metadata) = &migration.metadata {
+            extra.push(PlannedFile {
+                path: dir.join("metadata.toml"),
+                contents: metadata.clone().into_bytes(),
+            });
+        }
+    }
+    let schema_after = crate::diff::apply(&current, &ops);
+    let outcomes = evolve::regenerate(project_dir, &new_model, &schema_after, extra, fmt)?;
+    report_outcomes(&outcomes, ui);
+    let last = migrations
+        .last()
+        .map(|m| m.dir_name.clone())
+        .unwrap_or_default();
+    let mut m = crate::migrations::Migrator::open_with(&url.url, project_dir, false)?;
+    m.stamp(
+        &crate::migrations::source::version_of(&last),
+        &mut || {},
+        &mut |_, _| {},
+    )?;
+    ui.status(
+        "Stamped",
+        format!(
+            "{last} as applied on {} (it describes what is there already)",
+            crate::migrations::redact(&url.url)
+        ),
+    );
+    ui.note("\nNext: review the migration and dieselkit.toml, then `cargo test` and commit.");
     Ok(0)
 }

@@ -848,3 +848,74 @@ fn squash_keeps_old_and_new_databases_working_on_postgres() {
 fn squash_keeps_old_and_new_databases_working_on_mysql() {
     squash_keeps_old_and_new_databases_working(Some(ServerKind::Mysql), "mysql", "squash_my");
 }
+
+/// Drift made by hand on the live database becomes history: a table created there is refused
+/// (the model cannot say it; nothing is written), then a column with a unique index and a
+/// hand-named index are adopted by `generate migration --from-database`: a migration that
+/// reproduces them, the field in dieselkit.toml, the migration recorded as applied there;
+/// `check` and `status --strict` are clean, verify passes, every row is kept.
+fn drift_is_adopted(kind: Option<ServerKind>, backend: &str, test: &str) {
+    let Some(f) = Fixture::new(kind, test, &start(backend)) else {
+        return;
+    };
+    f.dk(&["migrate", "run"]).success();
+    seed(kind, &f.url);
+    let before = crate::support::tree(&f.project);
+    exec_on(kind, &f.url, "CREATE TABLE audit (id INTEGER PRIMARY KEY)");
+    f.dk(&["generate", "migration", "--from-database", "-m", "adopt"])
+        .usage_error()
+        .stderr_has("create table audit")
+        .stderr_has("it never drops or resets anything");
+    assert!(
+        crate::support::tree(&f.project) == before,
+        "nothing written"
+    );
+    exec_on(kind, &f.url, "DROP TABLE audit");
+
+    exec_on(
+        kind,
+        &f.url,
+        "ALTER TABLE books ADD COLUMN isbn VARCHAR(13)",
+    );
+    exec_on(
+        kind,
+        &f.url,
+        "CREATE UNIQUE INDEX index_books_on_isbn ON books (isbn)",
+    );
+    exec_on(kind, &f.url, "CREATE INDEX books_by_pages ON books (pages)");
+    f.dk(&["check"]).expect_exit(3).stdout_has("books.isbn");
+    f.dk(&[
+        "generate",
+        "migration",
+        "--from-database",
+        "-m",
+        "adopt production changes",
+    ])
+    .success()
+    .stderr_has("Stamped");
+    let model = std::fs::read_to_string(f.project.join("dieselkit.toml")).expect("model");
+    assert!(model.contains("\"isbn:string(13)?:unique\""), "{model}");
+    f.dk(&["check"]).success();
+    f.dk(&["migrate", "status", "--strict"]).success();
+    f.dk(&["migrate", "verify"]).success();
+    assert_eq!(counts(kind, &f.url), SEEDED, "every row kept");
+    if kind.is_none() {
+        // The generated project builds and passes its tests with the adopted field.
+        crate::evolve::cargo_ok(&f.project, &["test"]);
+    }
+}
+
+#[test]
+fn drift_is_adopted_on_sqlite() {
+    drift_is_adopted(None, "sqlite", "adopt_sqlite");
+}
+
+#[test]
+fn drift_is_adopted_on_postgres() {
+    drift_is_adopted(Some(ServerKind::Postgres), "postgres", "adopt_pg");
+}
+
+#[test]
+fn drift_is_adopted_on_mysql() {
+    drift_is_adopted(Some(ServerKind::Mysql), "mysql", "adopt_my");
+}

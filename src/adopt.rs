@@ -1,0 +1,188 @@
+//! `dieselkit generate migration --from-database`: drift made by hand on a live database
+//! (a column added in production, an index created there) turned into history: a migration
+//! that reproduces it, the matching change to dieselkit.toml, and a record on that database
+//! that the migration is applied. Nothing is dropped or reset; drift the model cannot say
+//! is refused, listed.
+
+use crate::diff::Op;
+use crate::error::{Error, Result};
+use crate::schema::{ColumnDefault, Schema, SqlType};
+use crate::spec::{DefaultValue, FieldSpec, FieldType, ProjectFile};
+
+/// The field spec for a column added by hand.
+fn field_for(column: &crate::schema::Column) -> FieldSpec {
+    let ty = match &column.sql_type {
+        SqlType::Integer => FieldType::Int,
+        SqlType::BigInt => FieldType::BigInt,
+        SqlType::SmallInt => FieldType::SmallInt,
+        SqlType::Float => FieldType::Float,
+        SqlType::Double => FieldType::Double,
+        SqlType::Decimal { precision, scale } => FieldType::Decimal {
+            precision: *precision,
+            scale: *scale,
+        },
+        SqlType::Bool => FieldType::Bool,
+        SqlType::Varchar { max_length } => FieldType::String {
+            max_length: *max_length,
+        },
+        SqlType::Text => FieldType::Text,
+        SqlType::Date => FieldType::Date,
+        SqlType::Time => FieldType::Time,
+        SqlType::Timestamp => FieldType::Datetime,
+        SqlType::Timestamptz => FieldType::Timestamptz,
+        SqlType::Uuid => FieldType::Uuid,
+        SqlType::Json => FieldType::Json,
+        SqlType::Binary => FieldType::Bytes,
+    };
+    let default = column.default.as_ref().map(|d| match d {
+        ColumnDefault::Number(n) => DefaultValue::Number(n.clone()),
+        ColumnDefault::Bool(b) => DefaultValue::Bool(*b),
+        ColumnDefault::Text(t) => DefaultValue::Text(t.clone()),
+        ColumnDefault::CurrentTimestamp
+        | ColumnDefault::CurrentDate
+        | ColumnDefault::CurrentTime => DefaultValue::Now,
+    });
+    FieldSpec {
+        name: column.name.clone(),
+        ty,
+        nullable: column.nullable,
+        unique: false,
+        index: false,
+        default,
+        renamed_from: None,
+        on_delete: None,
+    }
+}
+
+/// The model file with the drift `ops` (from the replayed schema to the live one) written
+/// into its resources; an error listing what the model cannot express.
+pub fn adopt_into(file: &ProjectFile, ops: &[Op]) -> Result<ProjectFile> {
+    let mut file = file.clone();
+    let mut refused = Vec::new();
+    let section_of = |file: &mut ProjectFile, table: &str| -> Option<usize> {
+        file.resources
+            .iter()
+            .position(|r| crate::spec::names::plural(&r.name) == table)
+    };
+    // Columns first, then the indexes that may belong to them.
+    for op in ops {
+        if let Op::AddColumn { table, column, .. } = op {
+            match section_of(&mut file, table) {
+                Some(i) if !["id", "created_at", "updated_at"].contains(&column.name.as_str()) => {
+                    file.resources[i].fields.push(field_for(column).to_string());
+                }
+                _ => refused.push(op.describe()),
+            }
+        }
+    }
+    for op in ops {
+        match op {
+            Op::AddColumn { .. } => {}
+            Op::CreateIndex { index, on } => {
+                let own = index.columns.len() == 1
+                    && index.name == crate::schema::index_name(&on.name, &index.columns);
+                if !own {
+                    // A hand-named index: the migration creates it; dieselkit keeps such
+                    // indexes and never drops them, so the model does not name it.
+                    continue;
+                }
+                let Some(i) = section_of(&mut file, &on.name) else {
+                    refused.push(op.describe());
+                    continue;
+                };
+                let mut found = false;
+                for spec in &mut file.resources[i].fields {
+                    let mut f = FieldSpec::parse(spec)?;
+                    if f.column() == index.columns[0] {
+                        if index.unique {
+                            f.unique = true;
+                        } else {
+                            f.index = true;
+                        }
+                        *spec = f.to_string();
+                        found = true;
+                    }
+                }
+                if !found {
+                    refused.push(op.describe());
+                }
+            }
+            other => refused.push(other.describe()),
+        }
+    }
+    if !refused.is_empty() {
+        return Err(Error::usage(format!(
+            "the database differs from the migrations in ways dieselkit adopts only by hand (it adopts added columns and indexes; it never drops or resets anything):\n  - {}\nwrite a migration for them with `dieselkit generate migration --empty`, change dieselkit.toml to match, and record it on this database with `dieselkit migrate stamp VERSION`",
+            refused.join("\n  - ")
+        )));
+    }
+    Ok(file)
+}
+
+/// What still differs between `live` and `desired` (the adopted model's schema), besides
+/// indexes the model does not name (kept by dieselkit, never dropped); empty when the
+/// adopted model describes the database.
+pub fn remaining(live: &Schema, desired: &Schema) -> Vec<String> {
+    match crate::diff::diff(live, desired) {
+        Ok(ops) => ops
+            .iter()
+            .filter(|op| !matches!(op, Op::DropIndex { index, on } if index.name != crate::schema::index_name(&on.name, &index.columns)))
+            .map(Op::describe)
+            .collect(),
+        Err(problems) => problems.into_iter().map(|p| p.what).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::Column;
+
+    fn column(sql_type: SqlType, nullable: bool, default: Option<ColumnDefault>) -> Column {
+        Column {
+            name: "c".into(),
+            sql_type,
+            nullable,
+            primary_key: false,
+            default,
+        }
+    }
+
+    #[test]
+    fn columns_become_the_field_specs_that_make_them() {
+        for (col, spec) in [
+            (
+                column(SqlType::Varchar { max_length: 13 }, true, None),
+                "c:string(13)?",
+            ),
+            (
+                column(
+                    SqlType::Integer,
+                    false,
+                    Some(ColumnDefault::Number("0".into())),
+                ),
+                "c:int:default=0",
+            ),
+            (
+                column(
+                    SqlType::Decimal {
+                        precision: 10,
+                        scale: 2,
+                    },
+                    false,
+                    None,
+                ),
+                "c:decimal(10,2)",
+            ),
+            (column(SqlType::Timestamp, true, None), "c:datetime?"),
+            (
+                column(SqlType::Bool, false, Some(ColumnDefault::Bool(true))),
+                "c:bool:default=true",
+            ),
+        ] {
+            let field = field_for(&col);
+            assert_eq!(field.to_string(), spec);
+            assert_eq!(FieldSpec::parse(spec).expect("parses"), field, "{spec}");
+        }
+    }
+}
