@@ -295,24 +295,7 @@ pub fn run(cmd: GenerateCommand, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
         );
         replayed.try_migrations(&project_dir, &migrations)?;
     }
-    let mut extra = Vec::new();
-    for migration in &migrations {
-        let dir = Path::new("migrations").join(&migration.dir_name);
-        extra.push(PlannedFile {
-            path: dir.join("up.sql"),
-            contents: migration.up.clone().into_bytes(),
-        });
-        extra.push(PlannedFile {
-            path: dir.join("down.sql"),
-            contents: migration.down.clone().into_bytes(),
-        });
-        if let Some(metadata) = &migration.metadata {
-            extra.push(PlannedFile {
-                path: dir.join("metadata.toml"),
-                contents: metadata.clone().into_bytes(),
-            });
-        }
-    }
+    let extra = migration_files(&migrations);
     let outcomes = evolve::regenerate(&project_dir, &model, &schema_after, extra, fmt)?;
     report_outcomes(&outcomes, ui);
     let files = crate::migrations::source::load(&project_dir.join("migrations"))?;
@@ -604,24 +587,7 @@ fn adopt(
         "the migration (up and down) on a scratch database",
     );
     replayed.try_migrations(project_dir, &migrations)?;
-    let mut extra = Vec::new();
-    for migration in &migrations {
-        let dir = Path::new("migrations").join(&migration.dir_name);
-        extra.push(PlannedFile {
-            path: dir.join("up.sql"),
-            contents: migration.up.clone().into_bytes(),
-        });
-        extra.push(PlannedFile {
-            path: dir.join("down.sql"),
-            contents: migration.down.clone().into_bytes(),
-        });
-        if let Some(metadata) = &migration.metadata {
-            extra.push(PlannedFile {
-                path: dir.join("metadata.toml"),
-                contents: metadata.clone().into_bytes(),
-            });
-        }
-    }
+    let extra = migration_files(&migrations);
     let schema_after = crate::diff::apply(&current, &ops);
     let outcomes = evolve::regenerate(project_dir, &new_model, &schema_after, extra, fmt)?;
     report_outcomes(&outcomes, ui);
@@ -644,4 +610,27 @@ fn adopt(
     );
     ui.note("\nNext: review the migration and dieselkit.toml, then `cargo test` and commit.");
     Ok(0)
+}
+
+/// The files of new migrations, for [`evolve::regenerate`].
+fn migration_files(migrations: &[crate::plan::NewMigration]) -> Vec<PlannedFile> {
+    let mut files = Vec::new();
+    for migration in migrations {
+        let dir = Path::new("migrations").join(&migration.dir_name);
+        files.push(PlannedFile {
+            path: dir.join("up.sql"),
+            contents: migration.up.clone().into_bytes(),
+        });
+        files.push(PlannedFile {
+            path: dir.join("down.sql"),
+            contents: migration.down.clone().into_bytes(),
+        });
+        if let Some(metadata) = &migration.metadata {
+            files.push(PlannedFile {
+                path: dir.join("metadata.toml"),
+                contents: metadata.clone().into_bytes(),
+            });
+        }
+    }
+    files
 }
