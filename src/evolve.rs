@@ -368,6 +368,11 @@ pub enum FileOutcome {
         path: PathBuf,
         saved: PathBuf,
     },
+    /// `update`: a new version of the template merged into the user's edited file.
+    Merged(PathBuf),
+    /// `update`: merged, but the user and the template changed the same lines; the file
+    /// holds conflict markers there.
+    Conflicted(PathBuf),
 }
 
 /// Equal bytes, or (for Rust) equal but for layout.
@@ -422,7 +427,7 @@ pub fn regenerate(
 ) -> Result<Vec<FileOutcome>> {
     refuse_0_1_layout(project_dir)?;
     let planned = plan_files(project_dir, model, schema_after, extra, fmt)?;
-    apply(project_dir, &planned, Vec::new())
+    apply(project_dir, &planned, Vec::new(), false)
 }
 
 /// `dieselkit update`: rewrite dieselkit's files with this version's templates, create the
@@ -447,7 +452,7 @@ pub fn update(project_dir: &Path, fmt: bool) -> Result<Vec<FileOutcome>> {
     if has_0_1_layout(project_dir) {
         (outcomes, replaced) = leave_0_1_layout(project_dir, &planned)?;
     }
-    let outcomes = apply(project_dir, &planned, outcomes)?;
+    let outcomes = apply(project_dir, &planned, outcomes, true)?;
     // A 0.1 file cleared away and written again was replaced, not created.
     Ok(outcomes
         .into_iter()
@@ -554,11 +559,57 @@ fn is_relative_inside(key: &str) -> bool {
             .any(|c| matches!(c, std::path::Component::ParentDir))
 }
 
+/// `update` on one of the user's files: the new version of its template is merged in,
+/// three-way, with the version dieselkit last wrote (under `.dieselkit/base/`) as the
+/// ancestor, like git: unedited, it is simply replaced; edited, the user's changes and the
+/// template's are both kept, with conflict markers only where both changed the same lines.
+/// Nothing happens without a recorded ancestor (projects from before it was kept) or when
+/// the template did not change.
+fn merge_user_file(
+    project_dir: &Path,
+    f: &PlannedFile,
+    existing: &[u8],
+) -> Result<Option<FileOutcome>> {
+    let base_path = project_dir.join(crate::ownership::BASE_DIR).join(&f.path);
+    let Ok(base) = fs_err::read(&base_path) else {
+        return Ok(None);
+    };
+    if base == f.contents {
+        return Ok(None);
+    }
+    let target = project_dir.join(&f.path);
+    let outcome = if base == existing {
+        write_atomically(&target, &f.contents)?;
+        FileOutcome::Updated(f.path.clone())
+    } else {
+        let (base, ours, theirs) = (
+            String::from_utf8_lossy(&base),
+            String::from_utf8_lossy(existing),
+            String::from_utf8_lossy(&f.contents),
+        );
+        match diffy::merge(&base, &ours, &theirs) {
+            Ok(merged) => {
+                write_atomically(&target, merged.as_bytes())?;
+                FileOutcome::Merged(f.path.clone())
+            }
+            Err(with_markers) => {
+                write_atomically(&target, with_markers.as_bytes())?;
+                FileOutcome::Conflicted(f.path.clone())
+            }
+        }
+    };
+    write_atomically(&base_path, &f.contents)?;
+    Ok(Some(outcome))
+}
+
 /// Write `planned` into the project by owner, then remove what the plan no longer has.
+/// With `merge` (`update`), template changes are merged into the user's files too (see
+/// [`merge_user_file`]).
 fn apply(
     project_dir: &Path,
     planned: &[PlannedFile],
     mut outcomes: Vec<FileOutcome>,
+    merge: bool,
 ) -> Result<Vec<FileOutcome>> {
     let manifest = Manifest::read(project_dir);
     let mut recorded = manifest.clone();
@@ -567,6 +618,10 @@ fn apply(
         let target = project_dir.join(&f.path);
         let Ok(existing) = fs_err::read(&target) else {
             write_atomically(&target, &f.contents)?;
+            if crate::ownership::merged_by_update(&key) {
+                let base = project_dir.join(crate::ownership::BASE_DIR).join(&f.path);
+                write_atomically(&base, &f.contents)?;
+            }
             outcomes.push(FileOutcome::Created(f.path.clone()));
             recorded.record(&key, &f.contents);
             continue;
@@ -607,6 +662,14 @@ fn apply(
                         path: f.path.clone(),
                         what,
                     });
+                }
+            }
+            Owner::User if merge && crate::ownership::merged_by_update(&key) => {
+                if let Some(outcome) = merge_user_file(project_dir, f, &existing)? {
+                    if matches!(outcome, FileOutcome::Updated(_)) {
+                        recorded.record(&key, &f.contents);
+                    }
+                    outcomes.push(outcome);
                 }
             }
             Owner::User => {}

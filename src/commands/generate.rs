@@ -329,9 +329,14 @@ pub fn report_outcomes(outcomes: &[FileOutcome], ui: &Ui) {
                 "Updated",
                 format!("{} (added {})", path.display(), what.join(", ")),
             ),
+            FileOutcome::Merged(p) => ui.status(
+                "Merged",
+                format!("{} (the template's changes and yours)", p.display()),
+            ),
             FileOutcome::RewroteEdited { .. }
             | FileOutcome::KeptOrphan(_)
-            | FileOutcome::MovedAside { .. } => {}
+            | FileOutcome::MovedAside { .. }
+            | FileOutcome::Conflicted(_) => {}
         }
     }
     for o in outcomes {
@@ -343,6 +348,10 @@ pub fn report_outcomes(outcomes: &[FileOutcome], ui: &Ui) {
             )),
             FileOutcome::KeptOrphan(p) => ui.warn(format!(
                 "`{}` is yours and belonged to a resource that is gone; it was kept, but nothing compiles it any more: move what you need and delete it",
+                p.display()
+            )),
+            FileOutcome::Conflicted(p) => ui.warn(format!(
+                "`{}`: the template and you changed the same lines; resolve the conflict markers (<<<<<<< ours = yours, >>>>>>> theirs = the new template)",
                 p.display()
             )),
             FileOutcome::MovedAside { path, saved } => ui.warn(format!(
@@ -376,6 +385,14 @@ pub fn update(args: UpdateArgs, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
         report_outcomes(&outcomes, ui);
         if outcomes.is_empty() {
             ui.note("Up to date: nothing to change.");
+        } else if outcomes
+            .iter()
+            .any(|o| matches!(o, FileOutcome::Conflicted(_)))
+        {
+            ui.note(
+                "\nNext: resolve the conflicts listed above, then `cargo build` and `cargo test`.",
+            );
+            return Ok(crate::error::exit::PROBLEMS);
         } else {
             ui.note("\nNext: `cargo build` and `cargo test`.");
         }
@@ -398,6 +415,8 @@ pub fn update(args: UpdateArgs, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
             FileOutcome::RewroteEdited { path, .. } => ("rewrite (saving your edits)", path),
             FileOutcome::MovedAside { path, .. } => ("move aside (your edits)", path),
             FileOutcome::KeptOrphan(p) => ("keep, no longer compiled,", p),
+            FileOutcome::Merged(p) => ("merge the template's changes into", p),
+            FileOutcome::Conflicted(p) => ("merge, with conflicts,", p),
         };
         ui.data(format!("would {verb} {}\n", path.display()));
         if args.dry_run {

@@ -1152,3 +1152,95 @@ fn every_operation_round_trips_on_postgres() {
 fn every_operation_round_trips_on_mysql() {
     every_operation_round_trips(Some(crate::support::ServerKind::Mysql), "mysql", "ops_my");
 }
+
+/// `dieselkit update` brings a team's new template into the user's files: three-way, with
+/// the version dieselkit last wrote as the ancestor. A file the user extended gets the
+/// template's change and keeps theirs; a file where both changed the same line gets conflict
+/// markers there (exit 3, named); `--check` sees both first and writes nothing.
+#[test]
+fn update_merges_template_changes_into_the_users_files() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let project = from_example(tmp.path(), "bookstore.toml", "bookstore");
+    let templates = project.join(".dieselkit/templates/src/routes");
+    std::fs::create_dir_all(&templates).expect("mkdir");
+    let builtin = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("templates/project/src/routes/__resource__.rs.tera"),
+    )
+    .expect("template");
+    let first_line = builtin.lines().next().expect("a first line");
+    let house = builtin.replacen(
+        first_line,
+        "//! Team routes for {{ resource.table }} (v2).",
+        1,
+    );
+    std::fs::write(templates.join("__resource__.rs.tera"), house).expect("write");
+    let author = project.join("src/routes/author.rs");
+    let mut mine = std::fs::read_to_string(&author).expect("read");
+    mine.push_str("\n/// Mine.\npub fn helper() -> u32 {\n    42\n}\n");
+    std::fs::write(&author, &mine).expect("write");
+    let book = project.join("src/routes/book.rs");
+    let theirs_too = std::fs::read_to_string(&book).expect("read").replacen(
+        "//! Your routes for books",
+        "//! My header for books",
+        1,
+    );
+    std::fs::write(&book, &theirs_too).expect("write");
+
+    let before = crate::support::tree(&project);
+    dk().args(["update", "--check"])
+        .current_dir(&project)
+        .run()
+        .expect_exit(3)
+        .stdout_has("would merge the template's changes into src/routes/author.rs")
+        .stdout_has("would merge, with conflicts, src/routes/book.rs");
+    assert!(
+        crate::support::tree(&project) == before,
+        "--check writes nothing"
+    );
+
+    dk().args(["update"])
+        .current_dir(&project)
+        .run()
+        .expect_exit(3)
+        .stderr_has("Merged src/routes/author.rs")
+        .stderr_has("`src/routes/book.rs`: the template and you changed the same lines");
+    let merged = std::fs::read_to_string(&author).expect("read");
+    assert!(
+        merged.starts_with("//! Team routes for authors (v2)."),
+        "{merged}"
+    );
+    assert!(
+        merged.ends_with("pub fn helper() -> u32 {\n    42\n}\n"),
+        "{merged}"
+    );
+    let conflicted = std::fs::read_to_string(&book).expect("read");
+    assert!(
+        conflicted.starts_with("<<<<<<< ours\n//! My header for books"),
+        "{conflicted}"
+    );
+    assert!(
+        conflicted.contains("=======\n//! Team routes for books (v2).\n>>>>>>> theirs"),
+        "{conflicted}"
+    );
+    // Resolved, the project is up to date: the ancestor is now the v2 template.
+    let resolved = conflicted
+        .lines()
+        .filter(|l| {
+            !l.starts_with("<<<<<<<")
+                && !l.starts_with("|||||||")
+                && !l.starts_with("=======")
+                && !l.starts_with(">>>>>>>")
+        })
+        .filter(|l| {
+            !l.starts_with("//! Your routes for books")
+                && !l.starts_with("//! Team routes for books")
+        })
+        .map(|l| format!("{l}\n"))
+        .collect::<String>();
+    std::fs::write(&book, resolved).expect("write");
+    dk().args(["update", "--check"])
+        .current_dir(&project)
+        .run()
+        .success();
+}
