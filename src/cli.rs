@@ -74,6 +74,10 @@ pub enum Command {
         /// Write nothing; show what would change, as unified diffs
         #[arg(long, conflicts_with = "check")]
         dry_run: bool,
+        /// A team's template set to take (copied into .dieselkit/templates/, so later
+        /// `generate`s use it too) [default: the project's .dieselkit/templates/]
+        #[arg(long, value_name = "DIR")]
+        templates: Option<PathBuf>,
     },
     /// Report drift between the model, the migrations, schema.rs and the live database
     /// (exit 3 when anything differs)

@@ -433,8 +433,11 @@ pub fn regenerate(
 /// `dieselkit update`: rewrite dieselkit's files with this version's templates, create the
 /// user's files that are missing, and move a 0.1 project to the current layout (see
 /// [`leave_0_1_layout`]). `src/schema.rs` is kept as it is.
-pub fn update(project_dir: &Path, fmt: bool) -> Result<Vec<FileOutcome>> {
+pub fn update(project_dir: &Path, fmt: bool, templates: Option<&Path>) -> Result<Vec<FileOutcome>> {
     let (_, model) = read_model(project_dir)?;
+    if let Some(dir) = templates {
+        adopt_templates(project_dir, dir)?;
+    }
     let schema_rs = project_dir.join("src/schema.rs");
     let schema_text = fs_err::read(&schema_rs).map_err(|e| Error::ReadFile {
         path: schema_rs.clone(),
@@ -461,6 +464,41 @@ pub fn update(project_dir: &Path, fmt: bool) -> Result<Vec<FileOutcome>> {
             other => other,
         })
         .collect())
+}
+
+/// `update --templates DIR`: the team's template set becomes the project's own
+/// (`.dieselkit/templates/`, replaced), so that later `generate`s render with it too.
+fn adopt_templates(project_dir: &Path, dir: &Path) -> Result<()> {
+    if !dir.is_dir() {
+        return Err(Error::usage(format!(
+            "templates directory `{}` does not exist; `--templates` takes a directory mirroring dieselkit's templates/project",
+            dir.display()
+        )));
+    }
+    fn copy(from: &Path, to: &Path) -> Result<()> {
+        fs_err::create_dir_all(to)?;
+        for entry in fs_err::read_dir(from)? {
+            let entry = entry?;
+            let target = to.join(entry.file_name());
+            if entry.path().is_dir() {
+                copy(&entry.path(), &target)?;
+            } else {
+                fs_err::copy(entry.path(), &target)?;
+            }
+        }
+        Ok(())
+    }
+    let own = project_dir.join(".dieselkit/templates");
+    let staged = project_dir.join(".dieselkit/templates.new");
+    if staged.exists() {
+        fs_err::remove_dir_all(&staged)?;
+    }
+    copy(dir, &staged)?;
+    if own.exists() {
+        fs_err::remove_dir_all(&own)?;
+    }
+    fs_err::rename(&staged, &own)?;
+    Ok(())
 }
 
 /// The files `model` produces in this project (its `.dieselkit/templates` overrides

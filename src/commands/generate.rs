@@ -370,6 +370,7 @@ pub struct UpdateArgs {
     pub no_fmt: bool,
     pub check: bool,
     pub dry_run: bool,
+    pub templates: Option<PathBuf>,
 }
 
 /// `dieselkit update`. With `--check` or `--dry-run` the update runs on a copy of the
@@ -381,7 +382,7 @@ pub fn update(args: UpdateArgs, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
         .unwrap_or_else(|| PathBuf::from("."));
     let fmt = crate::format::wanted(args.fmt, args.no_fmt, ui);
     if !(args.check || args.dry_run) {
-        let outcomes = evolve::update(&project_dir, fmt)?;
+        let outcomes = evolve::update(&project_dir, fmt, args.templates.as_deref())?;
         report_outcomes(&outcomes, ui);
         if outcomes.is_empty() {
             ui.note("Up to date: nothing to change.");
@@ -401,7 +402,7 @@ pub fn update(args: UpdateArgs, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
     let copy = tempfile::tempdir()?;
     let shadow = copy.path().join("project");
     copy_project(&project_dir, &shadow)?;
-    let outcomes = evolve::update(&shadow, fmt)?;
+    let outcomes = evolve::update(&shadow, fmt, args.templates.as_deref())?;
     if outcomes.is_empty() {
         ui.note("Up to date: nothing to change.");
         return Ok(0);

@@ -22,12 +22,14 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<i32> {
             no_fmt,
             check,
             dry_run,
+            templates,
         } => generate::update(
             generate::UpdateArgs {
                 fmt,
                 no_fmt,
                 check,
                 dry_run,
+                templates,
             },
             &cli.global,
             ui,

@@ -1161,7 +1161,9 @@ fn every_operation_round_trips_on_mysql() {
 fn update_merges_template_changes_into_the_users_files() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let project = from_example(tmp.path(), "bookstore.toml", "bookstore");
-    let templates = project.join(".dieselkit/templates/src/routes");
+    // The team's template set lives outside the project; `update --templates` takes it.
+    let house_dir = tmp.path().join("house");
+    let templates = house_dir.join("src/routes");
     std::fs::create_dir_all(&templates).expect("mkdir");
     let builtin = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -1188,7 +1190,8 @@ fn update_merges_template_changes_into_the_users_files() {
     std::fs::write(&book, &theirs_too).expect("write");
 
     let before = crate::support::tree(&project);
-    dk().args(["update", "--check"])
+    dk().args(["update", "--check", "--templates"])
+        .args([&house_dir])
         .current_dir(&project)
         .run()
         .expect_exit(3)
@@ -1199,7 +1202,8 @@ fn update_merges_template_changes_into_the_users_files() {
         "--check writes nothing"
     );
 
-    dk().args(["update"])
+    dk().args(["update", "--templates"])
+        .args([&house_dir])
         .current_dir(&project)
         .run()
         .expect_exit(3)
@@ -1222,6 +1226,12 @@ fn update_merges_template_changes_into_the_users_files() {
     assert!(
         conflicted.contains("=======\n//! Team routes for books (v2).\n>>>>>>> theirs"),
         "{conflicted}"
+    );
+    assert!(
+        project
+            .join(".dieselkit/templates/src/routes/__resource__.rs.tera")
+            .is_file(),
+        "the team's templates are the project's now"
     );
     // Resolved, the project is up to date: the ancestor is now the v2 template.
     let resolved = conflicted
