@@ -425,6 +425,9 @@ fn run_ci_workflow_steps(project: &Path, db: &Database) {
         .collect();
     let (install, run): (Vec<&str>, Vec<&str>) = steps
         .into_iter()
+        // Also left out: the pull-request step, which needs the base branch from a git remote
+        // (its `migrate run --strict` is tested in rows.rs).
+        .filter(|s| !s.contains("GITHUB_BASE_REF"))
         .partition(|s| s.contains("apt-get install") || s.starts_with("cargo install dieselkit"));
     assert!(
         install

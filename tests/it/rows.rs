@@ -688,6 +688,10 @@ fn branches_merged_in_the_wrong_order(kind: Option<ServerKind>, backend: &str, t
     f.dk(&["check"]).expect_exit(3).stdout_has(&format!(
         "out-of-order-migration: `{stars_name}` is pending but older than"
     ));
+    // What the generated CI does on a pull request: `migrate run --strict` refuses it.
+    f.dk(&["migrate", "run", "--strict"])
+        .failure()
+        .stderr_has("older than the newest applied one");
     let rebase = at(
         &f.project,
         "1800000300",
