@@ -32,6 +32,9 @@ pub struct Needs {
     pub decimal: bool,
     pub json: bool,
     pub uuid: bool,
+    /// The diesel feature a table wider than 32 columns needs (`64-column-tables`,
+    /// `128-column-tables`), or "" when none is that wide.
+    pub column_feature: &'static str,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -327,6 +330,21 @@ fn relation(field: &str, resource: &Resource) -> RelationCtx {
     }
 }
 
+/// The diesel feature for the widest table: id, the fields, created_at and updated_at.
+fn column_feature(model: &Model) -> &'static str {
+    let widest = model
+        .resources
+        .iter()
+        .map(|r| r.fields.len() + 3)
+        .max()
+        .unwrap_or(0);
+    match widest {
+        0..=32 => "",
+        33..=64 => "64-column-tables",
+        _ => "128-column-tables",
+    }
+}
+
 /// Names each child's delete test (see [`RelationCtx::delete_test`]).
 fn with_delete_tests(mut resources: Vec<ResourceCtx>) -> Vec<ResourceCtx> {
     let names: Vec<Vec<String>> = resources
@@ -399,6 +417,7 @@ pub fn build(model: &Model) -> Context {
         decimal: false,
         json: false,
         uuid: false,
+        column_feature: column_feature(model),
     };
     let resources = model
         .resources
