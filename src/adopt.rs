@@ -123,12 +123,13 @@ pub fn adopt_into(file: &ProjectFile, ops: &[Op]) -> Result<ProjectFile> {
 /// indexes the model does not name (kept by dieselkit, never dropped); empty when the
 /// adopted model describes the database.
 pub fn remaining(live: &Schema, desired: &Schema) -> Vec<String> {
-    match crate::diff::diff(live, desired) {
-        Ok(ops) => ops
-            .iter()
-            .filter(|op| !matches!(op, Op::DropIndex { index, on } if index.name != crate::schema::index_name(&on.name, &index.columns)))
-            .map(Op::describe)
-            .collect(),
+    let hints = crate::diff::Hints {
+        allow_drop: true,
+        keep_hand_named_indexes: true,
+        ..crate::diff::Hints::default()
+    };
+    match crate::diff::diff_with(live, desired, &hints) {
+        Ok(ops) => ops.iter().map(Op::describe).collect(),
         Err(problems) => problems.into_iter().map(|p| p.what).collect(),
     }
 }

@@ -89,13 +89,7 @@ impl Replayed {
             }
         }
         for migration in new {
-            let dir = copy.path().join("migrations").join(&migration.dir_name);
-            fs_err::create_dir_all(&dir)?;
-            fs_err::write(dir.join("up.sql"), &migration.up)?;
-            fs_err::write(dir.join("down.sql"), &migration.down)?;
-            if let Some(metadata) = &migration.metadata {
-                fs_err::write(dir.join("metadata.toml"), metadata)?;
-            }
+            migration.write_into(&copy.path().join("migrations"))?;
         }
         self.migrator.migrations_dir = copy.path().join("migrations");
         let m = &mut self.migrator;
@@ -475,25 +469,12 @@ fn adopt_templates(project_dir: &Path, dir: &Path) -> Result<()> {
             dir.display()
         )));
     }
-    fn copy(from: &Path, to: &Path) -> Result<()> {
-        fs_err::create_dir_all(to)?;
-        for entry in fs_err::read_dir(from)? {
-            let entry = entry?;
-            let target = to.join(entry.file_name());
-            if entry.path().is_dir() {
-                copy(&entry.path(), &target)?;
-            } else {
-                fs_err::copy(entry.path(), &target)?;
-            }
-        }
-        Ok(())
-    }
     let own = project_dir.join(".dieselkit/templates");
     let staged = project_dir.join(".dieselkit/templates.new");
     if staged.exists() {
         fs_err::remove_dir_all(&staged)?;
     }
-    copy(dir, &staged)?;
+    crate::write::copy_dir(dir, &staged, &|_, _| false)?;
     if own.exists() {
         fs_err::remove_dir_all(&own)?;
     }

@@ -19,6 +19,33 @@ pub struct NewMigration {
     pub metadata: Option<String>,
 }
 
+impl NewMigration {
+    /// Its files, with paths under `migrations/`.
+    pub fn files(&self) -> Vec<PlannedFile> {
+        let dir = Path::new("migrations").join(&self.dir_name);
+        let mut files = vec![
+            file(dir.join("up.sql"), self.up.as_str()),
+            file(dir.join("down.sql"), self.down.as_str()),
+        ];
+        if let Some(metadata) = &self.metadata {
+            files.push(file(dir.join("metadata.toml"), metadata.as_str()));
+        }
+        files
+    }
+
+    /// Write it into the migrations directory `migrations_dir`.
+    pub fn write_into(&self, migrations_dir: &Path) -> Result<()> {
+        for f in self.files() {
+            let target = migrations_dir.join(f.path.strip_prefix("migrations").unwrap_or(&f.path));
+            if let Some(dir) = target.parent() {
+                fs_err::create_dir_all(dir)?;
+            }
+            fs_err::write(target, &f.contents)?;
+        }
+        Ok(())
+    }
+}
+
 /// Diesel's migration version format, UTC.
 pub fn version_string(epoch_seconds: i64) -> String {
     chrono::DateTime::from_timestamp(epoch_seconds, 0)
@@ -96,12 +123,7 @@ pub fn new_project(
     ));
     files.push(file("dieselkit.toml", model.to_toml()));
     for m in initial_migrations(model, epoch)? {
-        let dir = Path::new("migrations").join(&m.dir_name);
-        files.push(file(dir.join("up.sql"), m.up));
-        files.push(file(dir.join("down.sql"), m.down));
-        if let Some(metadata) = m.metadata {
-            files.push(file(dir.join("metadata.toml"), metadata));
-        }
+        files.extend(m.files());
     }
     if !files.iter().any(|f| f.path.starts_with("migrations")) {
         // Keep an empty migrations directory in the tree (and in git).

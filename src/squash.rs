@@ -11,6 +11,7 @@
 use crate::error::{Error, Result};
 use crate::evolve::{self, Replayed};
 use crate::migrations::source::{self, MigrationFile};
+use crate::plan::NewMigration;
 use crate::schema::Schema;
 use crate::spec::Backend;
 use std::path::{Path, PathBuf};
@@ -20,11 +21,8 @@ pub const SQUASHED_DIR: &str = ".dieselkit/squashed";
 
 /// A squash, planned and proven on scratch databases, not yet written.
 pub struct Squash {
-    /// The baseline's directory name.
-    pub name: String,
-    pub up: String,
-    pub down: String,
-    pub metadata: String,
+    /// The baseline migration (its metadata.toml always present: it holds `[squash]`).
+    pub baseline: NewMigration,
     /// The migrations it replaces, oldest first.
     pub replaced: Vec<MigrationFile>,
 }
@@ -155,10 +153,12 @@ pub fn plan(
         list(&checksums)
     );
     let squash = Squash {
-        name,
-        up: sql.up,
-        down: sql.down,
-        metadata,
+        baseline: NewMigration {
+            dir_name: name,
+            up: sql.up,
+            down: sql.down,
+            metadata: Some(metadata),
+        },
         replaced,
     };
     // Proof: the baseline (after the setup migration, on PostgreSQL) builds the same schema.
@@ -169,19 +169,15 @@ pub fn plan(
         .iter()
         .find(|f| f.name == crate::sql::POSTGRES_SETUP_DIR)
     {
-        write_migration(
-            &dir.join(&setup.name),
-            &setup.up,
-            setup.down.as_deref(),
-            None,
-        )?;
+        NewMigration {
+            dir_name: setup.name.clone(),
+            up: setup.up.clone(),
+            down: setup.down.clone().unwrap_or_default(),
+            metadata: None,
+        }
+        .write_into(&dir)?;
     }
-    write_migration(
-        &dir.join(&squash.name),
-        &squash.up,
-        Some(&squash.down),
-        Some(&squash.metadata),
-    )?;
+    squash.baseline.write_into(&dir)?;
     let rebuilt = evolve::replay(trial.path(), backend, server)?;
     match crate::diff::diff(&schema, &rebuilt) {
         Ok(ops) if ops.is_empty() => Ok(squash),
@@ -191,31 +187,18 @@ pub fn plan(
     }
 }
 
-fn write_migration(dir: &Path, up: &str, down: Option<&str>, metadata: Option<&str>) -> Result<()> {
-    fs_err::create_dir_all(dir)?;
-    fs_err::write(dir.join("up.sql"), up)?;
-    if let Some(down) = down {
-        fs_err::write(dir.join("down.sql"), down)?;
-    }
-    if let Some(metadata) = metadata {
-        fs_err::write(dir.join("metadata.toml"), metadata)?;
-    }
-    Ok(())
-}
-
 /// Write the squash: the replaced directories move to `.dieselkit/squashed/`, the
 /// baseline takes their place. Returns where the replaced ones went.
 pub fn write(project_dir: &Path, squash: &Squash) -> Result<Vec<PathBuf>> {
     let migrations = project_dir.join("migrations");
     // The baseline first, in a directory beside its final place, so a failure leaves the
     // history as it was.
-    let staging = migrations.join(format!(".{}.staging", squash.name));
-    write_migration(
-        &staging,
-        &squash.up,
-        Some(&squash.down),
-        Some(&squash.metadata),
-    )?;
+    // (A directory starting with `.` is not read as a migration.)
+    let staging = migrations.join(".squash-staging");
+    if staging.exists() {
+        fs_err::remove_dir_all(&staging)?;
+    }
+    squash.baseline.write_into(&staging)?;
     let mut moved = Vec::new();
     let aside = project_dir.join(SQUASHED_DIR);
     fs_err::create_dir_all(&aside)?;
@@ -227,7 +210,9 @@ pub fn write(project_dir: &Path, squash: &Squash) -> Result<Vec<PathBuf>> {
         fs_err::rename(&f.dir, &target)?;
         moved.push(Path::new(SQUASHED_DIR).join(&f.name));
     }
-    fs_err::rename(&staging, migrations.join(&squash.name))?;
+    let name = &squash.baseline.dir_name;
+    fs_err::rename(staging.join(name), migrations.join(name))?;
+    fs_err::remove_dir(&staging)?;
     Ok(moved)
 }
 

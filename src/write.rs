@@ -171,6 +171,27 @@ fn stale_generated_files(dest: &Path, planned: &[PlannedFile]) -> Vec<PathBuf> {
         .collect()
 }
 
+/// Copy the directory `from` to `to`, recursively, leaving out the entries (files or
+/// directories, by name) for which `skip` is true.
+pub fn copy_dir(from: &Path, to: &Path, skip: &dyn Fn(&str, bool) -> bool) -> Result<()> {
+    fs_err::create_dir_all(to)?;
+    for entry in fs_err::read_dir(from)? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let path = entry.path();
+        let is_dir = path.is_dir();
+        if skip(&name, is_dir) {
+            continue;
+        }
+        if is_dir {
+            copy_dir(&path, &to.join(&name), skip)?;
+        } else {
+            fs_err::copy(&path, to.join(&name))?;
+        }
+    }
+    Ok(())
+}
+
 /// The tree `--dry-run` prints: one line per file with its size.
 pub fn describe_tree(dest: &Path, files: &[PlannedFile]) -> String {
     let mut all = files.to_vec();

@@ -232,7 +232,7 @@ pub fn run(json: bool, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
                     "`{name}` is pending but older than `{newest}`, which this database applied already (merged from another branch?): here it would run after it, on a fresh database before it; run `dieselkit generate migration --rebase` to renumber it after the newest migration"
                 ),
             )));
-            let pending: Vec<String> = files.iter().filter(|f| !applied.versions.contains_key(&f.version)).map(|f| f.name.clone()).collect();
+            let pending: Vec<String> = crate::migrations::engine::pending(&files, &applied).into_iter().map(|f| f.name.clone()).collect();
             if !pending.is_empty() {
                 drift.push(Drift::plain(
                     "pending-migrations",

@@ -3,6 +3,7 @@
 use crate::cli::{GenerateCommand, GlobalArgs};
 use crate::error::{Error, Result};
 use crate::evolve::{self, FileOutcome};
+use crate::plan::NewMigration;
 use crate::render::PlannedFile;
 use crate::spec::{Backend, FieldSpec, Model, ResourceSection};
 use crate::ui::Ui;
@@ -192,7 +193,7 @@ pub fn run(cmd: GenerateCommand, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
             server_url(global, &project_dir, model.backend).as_deref(),
         )?;
         (
-            vec![crate::plan::NewMigration {
+            vec![NewMigration {
                 dir_name: format!("{version}_{}", evolve::slug(&message)),
                 up: "-- Your SQL here. dieselkit never regenerates this file.\n".into(),
                 down: "-- SQL that undoes up.sql.\n".into(),
@@ -295,7 +296,7 @@ pub fn run(cmd: GenerateCommand, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
         );
         replayed.try_migrations(&project_dir, &migrations)?;
     }
-    let extra = migration_files(&migrations);
+    let extra: Vec<PlannedFile> = migrations.iter().flat_map(NewMigration::files).collect();
     let outcomes = evolve::regenerate(&project_dir, &model, &schema_after, extra, fmt)?;
     report_outcomes(&outcomes, ui);
     let files = crate::migrations::source::load(&project_dir.join("migrations"))?;
@@ -447,24 +448,15 @@ pub fn update(args: UpdateArgs, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
 /// Copy what `update` reads of a project (everything but build output, version control and
 /// SQLite databases) to `to`.
 fn copy_project(from: &Path, to: &Path) -> Result<()> {
-    fs_err::create_dir_all(to)?;
-    for entry in fs_err::read_dir(from)? {
-        let entry = entry?;
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        let path = entry.path();
-        if path.is_dir() {
-            if !matches!(name.as_ref(), "target" | ".git" | "node_modules") {
-                copy_project(&path, &to.join(&*name))?;
-            }
-        } else if ![".db", ".db-wal", ".db-shm", ".sqlite", ".sqlite3"]
-            .iter()
-            .any(|ext| name.ends_with(ext))
-        {
-            fs_err::copy(&path, to.join(&*name))?;
+    crate::write::copy_dir(from, to, &|name, is_dir| {
+        if is_dir {
+            matches!(name, "target" | ".git" | "node_modules")
+        } else {
+            [".db", ".db-wal", ".db-shm", ".sqlite", ".sqlite3"]
+                .iter()
+                .any(|ext| name.ends_with(ext))
         }
-    }
-    Ok(())
+    })
 }
 
 /// `dieselkit generate migration --rebase`.
@@ -549,9 +541,8 @@ fn adopt(
     let live = {
         let mut m = crate::migrations::Migrator::open_with(&url.url, project_dir, false)?;
         let (files, applied) = (m.files()?, m.applied()?);
-        let pending: Vec<&str> = files
-            .iter()
-            .filter(|f| !applied.versions.contains_key(&f.version))
+        let pending: Vec<&str> = crate::migrations::engine::pending(&files, &applied)
+            .into_iter()
             .map(|f| f.name.as_str())
             .collect();
         if !pending.is_empty() {
@@ -607,7 +598,7 @@ fn adopt(
         "the migration (up and down) on a scratch database",
     );
     replayed.try_migrations(project_dir, &migrations)?;
-    let extra = migration_files(&migrations);
+    let extra: Vec<PlannedFile> = migrations.iter().flat_map(NewMigration::files).collect();
     let schema_after = crate::diff::apply(&current, &ops);
     let outcomes = evolve::regenerate(project_dir, &new_model, &schema_after, extra, fmt)?;
     report_outcomes(&outcomes, ui);
@@ -630,27 +621,4 @@ fn adopt(
     );
     ui.note("\nNext: review the migration and dieselkit.toml, then `cargo test` and commit.");
     Ok(0)
-}
-
-/// The files of new migrations, for [`evolve::regenerate`].
-fn migration_files(migrations: &[crate::plan::NewMigration]) -> Vec<PlannedFile> {
-    let mut files = Vec::new();
-    for migration in migrations {
-        let dir = Path::new("migrations").join(&migration.dir_name);
-        files.push(PlannedFile {
-            path: dir.join("up.sql"),
-            contents: migration.up.clone().into_bytes(),
-        });
-        files.push(PlannedFile {
-            path: dir.join("down.sql"),
-            contents: migration.down.clone().into_bytes(),
-        });
-        if let Some(metadata) = &migration.metadata {
-            files.push(PlannedFile {
-                path: dir.join("metadata.toml"),
-                contents: metadata.clone().into_bytes(),
-            });
-        }
-    }
-    files
 }

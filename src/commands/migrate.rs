@@ -275,7 +275,7 @@ fn squash(
         "Created",
         format!(
             "migrations/{} (replaces {} migrations; checked on a scratch database to build the same schema)",
-            plan.name,
+            plan.baseline.dir_name,
             plan.replaced.len()
         ),
     );

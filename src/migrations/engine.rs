@@ -582,6 +582,14 @@ pub fn edited_error(files: &[&MigrationFile]) -> Error {
     ))
 }
 
+/// The migrations `applied` does not record, in version order.
+pub fn pending<'a>(files: &'a [MigrationFile], applied: &Applied) -> Vec<&'a MigrationFile> {
+    files
+        .iter()
+        .filter(|f| !applied.versions.contains_key(&f.version))
+        .collect()
+}
+
 /// The newest applied migration: its directory name, or its version when the directory is
 /// gone.
 pub fn newest_applied(files: &[MigrationFile], applied: &Applied) -> Option<String> {
@@ -627,9 +635,8 @@ pub fn partly_squashed<'a>(
     files: &'a [MigrationFile],
     applied: &Applied,
 ) -> Vec<(&'a MigrationFile, Vec<String>)> {
-    files
-        .iter()
-        .filter(|f| !applied.versions.contains_key(&f.version))
+    pending(files, applied)
+        .into_iter()
         .filter(|f| {
             f.squash_replaces
                 .iter()
