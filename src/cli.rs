@@ -206,9 +206,11 @@ pub enum GenerateCommand {
         /// Write an empty up.sql/down.sql pair for hand-written SQL
         #[arg(long)]
         empty: bool,
-        /// Instead of writing a migration: renumber the pending migrations that are older
-        /// than the newest one the database applied (merged from another branch) after the
-        /// newest migration, and check on a scratch database that all of them still apply
+        /// After a merge: renumber the pending migrations that are older than the newest
+        /// one the database applied (merged from another branch) after the newest migration,
+        /// and check on a scratch database that all of them still apply; of two migrations
+        /// that collide (`dieselkit check`), set the merged one aside and write it again from
+        /// dieselkit.toml
         #[arg(long, conflicts_with_all = ["message", "empty"])]
         rebase: bool,
         /// Adopt drift: write what was changed by hand on the live database (added columns

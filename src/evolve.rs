@@ -205,12 +205,7 @@ pub fn slug(message: &str) -> String {
 pub fn next_version(project_dir: &Path) -> Result<String> {
     let epoch = plan::generation_epoch()?;
     let candidate = plan::version_string(epoch);
-    let newest = migrations::source::load(&project_dir.join("migrations"))
-        .unwrap_or_default()
-        .into_iter()
-        .map(|m| m.version)
-        .max();
-    match newest {
+    match newest_version(project_dir) {
         Some(newest) if newest >= migrations::source::version_of(&candidate) => {
             let parsed = chrono::NaiveDateTime::parse_from_str(&newest, "%Y%m%d%H%M%S")
                 .map_err(|_| Error::usage(format!(
@@ -222,11 +217,23 @@ pub fn next_version(project_dir: &Path) -> Result<String> {
     }
 }
 
+/// The version of the newest migration in the project, if any.
+pub fn newest_version(project_dir: &Path) -> Option<String> {
+    migrations::source::load(&project_dir.join("migrations"))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| m.version)
+        .max()
+}
+
 /// The migrations for `ops`: one, or with `concurrently` (PostgreSQL only; `generate`
 /// refuses the flag on other backends) the index changes on
 /// existing tables split out, each into its own migration with `run_in_transaction =
 /// false` using `CONCURRENTLY`: index drops before the rest (a dropped column would take its
 /// index with it), index builds after it. Versions count up one second from `version`.
+/// Each records its [`Lineage`](migrations::source::Lineage): the first was generated after
+/// `parent` (the newest existing version, empty when none), each later one after the one
+/// before it.
 pub fn migrations_for(
     ops: &[Op],
     backend: Backend,
@@ -234,12 +241,30 @@ pub fn migrations_for(
     message: &str,
     allow_drop: bool,
     concurrently: bool,
+    parent: &str,
 ) -> Result<Vec<NewMigration>> {
-    if !concurrently {
-        return Ok(vec![migration_for(
-            ops, backend, version, message, allow_drop,
-        )]);
+    let mut out = if concurrently {
+        concurrent_migrations(ops, backend, version, message, allow_drop)?
+    } else {
+        vec![migration_for(ops, backend, version, message, allow_drop)]
+    };
+    let mut parent = parent.to_string();
+    for m in &mut out {
+        if let Some(lineage) = &mut m.lineage {
+            lineage.parent = parent.clone();
+        }
+        parent = migrations::source::version_of(&m.dir_name);
     }
+    Ok(out)
+}
+
+fn concurrent_migrations(
+    ops: &[Op],
+    backend: Backend,
+    version: &str,
+    message: &str,
+    allow_drop: bool,
+) -> Result<Vec<NewMigration>> {
     let (index_ops, rest): (Vec<Op>, Vec<Op>) = ops
         .iter()
         .cloned()
@@ -308,6 +333,7 @@ fn concurrent_index_migration(op: &Op, version: &str, message: &str) -> NewMigra
              run_in_transaction = false\n"
                 .into(),
         ),
+        lineage: Some(lineage_of(std::slice::from_ref(op), Backend::Postgres)),
     }
 }
 
@@ -333,6 +359,27 @@ pub fn migration_for(
         up,
         down,
         metadata,
+        lineage: Some(lineage_of(ops, backend)),
+    }
+}
+
+/// What `ops` change, sorted, without repeats; the parent is filled in by
+/// [`migrations_for`]. A SQLite table rebuild changes the whole table: it copies every
+/// column the table had when the migration was generated.
+fn lineage_of(ops: &[Op], backend: Backend) -> migrations::source::Lineage {
+    let changes: std::collections::BTreeSet<String> = ops
+        .iter()
+        .flat_map(|op| {
+            if crate::sql::rebuilds(op, backend) {
+                vec![op.table().to_string()]
+            } else {
+                op.changes()
+            }
+        })
+        .collect();
+    migrations::source::Lineage {
+        parent: String::new(),
+        changes: changes.into_iter().collect(),
     }
 }
 

@@ -303,6 +303,7 @@ mod tests {
             text_checksum: String::new(),
             squash_replaces: Vec::new(),
             squash_checksums: Vec::new(),
+            lineage: None,
         }
     }
     fn rules(up: &str, backend: Backend) -> Vec<&'static str> {

@@ -17,6 +17,9 @@ pub struct NewMigration {
     pub down: String,
     /// metadata.toml, when the migration needs one (SQLite table rebuilds).
     pub metadata: Option<String>,
+    /// For migrations generated from a model change: written as `[dieselkit]` in
+    /// metadata.toml.
+    pub lineage: Option<crate::migrations::source::Lineage>,
 }
 
 impl NewMigration {
@@ -27,8 +30,17 @@ impl NewMigration {
             file(dir.join("up.sql"), self.up.as_str()),
             file(dir.join("down.sql"), self.down.as_str()),
         ];
-        if let Some(metadata) = &self.metadata {
-            files.push(file(dir.join("metadata.toml"), metadata.as_str()));
+        let lineage = self.lineage.as_ref().map(|l| l.to_toml());
+        match (&self.metadata, lineage) {
+            (Some(metadata), lineage) => files.push(file(
+                dir.join("metadata.toml"),
+                format!("{metadata}{}", lineage.unwrap_or_default()),
+            )),
+            (None, Some(lineage)) => files.push(file(
+                dir.join("metadata.toml"),
+                lineage.trim_start().to_string(),
+            )),
+            (None, None) => {}
         }
         files
     }
@@ -83,6 +95,7 @@ pub fn initial_migrations(model: &Model, epoch: i64) -> Result<Vec<NewMigration>
             up: crate::sql::POSTGRES_SETUP_UP.into(),
             down: crate::sql::POSTGRES_SETUP_DOWN.into(),
             metadata: None,
+            lineage: None,
         });
     }
     migrations.extend(ops.iter().enumerate().map(|(i, op)| {
@@ -97,6 +110,7 @@ pub fn initial_migrations(model: &Model, epoch: i64) -> Result<Vec<NewMigration>
             up,
             down,
             metadata,
+            lineage: None,
         }
     }));
     Ok(migrations)

@@ -158,6 +158,7 @@ pub fn plan(
             up: sql.up,
             down: sql.down,
             metadata: Some(metadata),
+            lineage: None,
         },
         replaced,
     };
@@ -174,6 +175,7 @@ pub fn plan(
             up: setup.up.clone(),
             down: setup.down.clone().unwrap_or_default(),
             metadata: None,
+            lineage: None,
         }
         .write_into(&dir)?;
     }

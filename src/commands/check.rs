@@ -153,8 +153,43 @@ pub fn run(json: bool, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
     } else {
         url.as_ref().map(|u| u.url.clone())
     };
-    let replayed = evolve::replay(&project_dir, model.backend, server.as_deref())?;
-    let mut drift = Vec::new();
+    // 0. Migrations from two branches that change the same thing without knowing of each
+    // other. Before the replay: such a pair may not apply at all.
+    let files = crate::migrations::source::load(&project_dir.join("migrations"))?;
+    let mut drift: Vec<Drift> = crate::migrations::engine::collisions(&files)
+        .iter()
+        .map(|c| {
+            let after = if c.parent.is_empty() {
+                "on an empty history".to_string()
+            } else {
+                let parent = files.iter().find(|f| f.version == c.parent);
+                format!("after `{}`", parent.map_or(c.parent.as_str(), |f| f.name.as_str()))
+            };
+            Drift {
+                kind: "colliding-migrations",
+                table: c.overlap.first().map(|o| o.split('.').next().unwrap_or(o).to_string()),
+                detail: format!(
+                    "`{}` and `{}` were both generated {after}, each without the other (merged from two branches?), and both change {}: whichever runs second was written for a schema that is not there (its down.sql restores the wrong state; a SQLite rebuild copies the columns of another time). Settle dieselkit.toml, then run `dieselkit generate migration --rebase`: it sets the merged one aside and writes it again from dieselkit.toml, after the other",
+                    c.earlier.name,
+                    c.later.name,
+                    c.overlap.iter().map(|o| format!("`{o}`")).collect::<Vec<_>>().join(", "),
+                ),
+                ..Drift::default()
+            }
+        })
+        .collect();
+    let replayed = match evolve::replay(&project_dir, model.backend, server.as_deref()) {
+        Ok(replayed) => replayed,
+        // The collision explains the failure: report both.
+        Err(e) if !drift.is_empty() => {
+            drift.push(Drift::plain(
+                "migrations-do-not-apply",
+                format!("the migrations do not apply in order on a scratch database: {e}"),
+            ));
+            return report(drift, json, ui);
+        }
+        Err(e) => return Err(e),
+    };
 
     // 1. The model against the migrations.
     let hints = evolve::hints(&model, &[], true)?;
@@ -254,6 +289,11 @@ pub fn run(json: bool, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
         }
     }
 
+    report(drift, json, ui)
+}
+
+/// Print the differences (as JSON with `--json`); exit 3 when there are any.
+fn report(drift: Vec<Drift>, json: bool, ui: &Ui) -> Result<i32> {
     if json {
         let text = serde_json::to_string_pretty(&serde_json::json!({ "drift": drift }))
             .map_err(|e| Error::Internal(e.to_string()))?;

@@ -159,7 +159,15 @@ pub fn run(cmd: GenerateCommand, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
                 false,
             )
         }
-        GenerateCommand::Migration { rebase: true, .. } => return rebase(&project_dir, global, ui),
+        GenerateCommand::Migration {
+            rebase: true,
+            evolve,
+            ..
+        } => match rebase(&project_dir, global, ui)? {
+            None => return Ok(0),
+            // A colliding migration was set aside: write it again from the merged model.
+            Some(message) => (message, evolve, None, false),
+        },
         GenerateCommand::Migration {
             from_database: true,
             message,
@@ -198,6 +206,7 @@ pub fn run(cmd: GenerateCommand, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
                 up: "-- Your SQL here. dieselkit never regenerates this file.\n".into(),
                 down: "-- SQL that undoes up.sql.\n".into(),
                 metadata: None,
+                lineage: None,
             }],
             current,
             None,
@@ -283,6 +292,7 @@ pub fn run(cmd: GenerateCommand, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
                 &message,
                 evolve_args.allow_drop,
                 evolve_args.concurrently,
+                &evolve::newest_version(&project_dir).unwrap_or_default(),
             )?,
             crate::diff::apply(&current, &ops),
             Some(replayed),
@@ -459,68 +469,181 @@ fn copy_project(from: &Path, to: &Path) -> Result<()> {
     })
 }
 
-/// `dieselkit generate migration --rebase`.
-fn rebase(project_dir: &Path, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
+/// `dieselkit generate migration --rebase`. Pending migrations older than the newest one
+/// the database applied (merged from another branch) are renumbered after it and recorded
+/// as coming after the migration now before them; all must still apply in the new order on a
+/// scratch database, or everything is put back. Of two colliding migrations (see
+/// [`crate::migrations::engine::collisions`]) the one written without the other (the merged,
+/// pending one; else the later) is moved to `.dieselkit/rebased/` and its message returned:
+/// the caller writes it again from the merged dieselkit.toml, after every other migration.
+fn rebase(project_dir: &Path, global: &GlobalArgs, ui: &Ui) -> Result<Option<String>> {
     let (_, model) = evolve::read_model(project_dir)?;
-    let url = crate::migrations::resolve_database_url(global.database_url.as_deref(), project_dir)
-        .map_err(|_| {
-            Error::usage(
-                "`--rebase` compares the migrations with a database that applied the merged ones: pass `--database-url` or set DATABASE_URL",
+    let dir = project_dir.join("migrations");
+    let files = crate::migrations::source::load(&dir)?;
+    let collisions = crate::migrations::engine::collisions(&files);
+    let url = crate::migrations::resolve_database_url(global.database_url.as_deref(), project_dir);
+    let (mut late, applied): (Vec<String>, Vec<String>) = match url {
+        Ok(url) => {
+            let mut live = crate::migrations::Migrator::open_with(&url.url, project_dir, false)?;
+            let (files, applied) = (live.files()?, live.applied()?);
+            (
+                crate::migrations::engine::out_of_order(&files, &applied),
+                applied.versions.keys().cloned().collect(),
             )
-        })?;
-    let late: Vec<String> = {
-        let mut live = crate::migrations::Migrator::open_with(&url.url, project_dir, false)?;
-        let (files, applied) = (live.files()?, live.applied()?);
-        crate::migrations::engine::out_of_order(&files, &applied)
+        }
+        // Colliding migrations can be put in order without a database.
+        Err(_) if !collisions.is_empty() => (Vec::new(), Vec::new()),
+        Err(_) => return Err(Error::usage(
+            "`--rebase` compares the migrations with a database that applied the merged ones: pass `--database-url` or set DATABASE_URL",
+        )),
     };
-    if late.is_empty() {
+    // Of each colliding pair, the one written without the other.
+    let mut stale: Vec<&crate::migrations::source::MigrationFile> = Vec::new();
+    for c in &collisions {
+        let pick = if late.contains(&c.earlier.name) && !late.contains(&c.later.name) {
+            c.earlier
+        } else {
+            c.later
+        };
+        if applied.contains(&pick.version) {
+            return Err(Error::usage(format!(
+                "`{}` and `{}` collide (both change {} from the same migration), and this database applied both: revert `{}` with `dieselkit migrate revert`, then run `--rebase` again",
+                c.earlier.name,
+                c.later.name,
+                c.overlap.join(", "),
+                pick.name
+            )));
+        }
+        if !stale.iter().any(|f| f.name == pick.name) {
+            stale.push(pick);
+        }
+    }
+    late.retain(|name| !stale.iter().any(|f| &f.name == name));
+    if late.is_empty() && stale.is_empty() {
         ui.status(
             "Rebased",
-            "nothing to do: no pending migration is older than the newest one the database applied",
+            "nothing to do: no pending migration is older than the newest one the database applied, and no two migrations collide",
         );
-        return Ok(0);
+        return Ok(None);
     }
-    let dir = project_dir.join("migrations");
-    let mut renamed: Vec<(String, String)> = Vec::new();
-    let undo = |renamed: &[(String, String)]| {
-        for (old, new) in renamed.iter().rev() {
-            let _ = fs_err::rename(dir.join(new), dir.join(old));
-        }
-    };
-    for name in &late {
-        let rest = name
-            .split_once('_')
-            .map_or(name.as_str(), |(_, rest)| rest)
-            .to_string();
-        let new = match evolve::next_version(project_dir) {
-            Ok(v) => format!("{v}_{rest}"),
-            Err(e) => {
-                undo(&renamed);
-                return Err(e);
+    let mut undo = Undo::default();
+    let result = (|| -> Result<()> {
+        let aside = project_dir.join(REBASED_DIR);
+        for f in &stale {
+            let target = aside.join(&f.name);
+            if target.exists() {
+                return Err(Error::usage(format!(
+                    "`{}` is in the way: move it elsewhere, then run `--rebase` again",
+                    target.display()
+                )));
             }
-        };
-        if let Err(e) = fs_err::rename(dir.join(name), dir.join(&new)) {
-            undo(&renamed);
-            return Err(e.into());
+            fs_err::create_dir_all(&aside)?;
+            fs_err::rename(&f.dir, &target)?;
+            undo.set_aside.push((f.dir.clone(), target));
         }
-        renamed.push((name.clone(), new));
+        for name in &late {
+            let rest = name
+                .split_once('_')
+                .map_or(name.as_str(), |(_, rest)| rest)
+                .to_string();
+            let new = format!("{}_{rest}", evolve::next_version(project_dir)?);
+            fs_err::rename(dir.join(name), dir.join(&new))?;
+            undo.renamed.push((name.clone(), new));
+        }
+        // Each renumbered migration now comes after the migration before it.
+        let files = crate::migrations::source::load(&dir)?;
+        for (i, f) in files.iter().enumerate() {
+            let Some(lineage) = &f.lineage else { continue };
+            let before = if i == 0 {
+                String::new()
+            } else {
+                files[i - 1].version.clone()
+            };
+            if !undo.renamed.iter().any(|(_, new)| *new == f.name) || lineage.parent == before {
+                continue;
+            }
+            let path = f.dir.join("metadata.toml");
+            let text = fs_err::read_to_string(&path)?;
+            let mut doc: toml_edit::DocumentMut = text.parse().map_err(|e| Error::Toml {
+                path: path.clone(),
+                message: format!("{e}"),
+            })?;
+            doc["dieselkit"]["parent"] = toml_edit::value(before.as_str());
+            fs_err::write(&path, doc.to_string())?;
+            undo.rewritten.push((path, text));
+        }
+        // Everything must still apply in the new order, from an empty database.
+        evolve::replay(
+            project_dir,
+            model.backend,
+            server_url(global, project_dir, model.backend).as_deref(),
+        )
+        .map_err(|e| {
+            Error::usage(format!(
+                "in the new order, the migrations do not apply on a scratch database, so nothing was changed: {e}"
+            ))
+        })?;
+        Ok(())
+    })();
+    if let Err(e) = result {
+        undo.run(&dir);
+        return Err(e);
     }
-    // Everything must still apply in the new order, from an empty database.
-    if let Err(e) = evolve::replay(
-        project_dir,
-        model.backend,
-        server_url(global, project_dir, model.backend).as_deref(),
-    ) {
-        undo(&renamed);
-        return Err(Error::usage(format!(
-            "after renumbering, the migrations do not apply in order on a scratch database, so nothing was renamed: {e}"
-        )));
-    }
-    for (old, new) in &renamed {
+    for (old, new) in &undo.renamed {
         ui.status("Renamed", format!("migrations/{old} -> migrations/{new}"));
     }
-    ui.note("\nNext: `dieselkit migrate run`, then `dieselkit check`.");
-    Ok(0)
+    if stale.is_empty() {
+        ui.note("\nNext: `dieselkit migrate run`, then `dieselkit check`.");
+        return Ok(None);
+    }
+    for f in &stale {
+        ui.status(
+            "Set aside",
+            format!(
+                "migrations/{} -> {REBASED_DIR}/{} (it was written without the migration it collides with; carry over any SQL you added to it by hand)",
+                f.name, f.name
+            ),
+        );
+    }
+    // The message it was written with, from its directory name.
+    let message = stale[0]
+        .name
+        .split_once('_')
+        .map_or("rebased", |(_, rest)| rest)
+        .replace('_', " ");
+    ui.status(
+        "Writing",
+        format!("`{message}` again, from dieselkit.toml, after every other migration"),
+    );
+    Ok(Some(message))
+}
+
+/// Where `--rebase` moves a colliding migration it writes again.
+const REBASED_DIR: &str = ".dieselkit/rebased";
+
+/// What `--rebase` changed, to put back when it fails.
+#[derive(Default)]
+struct Undo {
+    /// (old, new) directory names.
+    renamed: Vec<(String, String)>,
+    /// metadata.toml files and their text before.
+    rewritten: Vec<(PathBuf, String)>,
+    /// Migration directories moved to `.dieselkit/rebased/`: (from, to).
+    set_aside: Vec<(PathBuf, PathBuf)>,
+}
+
+impl Undo {
+    fn run(&self, dir: &Path) {
+        for (path, text) in self.rewritten.iter().rev() {
+            let _ = fs_err::write(path, text);
+        }
+        for (old, new) in self.renamed.iter().rev() {
+            let _ = fs_err::rename(dir.join(new), dir.join(old));
+        }
+        for (from, to) in self.set_aside.iter().rev() {
+            let _ = fs_err::rename(to, from);
+        }
+    }
 }
 
 /// `dieselkit generate migration --from-database`.
@@ -592,7 +715,16 @@ fn adopt(
     } else {
         message
     };
-    let migrations = evolve::migrations_for(&ops, model.backend, &version, message, false, false)?;
+    let parent = evolve::newest_version(project_dir).unwrap_or_default();
+    let migrations = evolve::migrations_for(
+        &ops,
+        model.backend,
+        &version,
+        message,
+        false,
+        false,
+        &parent,
+    )?;
     ui.status(
         "Trying",
         "the migration (up and down) on a scratch database",

@@ -158,6 +158,28 @@ impl Op {
         }
     }
 
+    /// What the operation changes, for telling whether two migrations written on two
+    /// branches collide: `table` for a whole table (created, dropped or renamed: both names),
+    /// `table.column` for a column (its type, nullability, default, name, index or foreign key).
+    pub fn changes(&self) -> Vec<String> {
+        let col = |table: &str, column: &str| format!("{table}.{column}");
+        match self {
+            Op::CreateTable(t) | Op::DropTable(t) => vec![t.name.clone()],
+            Op::RenameTable { from, to } => vec![from.name.clone(), to.name.clone()],
+            Op::AddColumn { table, column, .. } | Op::DropColumn { table, column, .. } => {
+                vec![col(table, &column.name)]
+            }
+            Op::RenameColumn { table, from, to } => vec![col(table, from), col(table, to)],
+            Op::AlterColumn { table, to, .. } => vec![col(table, &to.name)],
+            Op::CreateIndex { index, on } | Op::DropIndex { index, on } => {
+                index.columns.iter().map(|c| col(&on.name, c)).collect()
+            }
+            Op::AddForeignKey { table, fk, .. } | Op::DropForeignKey { table, fk, .. } => {
+                vec![col(table, &fk.column)]
+            }
+        }
+    }
+
     /// Whether the operation can lose data.
     pub fn is_destructive(&self) -> bool {
         match self {

@@ -614,6 +614,42 @@ pub fn out_of_order(files: &[MigrationFile], applied: &Applied) -> Vec<String> {
         .collect()
 }
 
+/// Two migrations dieselkit generated after the same one, each without the other (written
+/// on two branches, then merged), whose changes overlap (`overlap`: the columns or tables).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Collision<'a> {
+    pub earlier: &'a MigrationFile,
+    pub later: &'a MigrationFile,
+    /// The version both were generated after (empty: the first migrations).
+    pub parent: String,
+    pub overlap: Vec<String>,
+}
+
+/// Every [`Collision`] among `files` (sorted by version), earlier first. Migrations without
+/// a recorded lineage (hand-written ones) take no part.
+pub fn collisions(files: &[MigrationFile]) -> Vec<Collision<'_>> {
+    let mut out = Vec::new();
+    for (i, earlier) in files.iter().enumerate() {
+        let Some(a) = &earlier.lineage else { continue };
+        for later in &files[i + 1..] {
+            let Some(b) = &later.lineage else { continue };
+            if a.parent != b.parent {
+                continue;
+            }
+            let overlap = a.overlap(b);
+            if !overlap.is_empty() {
+                out.push(Collision {
+                    earlier,
+                    later,
+                    parent: a.parent.clone(),
+                    overlap,
+                });
+            }
+        }
+    }
+    out
+}
+
 /// Applied versions with no directory.
 pub fn missing(files: &[MigrationFile], applied: &Applied) -> Vec<String> {
     applied
@@ -1066,4 +1102,60 @@ pub fn preview_revert(
 
 pub fn tables_exist<D: Db>(db: &mut D) -> Result<bool> {
     table_exists(db, ledger::DIESEL_TABLE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::migrations::source::Lineage;
+
+    fn generated(version: &str, parent: &str, changes: &[&str]) -> MigrationFile {
+        MigrationFile {
+            name: format!("{version}_m"),
+            version: version.into(),
+            dir: std::path::PathBuf::new(),
+            up: String::new(),
+            down: None,
+            run_in_transaction: true,
+            checksum: String::new(),
+            text_checksum: String::new(),
+            squash_replaces: vec![],
+            squash_checksums: vec![],
+            lineage: Some(Lineage {
+                parent: parent.into(),
+                changes: changes.iter().map(|c| c.to_string()).collect(),
+            }),
+        }
+    }
+
+    #[test]
+    fn collisions_are_siblings_with_overlapping_changes() {
+        let files = vec![
+            generated("1", "", &["authors"]),
+            generated("2", "1", &["books.title", "books.pages"]),
+            // A sibling of 2 on another table: no collision.
+            generated("3", "1", &["reviews.stars"]),
+            // A sibling of 2 on the same column: a collision.
+            generated("4", "1", &["books.title"]),
+            // After 2, so it saw it: none.
+            generated("5", "2", &["books.title"]),
+            MigrationFile {
+                lineage: None,
+                ..generated("6", "1", &[])
+            },
+        ];
+        let all = collisions(&files);
+        let found: Vec<(&str, &str, &str, Vec<String>)> = all
+            .iter()
+            .map(|c| {
+                (
+                    c.earlier.version.as_str(),
+                    c.later.version.as_str(),
+                    c.parent.as_str(),
+                    c.overlap.clone(),
+                )
+            })
+            .collect();
+        assert_eq!(found, [("2", "4", "1", vec!["books.title".to_string()])]);
+    }
 }

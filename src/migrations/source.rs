@@ -29,6 +29,56 @@ pub struct MigrationFile {
     /// took, which count as its own.
     pub squash_replaces: Vec<String>,
     pub squash_checksums: Vec<String>,
+    /// `[dieselkit]` in metadata.toml, for migrations dieselkit generated: what they were
+    /// generated on top of and what they change. None for hand-written ones.
+    pub lineage: Option<Lineage>,
+}
+
+/// Where a generated migration comes from: `parent` is the version of the newest migration
+/// there was when it was generated (empty for the first), `changes` what it changes
+/// ([`crate::diff::Op::changes`]: `table` or `table.column`). Two migrations with the same
+/// parent were written without seeing each other (on two branches); when their changes
+/// overlap, `dieselkit check` says so.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
+pub struct Lineage {
+    #[serde(default)]
+    pub parent: String,
+    #[serde(default)]
+    pub changes: Vec<String>,
+}
+
+impl Lineage {
+    /// The `[dieselkit]` table of metadata.toml.
+    pub fn to_toml(&self) -> String {
+        let quoted = |s: &str| toml_edit::Value::from(s).to_string();
+        format!(
+            "\n# Written by dieselkit: the migration this one was generated after, and what it\n# changes (`dieselkit check` compares migrations merged from two branches).\n[dieselkit]\nparent = {}\nchanges = [{}]\n",
+            quoted(&self.parent),
+            self.changes
+                .iter()
+                .map(|c| quoted(c))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    }
+
+    /// Whether two migrations' changes overlap: the same column, or a whole table and
+    /// anything in it. The overlapping names, sorted.
+    pub fn overlap(&self, other: &Lineage) -> Vec<String> {
+        let table = |c: &str| c.split_once('.').map_or(c, |(t, _)| t).to_string();
+        let mut out = std::collections::BTreeSet::new();
+        for a in &self.changes {
+            for b in &other.changes {
+                let whole = !a.contains('.') || !b.contains('.');
+                if a == b {
+                    out.insert(a.clone());
+                } else if whole && table(a) == table(b) {
+                    out.insert(table(a));
+                }
+            }
+        }
+        out.into_iter().collect()
+    }
 }
 
 /// Diesel's version of a migration directory name.
@@ -149,6 +199,8 @@ struct Metadata {
     run_in_transaction: bool,
     #[serde(default)]
     squash: SquashMetadata,
+    #[serde(default)]
+    dieselkit: Option<Lineage>,
 }
 
 /// `[squash]` in a baseline's metadata.toml (Diesel ignores it).
@@ -217,6 +269,7 @@ pub fn load(dir: &Path) -> Result<Vec<MigrationFile>> {
             Metadata {
                 run_in_transaction: true,
                 squash: SquashMetadata::default(),
+                dieselkit: None,
             }
         };
         let file = MigrationFile {
@@ -230,6 +283,7 @@ pub fn load(dir: &Path) -> Result<Vec<MigrationFile>> {
             run_in_transaction: metadata.run_in_transaction,
             squash_replaces: metadata.squash.replaces,
             squash_checksums: metadata.squash.checksums,
+            lineage: metadata.dieselkit,
         };
         if let Some(other) = by_version.insert(version.clone(), file) {
             return Err(Error::Migration(format!(
@@ -307,5 +361,37 @@ mod tests {
         let all = load(dir.path()).expect("load");
         assert!(!all[0].run_in_transaction);
         assert_eq!(all[0].down, None);
+    }
+
+    #[test]
+    fn lineage_round_trips_through_metadata_and_overlaps_by_column_or_table() {
+        let lineage = Lineage {
+            parent: "20240101000000".into(),
+            changes: vec!["books.title".into(), "books.isbn".into()],
+        };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path().join("2024-01-02-000000_widen");
+        fs_err::create_dir_all(&d).expect("mkdir");
+        fs_err::write(d.join("up.sql"), "SELECT 1;").expect("write");
+        let metadata = format!("run_in_transaction = false\n{}", lineage.to_toml());
+        fs_err::write(d.join("metadata.toml"), metadata).expect("write");
+        let all = load(dir.path()).expect("load");
+        assert!(!all[0].run_in_transaction);
+        assert_eq!(all[0].lineage.as_ref(), Some(&lineage));
+
+        let other = |changes: &[&str]| Lineage {
+            parent: String::new(),
+            changes: changes.iter().map(|c| c.to_string()).collect(),
+        };
+        assert_eq!(lineage.overlap(&other(&["books.title"])), ["books.title"]);
+        assert_eq!(lineage.overlap(&other(&["books"])), ["books"]);
+        assert!(lineage
+            .overlap(&other(&["books.pages", "reviews"]))
+            .is_empty());
+        assert!(lineage.overlap(&other(&["bookshelves.title"])).is_empty());
+        assert_eq!(
+            other(&["reviews"]).overlap(&other(&["reviews"])),
+            ["reviews"]
+        );
     }
 }

@@ -509,6 +509,14 @@ fn rebuilds_a_table(sql: &str) -> bool {
     sql.contains(&format!("{REBUILD_SUFFIX} RENAME TO "))
 }
 
+/// Does `op` rebuild its table on `backend`, in either direction?
+pub fn rebuilds(op: &Op, backend: Backend) -> bool {
+    [op.clone(), op.inverse()]
+        .iter()
+        .flat_map(|op| statements(op, backend))
+        .any(|s| rebuilds_a_table(&s))
+}
+
 /// The statement a SQLite migration starts with when it switches foreign keys off around
 /// its own transaction, and the one it ends with.
 pub const SQLITE_FOREIGN_KEYS_OFF: &str = "PRAGMA foreign_keys = OFF";

@@ -734,6 +734,201 @@ fn branches_merged_in_the_wrong_order_on_mysql() {
     branches_merged_in_the_wrong_order(Some(ServerKind::Mysql), "mysql", "branches_my");
 }
 
+/// Two branches widen `books.title` from the same state, each with its own migration; the
+/// main branch deploys its own, then merges the other (an older version). `check` names both
+/// the out-of-order migration and the collision (both change `books.title`, generated after
+/// the same migration). Renumbering alone would leave a down.sql that restores the wrong
+/// length (and on SQLite a table rebuild written for columns of another time), so
+/// `generate migration --rebase` sets the merged one aside and writes it again from the
+/// merged model after main's; `migrate run` applies it (a table rebuild on SQLite, with
+/// reviews pointing at the books), `migrate verify` passes and `check` is clean with every
+/// row kept.
+fn colliding_migrations(kind: Option<ServerKind>, backend: &str, test: &str) {
+    let Some(f) = Fixture::new(kind, test, &start(backend)) else {
+        return;
+    };
+    let at = |dir: &Path, epoch: &str, args: &[&str]| {
+        dk().args(args)
+            .args(["--database-url", &f.url])
+            .current_dir(dir)
+            .env("SOURCE_DATE_EPOCH", epoch)
+            .run()
+    };
+    f.dk(&["migrate", "run"]).success();
+    seed(kind, &f.url);
+    let branch = f.project.parent().expect("parent").join("branch-b");
+    crate::evolve::copy_tree(&f.project, &branch);
+    let books = |len: u32| format!("\"title:string({len})\", \"pages:int?\"");
+    let write_model = |dir: &Path, len: u32| {
+        std::fs::write(
+            dir.join("dieselkit.toml"),
+            model(backend, "\"name:string(50)\"", &books(len), "\"body:text\""),
+        )
+        .expect("write")
+    };
+    write_model(&branch, 200);
+    at(
+        &branch,
+        "1800000100",
+        &["generate", "migration", "-m", "title 200"],
+    )
+    .success();
+    write_model(&f.project, 150);
+    at(
+        &f.project,
+        "1800000200",
+        &["generate", "migration", "-m", "title 150"],
+    )
+    .success();
+    f.dk(&["migrate", "run"]).success();
+    let find = |dir: &Path, suffix: &str| {
+        std::fs::read_dir(dir.join("migrations"))
+            .expect("list")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .find(|n| n.ends_with(suffix))
+            .expect("migration")
+    };
+    let (theirs, ours) = (find(&branch, "_title_200"), find(&f.project, "_title_150"));
+    crate::evolve::copy_tree(
+        &branch.join("migrations").join(&theirs),
+        &f.project.join("migrations").join(&theirs),
+    );
+    // The merge conflict in dieselkit.toml, resolved for the wider title.
+    write_model(&f.project, 200);
+
+    f.dk(&["check"])
+        .expect_exit(3)
+        .stdout_has(&format!(
+            "colliding-migrations: `{theirs}` and `{ours}` were both generated after `"
+        ))
+        // A SQLite rebuild copies every column of the table: it collides with any change to it.
+        .stdout_has(if kind.is_none() {
+            "both change `books`:"
+        } else {
+            "both change `books.title`:"
+        })
+        .stdout_has(&format!("out-of-order-migration: `{theirs}`"));
+    // Theirs was written without ours: set aside and written again from the merged model.
+    let rebase = at(
+        &f.project,
+        "1800000300",
+        &["generate", "migration", "--rebase"],
+    )
+    .success();
+    let again = find(&f.project, "_title_200");
+    assert!(again > ours, "{again} after {ours}");
+    rebase.stderr_has(&format!(
+        "Set aside migrations/{theirs} -> .dieselkit/rebased/{theirs}"
+    ));
+    assert!(f
+        .project
+        .join(".dieselkit/rebased")
+        .join(&theirs)
+        .join("up.sql")
+        .is_file());
+    let lineage = std::fs::read_to_string(
+        f.project
+            .join("migrations")
+            .join(&again)
+            .join("metadata.toml"),
+    )
+    .expect("metadata.toml");
+    let ours_version = ours.split('_').next().expect("version").replace('-', "");
+    assert!(
+        lineage.contains(&format!("parent = \"{ours_version}\"")),
+        "{lineage}"
+    );
+    f.dk(&["check"])
+        .expect_exit(3)
+        .stdout_has("pending-migrations");
+    f.dk(&["migrate", "run"]).success();
+    at(
+        &f.project,
+        "1800000400",
+        &["generate", "migration", "-m", "sync"],
+    )
+    .success()
+    .stderr_has("no migration written");
+    f.dk(&["check"]).success();
+    f.dk(&["migrate", "verify"]).success();
+    assert_eq!(counts(kind, &f.url), SEEDED, "every row kept");
+
+    // Again, in version order this time, and the pair does not even apply: both add
+    // `books.isbn`. Ours is applied; theirs (newer) is written again as a change of ours.
+    crate::evolve::copy_tree(&f.project, &branch);
+    let with_isbn = |dir: &Path, len: u32| {
+        std::fs::write(
+            dir.join("dieselkit.toml"),
+            model(
+                backend,
+                "\"name:string(50)\"",
+                &format!("{}, \"isbn:string({len})?\"", books(200)),
+                "\"body:text\"",
+            ),
+        )
+        .expect("write")
+    };
+    with_isbn(&f.project, 13);
+    at(
+        &f.project,
+        "1800000500",
+        &["generate", "migration", "-m", "isbn 13"],
+    )
+    .success();
+    f.dk(&["migrate", "run"]).success();
+    with_isbn(&branch, 17);
+    at(
+        &branch,
+        "1800000600",
+        &["generate", "migration", "-m", "isbn 17"],
+    )
+    .success();
+    let theirs = find(&branch, "_isbn_17");
+    crate::evolve::copy_tree(
+        &branch.join("migrations").join(&theirs),
+        &f.project.join("migrations").join(&theirs),
+    );
+    with_isbn(&f.project, 17);
+    f.dk(&["check"])
+        .expect_exit(3)
+        .stdout_has(&format!(
+            "colliding-migrations: `{}",
+            find(&f.project, "_isbn_13")
+        ))
+        .stdout_has("migrations-do-not-apply: ");
+    let rebase = at(
+        &f.project,
+        "1800000700",
+        &["generate", "migration", "--rebase"],
+    )
+    .success();
+    rebase.stderr_has(&format!(
+        "Set aside migrations/{theirs} -> .dieselkit/rebased/{theirs}"
+    ));
+    let again = find(&f.project, "_isbn_17");
+    assert_ne!(again, theirs, "written again");
+    f.dk(&["migrate", "run"]).success();
+    f.dk(&["check"]).success();
+    f.dk(&["migrate", "verify"]).success();
+    assert_eq!(counts(kind, &f.url), SEEDED, "every row kept");
+}
+
+#[test]
+fn colliding_migrations_are_named_and_rebased_on_sqlite() {
+    colliding_migrations(None, "sqlite", "collide_sqlite");
+}
+
+#[test]
+fn colliding_migrations_are_named_and_rebased_on_postgres() {
+    colliding_migrations(Some(ServerKind::Postgres), "postgres", "collide_pg");
+}
+
+#[test]
+fn colliding_migrations_are_named_and_rebased_on_mysql() {
+    colliding_migrations(Some(ServerKind::Mysql), "mysql", "collide_my");
+}
+
 /// A long history squashed: thirty more migrations on SQLite, ten on the servers (and one
 /// writing rows, which squash
 /// refuses until told), then `migrate squash`. The old database applied them all: it needs
