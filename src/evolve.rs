@@ -3,7 +3,7 @@
 //! the desired schema comes from dieselkit.toml; their diff becomes a new migration, and
 //! the generated sources are re-rendered without overwriting files the user edited.
 
-use crate::diff::{self, Hints, Op};
+use crate::diff::{Hints, Op};
 use crate::error::{Error, Result};
 use crate::manifest::Manifest;
 use crate::migrations::{self, Migrator, Scratch};
@@ -166,16 +166,6 @@ pub fn hints(
             .push(((r.table.clone(), f.column()), expr.clone()));
     }
     Ok(h)
-}
-
-/// The operations from `current` to the model, or the reasons they cannot be generated.
-pub fn changes(current: &Schema, model: &Model, hints: &Hints) -> Result<Vec<Op>> {
-    diff::diff_with(current, &desired(model), hints).map_err(|problems| {
-        let lines: Vec<String> = problems.iter().map(|p| format!("  - {}", p.what)).collect();
-        Error::Usage {
-            message: format!("cannot generate this migration yet:\n{}", lines.join("\n")),
-        }
-    })
 }
 
 /// A slug for a migration directory name (`Add display_name!` → `add_display_name`).

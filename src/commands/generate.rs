@@ -450,7 +450,7 @@ pub fn update(args: UpdateArgs, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
     }
     if args.check {
         ui.note("An update is available: run `dieselkit update`.");
-        return Ok(3);
+        return Ok(crate::error::exit::PROBLEMS);
     }
     Ok(0)
 }

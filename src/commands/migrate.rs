@@ -71,11 +71,10 @@ pub fn run(args: MigrateArgs, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
     let mut m = match Migrator::open_with(&url.url, &project_dir, !preview) {
         Ok(m) => m,
         // `--sql` for a database that does not exist yet: the script for an empty one.
-        Err(e)
+        Err(_)
             if preview
                 && matches!(args.command, MigrateCommand::Run { .. })
-                && (e.to_string().contains("does not exist")
-                    || e.to_string().contains("Unknown database")) =>
+                && migrations::database_missing(&url.url) =>
         {
             let to = match &args.command {
                 MigrateCommand::Run { to, .. } => to.clone(),
@@ -349,7 +348,7 @@ fn status(m: &mut Migrator, ui: &Ui, json: bool) -> Result<i32> {
                 s.name,
                 if s.applied { "applied" } else { "pending" },
                 s.applied_at.as_deref().unwrap_or("-"),
-                if s.applied { s.checksum } else { "-" },
+                if s.applied { s.checksum.as_str() } else { "-" },
                 if s.out_of_order {
                     "  (older than the newest applied)"
                 } else {
@@ -373,7 +372,7 @@ fn status(m: &mut Migrator, ui: &Ui, json: bool) -> Result<i32> {
     let edited: Vec<&migrations::MigrationState> = st
         .migrations
         .iter()
-        .filter(|s| s.checksum == "edited")
+        .filter(|s| s.checksum == migrations::ChecksumState::Edited)
         .collect();
     for s in &edited {
         ui.warn(engine::edited_advice(

@@ -37,6 +37,11 @@ pub trait Db {
     fn backend(&self) -> Backend;
     fn exec(&mut self, sql: &str) -> diesel::QueryResult<()>;
     fn lines(&mut self, sql: &str) -> diesel::QueryResult<Vec<String>>;
+    /// Rows of `sql` as typed rows, columns read by name (catalog queries).
+    fn load<R: diesel::QueryableByName<Self::B> + 'static>(
+        &mut self,
+        sql: &str,
+    ) -> diesel::QueryResult<Vec<R>>;
     fn pairs(&mut self, sql: &str) -> diesel::QueryResult<Vec<(String, Option<String>)>>;
     fn run_migration(&mut self, m: &dyn Migration<Self::B>) -> diesel::migration::Result<()>;
     fn revert_migration(&mut self, m: &dyn Migration<Self::B>) -> diesel::migration::Result<()>;

@@ -284,59 +284,95 @@ fn connect_postgres(url: &str, create: bool) -> Result<diesel::PgConnection> {
     })
 }
 
+/// Whether the server behind `url` answers but has no database of that name. Servers word
+/// their errors in their own language (`lc_messages`), so why a connection failed is asked of
+/// the server's catalog, not read from the message. False when it cannot tell (SQLite, no
+/// access to the server's maintenance database).
+pub fn database_missing(url: &str) -> bool {
+    match backend_of(url) {
+        #[cfg(feature = "postgres")]
+        crate::spec::Backend::Postgres => {
+            let Some((server, name)) = server_and_database(url, "postgres") else {
+                return false;
+            };
+            let Ok(mut admin) = diesel::PgConnection::establish(&server) else {
+                return false;
+            };
+            let query = format!(
+                "SELECT datname::text AS line FROM pg_database WHERE datname = '{}'",
+                name.replace('\'', "''")
+            );
+            engine::Db::lines(&mut admin, &query).is_ok_and(|rows| rows.is_empty())
+        }
+        #[cfg(feature = "mysql")]
+        crate::spec::Backend::Mysql => {
+            let url = url.replacen("mariadb://", "mysql://", 1);
+            let Some((server, name)) = server_and_database(&url, "information_schema") else {
+                return false;
+            };
+            let Ok(mut admin) = diesel::MysqlConnection::establish(&server) else {
+                return false;
+            };
+            let query = format!(
+                "SELECT CAST(schema_name AS CHAR) AS line FROM information_schema.schemata WHERE schema_name = '{}'",
+                name.replace('\\', "\\\\").replace('\'', "''")
+            );
+            engine::Db::lines(&mut admin, &query).is_ok_and(|rows| rows.is_empty())
+        }
+        _ => false,
+    }
+}
+
 #[cfg(feature = "postgres")]
 fn connect_postgres_inner(url: &str, create: bool) -> Result<diesel::PgConnection> {
     use diesel::PgConnection;
-    match PgConnection::establish(url) {
-        Ok(c) => Ok(c),
-        Err(e) if create && e.to_string().contains("does not exist") => {
-            let (server, name) =
-                server_and_database(url, "postgres").ok_or_else(|| connect_error(url, &e))?;
-            let mut admin =
-                PgConnection::establish(&server).map_err(|e| connect_error(&server, e))?;
-            let created =
-                diesel::sql_query(format!("CREATE DATABASE \"{}\"", name.replace('"', "\"\"")))
-                    .execute(&mut admin);
-            match created {
-                // Another process created it at the same moment: fine.
-                Err(e)
-                    if !e.to_string().contains("already exists")
-                        && !e.to_string().contains("duplicate key") =>
-                {
-                    return Err(connect_error(
-                        url,
-                        format!("cannot create database `{name}`: {e}"),
-                    ))
-                }
-                _ => {}
-            }
-            PgConnection::establish(url).map_err(|e| connect_error(url, e))
-        }
-        Err(e) => Err(connect_error(url, e)),
+    let failed = match PgConnection::establish(url) {
+        Ok(c) => return Ok(c),
+        Err(e) => e,
+    };
+    if !(create && database_missing(url)) {
+        return Err(connect_error(url, failed));
     }
+    let Some((server, name)) = server_and_database(url, "postgres") else {
+        return Err(connect_error(url, failed));
+    };
+    let mut admin = PgConnection::establish(&server).map_err(|e| connect_error(&server, e))?;
+    let created = diesel::sql_query(format!("CREATE DATABASE \"{}\"", name.replace('"', "\"\"")))
+        .execute(&mut admin);
+    // Another process may have created it at the same moment: fine.
+    if let Err(e) = created {
+        if database_missing(url) {
+            return Err(connect_error(
+                url,
+                format!("cannot create database `{name}`: {e}"),
+            ));
+        }
+    }
+    PgConnection::establish(url).map_err(|e| connect_error(url, e))
 }
 
 #[cfg(feature = "mysql")]
 fn connect_mysql(url: &str, create: bool) -> Result<diesel::MysqlConnection> {
     use diesel::MysqlConnection;
     let url = url.replacen("mariadb://", "mysql://", 1);
-    match MysqlConnection::establish(&url) {
-        Ok(c) => Ok(c),
-        Err(e) if create && e.to_string().contains("Unknown database") => {
-            let (server, name) = server_and_database(&url, "information_schema")
-                .ok_or_else(|| connect_error(&url, &e))?;
-            let mut admin =
-                MysqlConnection::establish(&server).map_err(|e| connect_error(&server, e))?;
-            diesel::sql_query(format!(
-                "CREATE DATABASE IF NOT EXISTS `{}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci",
-                name.replace('`', "``")
-            ))
-            .execute(&mut admin)
-            .map_err(|e| connect_error(&url, format!("cannot create database `{name}`: {e}")))?;
-            MysqlConnection::establish(&url).map_err(|e| connect_error(&url, e))
-        }
-        Err(e) => Err(connect_error(&url, e)),
+    let failed = match MysqlConnection::establish(&url) {
+        Ok(c) => return Ok(c),
+        Err(e) => e,
+    };
+    if !(create && database_missing(&url)) {
+        return Err(connect_error(&url, failed));
     }
+    let Some((server, name)) = server_and_database(&url, "information_schema") else {
+        return Err(connect_error(&url, failed));
+    };
+    let mut admin = MysqlConnection::establish(&server).map_err(|e| connect_error(&server, e))?;
+    diesel::sql_query(format!(
+        "CREATE DATABASE IF NOT EXISTS `{}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci",
+        name.replace('`', "``")
+    ))
+    .execute(&mut admin)
+    .map_err(|e| connect_error(&url, format!("cannot create database `{name}`: {e}")))?;
+    MysqlConnection::establish(&url).map_err(|e| connect_error(&url, e))
 }
 
 /// Implement [`engine::Db`] for a diesel connection type.
@@ -353,6 +389,12 @@ macro_rules! impl_db {
             fn lines(&mut self, sql: &str) -> diesel::QueryResult<Vec<String>> {
                 let rows: Vec<engine::Line> = diesel::sql_query(sql).load(self)?;
                 Ok(rows.into_iter().map(|r| r.line).collect())
+            }
+            fn load<R: diesel::QueryableByName<$db> + 'static>(
+                &mut self,
+                sql: &str,
+            ) -> diesel::QueryResult<Vec<R>> {
+                diesel::sql_query(sql).load(self)
             }
             fn pairs(&mut self, sql: &str) -> diesel::QueryResult<Vec<(String, Option<String>)>> {
                 let rows: Vec<engine::Pair> = diesel::sql_query(sql).load(self)?;
@@ -442,6 +484,32 @@ pub struct Migrator {
     pub ddl_lock_timeout: Duration,
 }
 
+/// How an applied migration's file compares with what was recorded when it was applied.
+/// Serialized (and printed) in lowercase: `ok`, `edited`, `untracked`, `pending`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChecksumState {
+    /// As applied.
+    Ok,
+    /// The file changed since it was applied.
+    Edited,
+    /// Applied without dieselkit (no checksum recorded).
+    Untracked,
+    /// Not applied.
+    Pending,
+}
+
+impl ChecksumState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChecksumState::Ok => "ok",
+            ChecksumState::Edited => "edited",
+            ChecksumState::Untracked => "untracked",
+            ChecksumState::Pending => "pending",
+        }
+    }
+}
+
 /// One migration, its state and its checksum state.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct MigrationState {
@@ -449,9 +517,7 @@ pub struct MigrationState {
     pub version: String,
     pub applied: bool,
     pub applied_at: Option<String>,
-    /// "ok", "edited" (file changed since applied), "untracked" (applied without dieselkit),
-    /// or "pending".
-    pub checksum: &'static str,
+    pub checksum: ChecksumState,
     /// Pending but older than the newest applied migration.
     pub out_of_order: bool,
 }
@@ -539,10 +605,12 @@ impl Migrator {
                     applied: is_applied,
                     applied_at: applied_at.flatten(),
                     checksum: match (is_applied, applied.checksums.get(&f.version)) {
-                        (false, _) => "pending",
-                        (true, None) => "untracked",
-                        (true, Some(_)) if engine::was_edited(f, &applied, self.strict) => "edited",
-                        (true, Some(_)) => "ok",
+                        (false, _) => ChecksumState::Pending,
+                        (true, None) => ChecksumState::Untracked,
+                        (true, Some(_)) if engine::was_edited(f, &applied, self.strict) => {
+                            ChecksumState::Edited
+                        }
+                        (true, Some(_)) => ChecksumState::Ok,
                     },
                     out_of_order: late.contains(&f.name),
                 }
@@ -685,12 +753,7 @@ impl Migrator {
 
     /// Names of application tables in the database (excluding the bookkeeping tables).
     pub fn table_names(&mut self) -> Result<Vec<String>> {
-        let query = match self.backend {
-            crate::spec::Backend::Sqlite => "SELECT name AS line FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '\\_\\_diesel%' ESCAPE '\\' ORDER BY name",
-            crate::spec::Backend::Postgres => "SELECT tablename::text AS line FROM pg_tables WHERE schemaname = current_schema() AND tablename NOT LIKE '\\_\\_diesel%' ORDER BY tablename",
-            crate::spec::Backend::Mysql => "SELECT CAST(table_name AS CHAR) AS line FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name NOT LIKE '\\_\\_diesel%' ORDER BY table_name",
-        };
-        with_conn!(&mut self.conn, c => engine::Db::lines(c, query)).map_err(Error::from)
+        with_conn!(&mut self.conn, c => crate::schema::introspect::table_names(c))
     }
 
     /// Row counts of the application tables.

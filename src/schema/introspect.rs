@@ -5,16 +5,7 @@ use super::{Column, ColumnDefault, ForeignKey, Index, Schema, SqlType, Table};
 use crate::error::Result;
 use crate::migrations::engine::Db;
 use crate::spec::{Backend, OnDelete};
-
-const SEP: char = '\u{1f}';
-
-fn sep(backend: Backend) -> &'static str {
-    match backend {
-        Backend::Sqlite => "char(31)",
-        Backend::Postgres => "chr(31)",
-        Backend::Mysql => "CHAR(31)",
-    }
-}
+use diesel::sql_types::{Bool, Nullable, Text};
 
 fn lit(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
@@ -147,125 +138,178 @@ fn on_delete(raw: &str) -> OnDelete {
     }
 }
 
-fn fields(line: &str) -> Vec<String> {
-    line.split(SEP).map(str::to_string).collect()
+// Catalog rows, read by column name. One query per fact per backend; text columns are cast
+// to the backend's text type (PostgreSQL's `name`/`sql_identifier`, MySQL's binary-collated
+// catalog columns), flags are SQL booleans (integers on SQLite and MySQL).
+
+/// A table of the application (not Diesel's or dieselkit's bookkeeping, not a view).
+#[derive(diesel::QueryableByName)]
+pub struct TableRow {
+    #[diesel(sql_type = Text)]
+    name: String,
 }
 
-fn table_names<D: Db>(db: &mut D) -> Result<Vec<String>> {
+#[derive(diesel::QueryableByName)]
+pub struct ColumnRow {
+    #[diesel(sql_type = Text)]
+    name: String,
+    /// The type as the catalog names it, with length or precision (`varchar(50)`).
+    #[diesel(sql_type = Text)]
+    data_type: String,
+    #[diesel(sql_type = Bool)]
+    not_null: bool,
+    /// The default expression as the catalog prints it.
+    #[diesel(sql_type = Nullable<Text>)]
+    default_value: Option<String>,
+    #[diesel(sql_type = Bool)]
+    primary_key: bool,
+}
+
+/// One column of one index (not the primary key's), in the index's column order.
+#[derive(diesel::QueryableByName)]
+pub struct IndexColumnRow {
+    #[diesel(sql_type = Text)]
+    index_name: String,
+    #[diesel(sql_type = Bool)]
+    is_unique: bool,
+    #[diesel(sql_type = Text)]
+    column_name: String,
+}
+
+/// A (single-column) foreign key. SQLite keeps no constraint names.
+#[derive(diesel::QueryableByName)]
+pub struct ForeignKeyRow {
+    #[diesel(sql_type = Nullable<Text>)]
+    name: Option<String>,
+    #[diesel(sql_type = Text)]
+    column_name: String,
+    #[diesel(sql_type = Text)]
+    ref_table: String,
+    #[diesel(sql_type = Text)]
+    ref_column: String,
+    /// `CASCADE`, `SET NULL`, ... (PostgreSQL: its one-letter code).
+    #[diesel(sql_type = Text)]
+    on_delete: String,
+}
+
+/// The application's tables, by name: not Diesel's or dieselkit's bookkeeping tables
+/// (`__diesel_schema_migrations`, `__dieselkit_migrations`), SQLite's own, or views.
+pub fn table_names<D: Db>(db: &mut D) -> Result<Vec<String>>
+where
+    TableRow: diesel::QueryableByName<D::B>,
+{
     let q = match db.backend() {
-        Backend::Sqlite => "SELECT name AS line FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE '\\_\\_diesel%' ESCAPE '\\' ORDER BY name",
-        Backend::Postgres => "SELECT tablename::text AS line FROM pg_tables WHERE schemaname = current_schema() AND tablename NOT LIKE '\\_\\_diesel%' ORDER BY tablename",
-        Backend::Mysql => "SELECT CAST(table_name AS CHAR) AS line FROM information_schema.tables WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE' AND table_name NOT LIKE '\\_\\_diesel%' ORDER BY table_name",
+        Backend::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE '\\_\\_diesel%' ESCAPE '\\' ORDER BY name",
+        Backend::Postgres => "SELECT tablename::text AS name FROM pg_tables WHERE schemaname = current_schema() AND tablename NOT LIKE '\\_\\_diesel%' ORDER BY tablename",
+        Backend::Mysql => "SELECT CAST(table_name AS CHAR) AS name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE' AND table_name NOT LIKE '\\_\\_diesel%' ORDER BY table_name",
     };
-    Ok(db.lines(q)?)
+    Ok(db
+        .load::<TableRow>(q)?
+        .into_iter()
+        .map(|r| r.name)
+        .collect())
 }
 
-fn columns<D: Db>(db: &mut D, table: &str) -> Result<Vec<Column>> {
+fn columns<D: Db>(db: &mut D, table: &str) -> Result<Vec<Column>>
+where
+    ColumnRow: diesel::QueryableByName<D::B>,
+{
     let backend = db.backend();
-    let s = sep(backend);
     let t = lit(table);
     let q = match backend {
-        Backend::Sqlite => format!("SELECT name || {s} || type || {s} || \"notnull\" || {s} || COALESCE(dflt_value, '') || {s} || pk AS line FROM pragma_table_info({t}) ORDER BY cid"),
+        Backend::Sqlite => format!("SELECT name, type AS data_type, \"notnull\" <> 0 AS not_null, dflt_value AS default_value, pk <> 0 AS primary_key FROM pragma_table_info({t}) ORDER BY cid"),
         Backend::Postgres => format!(
-            "SELECT c.column_name || {s} || (CASE WHEN c.data_type = 'character varying' THEN 'varchar(' || c.character_maximum_length || ')' WHEN c.data_type = 'numeric' THEN 'numeric(' || c.numeric_precision || ',' || c.numeric_scale || ')' ELSE c.data_type END) || {s} || (CASE WHEN c.is_nullable = 'NO' THEN '1' ELSE '0' END) || {s} || COALESCE(c.column_default, '') || {s} || (CASE WHEN EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) WHERE i.indrelid = ({t})::regclass AND i.indisprimary AND a.attname = c.column_name) THEN '1' ELSE '0' END) AS line FROM information_schema.columns c WHERE c.table_schema = current_schema() AND c.table_name = {t} ORDER BY c.ordinal_position"
+            "SELECT c.column_name::text AS name, (CASE WHEN c.data_type = 'character varying' THEN 'varchar(' || c.character_maximum_length || ')' WHEN c.data_type = 'numeric' THEN 'numeric(' || c.numeric_precision || ',' || c.numeric_scale || ')' ELSE c.data_type END)::text AS data_type, c.is_nullable = 'NO' AS not_null, c.column_default::text AS default_value, EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) WHERE i.indrelid = ({t})::regclass AND i.indisprimary AND a.attname = c.column_name) AS primary_key FROM information_schema.columns c WHERE c.table_schema = current_schema() AND c.table_name = {t} ORDER BY c.ordinal_position"
         ),
         Backend::Mysql => format!(
-            "SELECT CAST(CONCAT(column_name, {s}, column_type, {s}, IF(is_nullable = 'NO', '1', '0'), {s}, COALESCE(column_default, ''), {s}, IF(column_key = 'PRI', '1', '0')) AS CHAR) AS line FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = {t} ORDER BY ordinal_position"
+            "SELECT CAST(column_name AS CHAR) AS name, CAST(column_type AS CHAR) AS data_type, is_nullable = 'NO' AS not_null, CAST(column_default AS CHAR) AS default_value, column_key = 'PRI' AS primary_key FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = {t} ORDER BY ordinal_position"
         ),
     };
-    let mut out = Vec::new();
-    for line in db.lines(&q)? {
-        let f = fields(&line);
-        if f.len() < 5 {
-            continue;
-        }
-        let sql_type = parse_type(&f[1], backend);
-        let primary_key = f[4] != "0";
-        out.push(Column {
-            name: f[0].clone(),
-            default: if primary_key {
-                None
-            } else {
-                parse_default(&f[3], &sql_type, backend)
-            },
-            sql_type: if primary_key {
-                SqlType::Integer
-            } else {
-                sql_type
-            },
-            nullable: f[2] == "0" && !primary_key,
-            primary_key,
-        });
-    }
-    Ok(out)
-}
-
-fn indexes<D: Db>(db: &mut D, table: &str) -> Result<Vec<Index>> {
-    let backend = db.backend();
-    let s = sep(backend);
-    let t = lit(table);
-    let q = match backend {
-        Backend::Sqlite => format!("SELECT il.name || {s} || il.\"unique\" || {s} || (SELECT group_concat(name, ',') FROM (SELECT name FROM pragma_index_info(il.name) ORDER BY seqno)) AS line FROM pragma_index_list({t}) il WHERE il.origin != 'pk'"),
-        Backend::Postgres => format!(
-            "SELECT i.relname || {s} || (CASE WHEN ix.indisunique THEN '1' ELSE '0' END) || {s} || string_agg(a.attname, ',' ORDER BY k.n) AS line FROM pg_index ix JOIN pg_class i ON i.oid = ix.indexrelid JOIN LATERAL unnest(ix.indkey) WITH ORDINALITY AS k(attnum, n) ON true JOIN pg_attribute a ON a.attrelid = ix.indrelid AND a.attnum = k.attnum WHERE ix.indrelid = ({t})::regclass AND NOT ix.indisprimary GROUP BY i.relname, ix.indisunique"
-        ),
-        Backend::Mysql => format!(
-            "SELECT CAST(CONCAT(index_name, {s}, IF(non_unique = 0, '1', '0'), {s}, GROUP_CONCAT(column_name ORDER BY seq_in_index SEPARATOR ',')) AS CHAR) AS line FROM information_schema.statistics WHERE table_schema = DATABASE() AND table_name = {t} AND index_name != 'PRIMARY' GROUP BY index_name, non_unique"
-        ),
-    };
-    let mut out: Vec<Index> = db
-        .lines(&q)?
-        .iter()
-        .map(|line| fields(line))
-        .filter(|f| f.len() >= 3)
-        .map(|f| {
-            let columns: Vec<String> = f[2].split(',').map(str::to_string).collect();
-            // SQLite's automatic indexes for inline UNIQUE constraints get our conventional name.
-            let name = if f[0].starts_with("sqlite_autoindex") {
-                super::index_name(table, &columns)
-            } else {
-                f[0].clone()
-            };
-            Index {
-                name,
-                columns,
-                unique: f[1] == "1",
+    Ok(db
+        .load::<ColumnRow>(&q)?
+        .into_iter()
+        .map(|r| {
+            let sql_type = parse_type(&r.data_type, backend);
+            Column {
+                default: if r.primary_key {
+                    None
+                } else {
+                    parse_default(r.default_value.as_deref().unwrap_or(""), &sql_type, backend)
+                },
+                sql_type: if r.primary_key {
+                    SqlType::Integer
+                } else {
+                    sql_type
+                },
+                nullable: !r.not_null && !r.primary_key,
+                primary_key: r.primary_key,
+                name: r.name,
             }
         })
-        .collect();
+        .collect())
+}
+
+fn indexes<D: Db>(db: &mut D, table: &str) -> Result<Vec<Index>>
+where
+    IndexColumnRow: diesel::QueryableByName<D::B>,
+{
+    let t = lit(table);
+    let q = match db.backend() {
+        Backend::Sqlite => format!("SELECT il.name AS index_name, il.\"unique\" <> 0 AS is_unique, ii.name AS column_name FROM pragma_index_list({t}) il JOIN pragma_index_info(il.name) ii WHERE il.origin != 'pk' ORDER BY il.name, ii.seqno"),
+        Backend::Postgres => format!(
+            "SELECT i.relname::text AS index_name, ix.indisunique AS is_unique, a.attname::text AS column_name FROM pg_index ix JOIN pg_class i ON i.oid = ix.indexrelid JOIN LATERAL unnest(ix.indkey) WITH ORDINALITY AS k(attnum, n) ON true JOIN pg_attribute a ON a.attrelid = ix.indrelid AND a.attnum = k.attnum WHERE ix.indrelid = ({t})::regclass AND NOT ix.indisprimary ORDER BY i.relname, k.n"
+        ),
+        Backend::Mysql => format!(
+            "SELECT CAST(index_name AS CHAR) AS index_name, non_unique = 0 AS is_unique, CAST(column_name AS CHAR) AS column_name FROM information_schema.statistics WHERE table_schema = DATABASE() AND table_name = {t} AND index_name != 'PRIMARY' ORDER BY index_name, seq_in_index"
+        ),
+    };
+    let mut out: Vec<Index> = Vec::new();
+    for row in db.load::<IndexColumnRow>(&q)? {
+        match out.last_mut() {
+            Some(index) if index.name == row.index_name => index.columns.push(row.column_name),
+            _ => out.push(Index {
+                name: row.index_name,
+                columns: vec![row.column_name],
+                unique: row.is_unique,
+            }),
+        }
+    }
+    for index in &mut out {
+        // SQLite's automatic indexes for inline UNIQUE constraints get our conventional name.
+        if index.name.starts_with("sqlite_autoindex") {
+            index.name = super::index_name(table, &index.columns);
+        }
+    }
     out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
 }
 
-fn foreign_keys<D: Db>(db: &mut D, table: &str) -> Result<Vec<ForeignKey>> {
-    let backend = db.backend();
-    let s = sep(backend);
+fn foreign_keys<D: Db>(db: &mut D, table: &str) -> Result<Vec<ForeignKey>>
+where
+    ForeignKeyRow: diesel::QueryableByName<D::B>,
+{
     let t = lit(table);
-    let q = match backend {
-        Backend::Sqlite => format!("SELECT '' || {s} || \"from\" || {s} || \"table\" || {s} || \"to\" || {s} || on_delete AS line FROM pragma_foreign_key_list({t})"),
+    let q = match db.backend() {
+        Backend::Sqlite => format!("SELECT NULL AS name, \"from\" AS column_name, \"table\" AS ref_table, \"to\" AS ref_column, on_delete FROM pragma_foreign_key_list({t})"),
         Backend::Postgres => format!(
-            "SELECT c.conname || {s} || a.attname || {s} || (c.confrelid::regclass)::text || {s} || af.attname || {s} || c.confdeltype::text AS line FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1] JOIN pg_attribute af ON af.attrelid = c.confrelid AND af.attnum = c.confkey[1] WHERE c.contype = 'f' AND c.conrelid = ({t})::regclass"
+            "SELECT c.conname::text AS name, a.attname::text AS column_name, (c.confrelid::regclass)::text AS ref_table, af.attname::text AS ref_column, c.confdeltype::text AS on_delete FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1] JOIN pg_attribute af ON af.attrelid = c.confrelid AND af.attnum = c.confkey[1] WHERE c.contype = 'f' AND c.conrelid = ({t})::regclass"
         ),
         Backend::Mysql => format!(
-            "SELECT CAST(CONCAT(k.constraint_name, {s}, k.column_name, {s}, k.referenced_table_name, {s}, k.referenced_column_name, {s}, r.delete_rule) AS CHAR) AS line FROM information_schema.key_column_usage k JOIN information_schema.referential_constraints r ON r.constraint_schema = k.constraint_schema AND r.constraint_name = k.constraint_name WHERE k.table_schema = DATABASE() AND k.table_name = {t} AND k.referenced_table_name IS NOT NULL"
+            "SELECT CAST(k.constraint_name AS CHAR) AS name, CAST(k.column_name AS CHAR) AS column_name, CAST(k.referenced_table_name AS CHAR) AS ref_table, CAST(k.referenced_column_name AS CHAR) AS ref_column, CAST(r.delete_rule AS CHAR) AS on_delete FROM information_schema.key_column_usage k JOIN information_schema.referential_constraints r ON r.constraint_schema = k.constraint_schema AND r.constraint_name = k.constraint_name WHERE k.table_schema = DATABASE() AND k.table_name = {t} AND k.referenced_table_name IS NOT NULL"
         ),
     };
     let mut out: Vec<ForeignKey> = db
-        .lines(&q)?
-        .iter()
-        .map(|line| fields(line))
-        .filter(|f| f.len() >= 5)
-        .map(|f| ForeignKey {
-            // SQLite does not keep constraint names; use the convention.
-            name: if f[0].is_empty() {
-                super::foreign_key_name(table, &f[1])
-            } else {
-                f[0].clone()
-            },
-            column: f[1].clone(),
-            ref_table: f[2].clone(),
-            ref_column: f[3].clone(),
-            on_delete: on_delete(&f[4]),
+        .load::<ForeignKeyRow>(&q)?
+        .into_iter()
+        .map(|r| ForeignKey {
+            name: r
+                .name
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(|| super::foreign_key_name(table, &r.column_name)),
+            on_delete: on_delete(&r.on_delete),
+            column: r.column_name,
+            ref_table: r.ref_table,
+            ref_column: r.ref_column,
         })
         .collect();
     out.sort_by(|a, b| a.column.cmp(&b.column));
@@ -273,7 +317,13 @@ fn foreign_keys<D: Db>(db: &mut D, table: &str) -> Result<Vec<ForeignKey>> {
 }
 
 /// The schema of the database behind `db`, tables ordered parents first.
-pub fn introspect<D: Db>(db: &mut D) -> Result<Schema> {
+pub fn introspect<D: Db>(db: &mut D) -> Result<Schema>
+where
+    TableRow: diesel::QueryableByName<D::B>,
+    ColumnRow: diesel::QueryableByName<D::B>,
+    IndexColumnRow: diesel::QueryableByName<D::B>,
+    ForeignKeyRow: diesel::QueryableByName<D::B>,
+{
     let mut tables = Vec::new();
     for name in table_names(db)? {
         if name == crate::migrations::ledger::SIDE_TABLE {

@@ -34,13 +34,16 @@ fn round_trip(kind: ServerKind, backend: Backend, example_file: &str, test: &str
     let dir = tempfile::tempdir().expect("tempdir");
     let count = write_initial_migrations(dir.path(), example_file, backend);
     let url = ["--database-url", db.url.as_str()];
-    // The database does not exist yet: `migrate run` creates it.
+    // The database does not exist yet (asked of the server's catalog, not read from an error
+    // message): `migrate run` creates it.
+    assert!(dieselkit::migrations::database_missing(&db.url));
     dk().args(["migrate", "run"])
         .args(url)
         .current_dir(dir.path())
         .run()
         .success()
         .stderr_has(&format!("applied {count} migration(s)"));
+    assert!(!dieselkit::migrations::database_missing(&db.url));
     let mut m = dieselkit::migrations::Migrator::open(&db.url, dir.path()).expect("open");
     assert_eq!(m.table_names().expect("tables"), tables);
     dk().args(["migrate", "redo", "--all"])

@@ -750,11 +750,15 @@ fn widening_a_parent_on_start_keeps_its_children(
         .filter_map(|e| e.ok().map(|e| e.path()))
         .find(|p| p.to_string_lossy().ends_with("_widen_author_names"))
         .expect("the new migration");
+    // Every generated migration has a metadata.toml (its lineage); only SQLite's rebuilds the
+    // table, in a migration with its own transaction.
+    let metadata = std::fs::read_to_string(dir.join("metadata.toml")).expect("metadata.toml");
     assert_eq!(
-        dir.join("metadata.toml").exists(),
+        metadata.contains("run_in_transaction = false"),
         backend == Backend::Sqlite,
-        "only SQLite rebuilds the table, in a migration with its own transaction"
+        "only SQLite rebuilds the table, in a migration with its own transaction: {metadata}"
     );
+    assert!(metadata.contains("changes = [\"authors"), "{metadata}");
     cargo(project, &["build"], &[]);
     if backend == Backend::Postgres {
         // Behind a long-running transaction that holds a lock on `authors`, the server gives
