@@ -584,47 +584,190 @@ pub fn migration_sql(ops: &[Op], backend: Backend) -> MigrationSql {
 }
 
 pub fn up_and_down(ops: &[Op], backend: Backend) -> (String, String) {
-    let mut up = String::new();
-    for op in ops {
-        if op.is_destructive() {
-            up.push_str(&format!(
-                "-- dieselkit: DESTRUCTIVE: {}; the data it removes cannot be restored by down.sql\n",
-                op.describe()
-            ));
-        }
-        for statement in statements(op, backend) {
-            up.push_str(&statement);
-            up.push_str(if statement.starts_with("--") {
-                "\n"
-            } else {
-                ";\n"
+    let up: Vec<(Option<String>, Op)> = ops
+        .iter()
+        .map(|op| {
+            let note = op.is_destructive().then(|| {
+                format!(
+                    "-- dieselkit: DESTRUCTIVE: {}; the data it removes cannot be restored by down.sql",
+                    op.describe()
+                )
             });
+            (note, op.clone())
+        })
+        .collect();
+    let down: Vec<(Option<String>, Op)> = ops
+        .iter()
+        .rev()
+        .map(|op| {
+            let inverse = op.inverse();
+            let note = if op.is_destructive() {
+                Some(format!(
+                    "-- dieselkit: restores the structure undone by `{}`, not the data it removed",
+                    op.describe()
+                ))
+            } else if inverse.is_destructive() {
+                Some(format!(
+                    "-- dieselkit: DESTRUCTIVE: {}; data added since up.sql ran is lost",
+                    inverse.describe()
+                ))
+            } else {
+                None
+            };
+            (note, inverse)
+        })
+        .collect();
+    (script(&up, backend), script(&down, backend))
+}
+
+/// The SQL of `ops` in order, each after its note. On SQLite, a run of operations on one
+/// table of which two or more would each rebuild it gets one rebuild (see [`sqlite_merged`]).
+fn script(ops: &[(Option<String>, Op)], backend: Backend) -> String {
+    let mut out = String::new();
+    let mut push = |statement: &str| {
+        out.push_str(statement);
+        out.push_str(if statement.starts_with("--") {
+            "\n"
+        } else {
+            ";\n"
+        });
+    };
+    let mut i = 0;
+    while i < ops.len() {
+        let table = ops[i].1.table();
+        let run = ops[i..]
+            .iter()
+            .take_while(|(_, op)| op.table() == table)
+            .count();
+        let run = &ops[i..i + run];
+        let rebuilding = run
+            .iter()
+            .filter(|(_, op)| rebuilds_in_place(op, backend))
+            .count();
+        if backend == Backend::Sqlite && rebuilding >= 2 {
+            for note in run.iter().filter_map(|(note, _)| note.as_deref()) {
+                push(note);
+            }
+            let run_ops: Vec<&Op> = run.iter().map(|(_, op)| op).collect();
+            for statement in sqlite_merged(&run_ops) {
+                push(&statement);
+            }
+        } else {
+            for (note, op) in run {
+                if let Some(note) = note {
+                    push(note);
+                }
+                for statement in statements(op, backend) {
+                    push(&statement);
+                }
+            }
+        }
+        i += run.len();
+    }
+    out
+}
+
+/// Does `op`'s own SQL rebuild its table on `backend`?
+fn rebuilds_in_place(op: &Op, backend: Backend) -> bool {
+    statements(op, backend).iter().any(|s| rebuilds_a_table(s))
+}
+
+/// The table as it is after `op`, when the operation says (a column rename does not).
+fn state_after(op: &Op) -> Option<Table> {
+    match op {
+        Op::AddColumn { after, .. }
+        | Op::AlterColumn { after, .. }
+        | Op::AddForeignKey { after, .. }
+        | Op::DropForeignKey { after, .. } => Some(after.clone()),
+        Op::DropColumn { before, .. }
+        | Op::CreateIndex { on: before, .. }
+        | Op::DropIndex { on: before, .. } => {
+            let applied = crate::diff::apply(
+                &crate::schema::Schema {
+                    tables: vec![before.clone()],
+                },
+                std::slice::from_ref(op),
+            );
+            applied.tables.into_iter().next()
+        }
+        _ => None,
+    }
+}
+
+/// SQLite: the operations of `run` (all on one table, two or more of which would rebuild
+/// it) with one rebuild instead of one each, so a big table is copied once per migration.
+/// First what changes the table in place, in order (columns added, renamed or dropped, index
+/// drops, backfills); then one copy into the table's final shape, which brings every type,
+/// nullability, default and foreign-key change at once and recreates its indexes.
+fn sqlite_merged(run: &[&Op]) -> Vec<String> {
+    let mut out = Vec::new();
+    for op in run {
+        match op {
+            Op::AddColumn {
+                table,
+                column,
+                backfill,
+                after,
+            } if !column.nullable && column.default.is_none() => {
+                // Added nullable, filled, made NOT NULL by the rebuild.
+                let relax = |c: &mut Column| {
+                    if c.name == column.name {
+                        c.nullable = true;
+                    }
+                };
+                let mut relaxed = column.clone();
+                relax(&mut relaxed);
+                let mut relaxed_after = after.clone();
+                relaxed_after.columns.iter_mut().for_each(relax);
+                out.extend(statements(
+                    &Op::AddColumn {
+                        table: table.clone(),
+                        column: relaxed,
+                        backfill: None,
+                        after: relaxed_after,
+                    },
+                    Backend::Sqlite,
+                ));
+                out.push(match backfill {
+                    Some(expr) => backfill_update(table, &column.name, expr),
+                    None => format!("-- dieselkit: no backfill given for {table}.{}; rows must get a value before NOT NULL", column.name),
+                });
+            }
+            Op::AlterColumn {
+                table,
+                from,
+                to,
+                backfill,
+                ..
+            } => {
+                if let (Some(expr), true) = (backfill, from.nullable && !to.nullable) {
+                    out.push(backfill_update(table, &to.name, expr));
+                }
+            }
+            Op::DropColumn { column, before, .. }
+                if before
+                    .foreign_keys
+                    .iter()
+                    .any(|fk| fk.column == column.name) => {}
+            // The rebuild brings foreign keys and creates the indexes.
+            Op::AddForeignKey { .. } | Op::DropForeignKey { .. } | Op::CreateIndex { .. } => {}
+            other => out.extend(statements(other, Backend::Sqlite)),
         }
     }
-    let mut down = String::new();
-    for op in ops.iter().rev() {
-        let inverse = op.inverse();
-        if op.is_destructive() {
-            down.push_str(&format!(
-                "-- dieselkit: restores the structure undone by `{}`, not the data it removed\n",
-                op.describe()
-            ));
-        } else if inverse.is_destructive() {
-            down.push_str(&format!(
-                "-- dieselkit: DESTRUCTIVE: {}; data added since up.sql ran is lost\n",
-                inverse.describe()
-            ));
-        }
-        for statement in statements(&inverse, backend) {
-            down.push_str(&statement);
-            down.push_str(if statement.starts_with("--") {
-                "\n"
-            } else {
-                ";\n"
-            });
-        }
+    // The final shape: the last operation that says, then the rest applied to it.
+    let Some(last) = run.iter().rposition(|op| state_after(op).is_some()) else {
+        return out;
+    };
+    let mut schema = crate::schema::Schema {
+        tables: state_after(run[last]).into_iter().collect(),
+    };
+    let rest: Vec<Op> = run[last + 1..].iter().map(|op| (*op).clone()).collect();
+    schema = crate::diff::apply(&schema, &rest);
+    if let Some(shape) = schema.tables.first() {
+        // Every column of the final shape is in the table by now, under its final name.
+        out.extend(sqlite_rebuild(shape, shape, None));
     }
-    (up, down)
+    out
 }
 
 /// PostgreSQL projects start with Diesel's setup migration: the functions behind
@@ -660,3 +803,119 @@ pub const POSTGRES_SETUP_DOWN: &str = "\
 DROP FUNCTION IF EXISTS diesel_manage_updated_at(_tbl regclass);
 DROP FUNCTION IF EXISTS diesel_set_updated_at();
 ";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diff::{diff, diff_with, Hints};
+    use crate::schema::Schema;
+    use diesel::connection::SimpleConnection;
+    use diesel::{Connection, RunQueryDsl};
+
+    fn schema(books: &str) -> Schema {
+        let toml = format!(
+            r#"
+            [project]
+            name = "shop"
+            backend = "sqlite"
+            [[resources]]
+            name = "author"
+            fields = ["name:string(50)"]
+            [[resources]]
+            name = "book"
+            fields = [{books}, "author:references"]
+            [[resources]]
+            name = "review"
+            fields = ["body:text", "book:references"]
+            "#
+        );
+        let file: crate::spec::ProjectFile = toml::from_str(&toml).expect("toml");
+        crate::schema::from_model(&crate::spec::Model::from_file(&file).expect("model"))
+    }
+
+    fn scalar(conn: &mut diesel::SqliteConnection, sql: &str) -> String {
+        let rows: Vec<crate::migrations::engine::Line> =
+            diesel::sql_query(sql).load(conn).expect(sql);
+        rows.into_iter()
+            .map(|r| r.line)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Four changes to `books` in one migration (a wider title, `pages` made NOT NULL with a
+    /// backfill, a new NOT NULL `isbn` with a backfill, a new indexed column): each would
+    /// rebuild the table; the migration rebuilds it once each way, on a real SQLite database
+    /// with authors, books and reviews, and keeps every row and value.
+    #[test]
+    fn sqlite_rebuilds_a_table_once_per_migration_and_keeps_every_row() {
+        let before = schema(r#""title:string(100)", "pages:int?""#);
+        let after = schema(
+            r#""title:string(200)", "pages:int", "isbn:string(13)", "shelf:string(10)?:index""#,
+        );
+        let hints = Hints {
+            backfills: vec![
+                (("books".into(), "pages".into()), "0".into()),
+                (("books".into(), "isbn".into()), "'unknown'".into()),
+            ],
+            ..Hints::default()
+        };
+        let ops = diff_with(&before, &after, &hints).expect("diff");
+        let rebuilding = ops
+            .iter()
+            .filter(|op| rebuilds_in_place(op, Backend::Sqlite))
+            .count();
+        assert!(rebuilding >= 3, "{ops:#?}");
+        let sql = migration_sql(&ops, Backend::Sqlite);
+        let rebuilds = |s: &str| s.matches(&format!("{REBUILD_SUFFIX} RENAME TO ")).count();
+        assert_eq!(rebuilds(&sql.up), 1, "{}", sql.up);
+        assert_eq!(rebuilds(&sql.down), 1, "{}", sql.down);
+
+        let mut conn = diesel::SqliteConnection::establish(":memory:").expect("sqlite");
+        conn.batch_execute("PRAGMA foreign_keys = ON")
+            .expect("pragma");
+        let (create, _) = up_and_down(
+            &diff(&Schema::default(), &before).expect("diff"),
+            Backend::Sqlite,
+        );
+        conn.batch_execute(&create).expect("create");
+        conn.batch_execute(
+            "INSERT INTO authors (name) VALUES ('Ann'), ('Bob');
+             INSERT INTO books (title, pages, author_id) VALUES ('One', 10, 1), ('Two', NULL, 1), ('Three', 30, 2);
+             INSERT INTO reviews (body, book_id) VALUES ('a', 1), ('b', 2), ('c', 3), ('d', 3);",
+        )
+        .expect("rows");
+        let counts = |conn: &mut diesel::SqliteConnection| {
+            scalar(
+                conn,
+                "SELECT (SELECT count(*) FROM authors) || '/' || (SELECT count(*) FROM books) || '/' || (SELECT count(*) FROM reviews) || '/' || (SELECT count(*) FROM reviews r JOIN books b ON b.id = r.book_id JOIN authors a ON a.id = b.author_id) AS line",
+            )
+        };
+        assert_eq!(counts(&mut conn), "2/3/4/4");
+        conn.batch_execute(&sql.up).expect("up");
+        assert_eq!(counts(&mut conn), "2/3/4/4");
+        assert_eq!(
+            scalar(
+                &mut conn,
+                "SELECT group_concat(title || ':' || pages || ':' || isbn, ' ') AS line FROM (SELECT * FROM books ORDER BY id)"
+            ),
+            "One:10:unknown Two:0:unknown Three:30:unknown"
+        );
+        assert_eq!(
+            scalar(&mut conn, "SELECT name AS line FROM sqlite_master WHERE type = 'index' AND tbl_name = 'books' AND name LIKE '%shelf%'"),
+            "index_books_on_shelf"
+        );
+        assert_eq!(
+            scalar(
+                &mut conn,
+                "SELECT count(*) AS line FROM pragma_foreign_key_check"
+            ),
+            "0"
+        );
+        conn.batch_execute(&sql.down).expect("down");
+        assert_eq!(counts(&mut conn), "2/3/4/4");
+        assert_eq!(
+            scalar(&mut conn, "SELECT group_concat(title || ':' || coalesce(pages, 'null'), ' ') AS line FROM (SELECT * FROM books ORDER BY id)"),
+            "One:10 Two:0 Three:30"
+        );
+    }
+}

@@ -155,6 +155,17 @@ fn steps(backend: &str) -> Vec<(String, &'static [&'static str])> {
             ),
             &[],
         ),
+        // several changes to the middle table in one migration (on SQLite, one rebuild
+        // instead of one per change): a wider title and a NOT NULL column with a backfill
+        (
+            model(
+                backend,
+                "\"name:string(80)\", \"country:string(2)\"",
+                "\"title:string(150)\", \"pages:bigint\", \"isbn:string(13)\"",
+                "\"body:string(500)\"",
+            ),
+            &["--backfill", "book.isbn='none'"],
+        ),
     ]
 }
 
@@ -182,6 +193,17 @@ fn parent_changes_keep_every_row(kind: Option<ServerKind>, backend: &str, test: 
                 metadata.contains("run_in_transaction = false"),
                 "step {i}: a SQLite rebuild runs in its own transaction: {metadata}"
             );
+            // Each step changes one table: up.sql copies it once, however many changes it
+            // has, and down.sql at most once (dropping an added column needs no copy).
+            for (file, copies) in [("up.sql", 1..=1), ("down.sql", 0..=1)] {
+                let sql =
+                    std::fs::read_to_string(newest_migration(project).join(file)).expect("sql");
+                let n = sql.matches("__dieselkit_new RENAME TO").count();
+                assert!(
+                    copies.contains(&n),
+                    "step {i}: {file} copies the table {n} times:\n{sql}"
+                );
+            }
         }
         run(&["migrate", "run"]).success();
         assert_eq!(
@@ -200,7 +222,9 @@ fn parent_changes_keep_every_row(kind: Option<ServerKind>, backend: &str, test: 
         url,
         &format!("UPDATE authors SET name = '{long}' WHERE id = 2"),
     );
-    run(&["migrate", "revert", "-n", "3"]).success();
+    // Every step but the first (the widening).
+    let later = (steps.len() - 1).to_string();
+    run(&["migrate", "revert", "-n", &later]).success();
     let narrowing = run(&["migrate", "revert"]);
     assert_eq!(
         narrowing.code(),
