@@ -918,4 +918,59 @@ mod tests {
             "One:10 Two:0 Three:30"
         );
     }
+
+    /// A rename and a type change of the same column and a type change of another, in one
+    /// migration: renamed in place, then one copy, values kept both ways.
+    #[test]
+    fn sqlite_renames_in_place_before_the_one_rebuild() {
+        let before = schema(r#""title:string(100)", "pages:int?""#);
+        let after = schema(r#""name:string(200)", "pages:bigint?""#);
+        let hints = Hints {
+            renamed_columns: vec![("books".into(), "title".into(), "name".into())],
+            ..Hints::default()
+        };
+        let ops = diff_with(&before, &after, &hints).expect("diff");
+        assert!(matches!(ops[0], Op::RenameColumn { .. }), "{ops:#?}");
+        let sql = migration_sql(&ops, Backend::Sqlite);
+        let rebuilds = |s: &str| s.matches(&format!("{REBUILD_SUFFIX} RENAME TO ")).count();
+        assert_eq!(
+            (rebuilds(&sql.up), rebuilds(&sql.down)),
+            (1, 1),
+            "{}",
+            sql.up
+        );
+
+        let mut conn = diesel::SqliteConnection::establish(":memory:").expect("sqlite");
+        conn.batch_execute("PRAGMA foreign_keys = ON")
+            .expect("pragma");
+        let (create, _) = up_and_down(
+            &diff(&Schema::default(), &before).expect("diff"),
+            Backend::Sqlite,
+        );
+        conn.batch_execute(&create).expect("create");
+        conn.batch_execute(
+            "INSERT INTO authors (name) VALUES ('Ann');
+             INSERT INTO books (title, pages, author_id) VALUES ('One', 10, 1), ('Two', NULL, 1);
+             INSERT INTO reviews (body, book_id) VALUES ('a', 1), ('b', 2);",
+        )
+        .expect("rows");
+        conn.batch_execute(&sql.up).expect("up");
+        let books = |conn: &mut diesel::SqliteConnection, column: &str| {
+            scalar(
+                conn,
+                &format!("SELECT group_concat({column} || ':' || coalesce(pages, 'null'), ' ') AS line FROM (SELECT * FROM books ORDER BY id)"),
+            )
+        };
+        assert_eq!(books(&mut conn, "name"), "One:10 Two:null");
+        assert_eq!(
+            scalar(&mut conn, "SELECT count(*) AS line FROM reviews"),
+            "2"
+        );
+        conn.batch_execute(&sql.down).expect("down");
+        assert_eq!(books(&mut conn, "title"), "One:10 Two:null");
+        assert_eq!(
+            scalar(&mut conn, "SELECT count(*) AS line FROM reviews"),
+            "2"
+        );
+    }
 }
