@@ -1156,11 +1156,25 @@ fn every_operation_round_trips_on_mysql() {
 /// `dieselkit update` brings a team's new template into the user's files: three-way, with
 /// the version dieselkit last wrote as the ancestor. A file the user extended gets the
 /// template's change and keeps theirs; a file where both changed the same line gets conflict
-/// markers there (exit 3, named); `--check` sees both first and writes nothing.
-#[test]
-fn update_merges_template_changes_into_the_users_files() {
+/// markers there (exit 3, named); `--check` sees both first and writes nothing. Afterwards
+/// the project still migrates a real database and `check` is clean.
+fn update_merges_template_changes_into_the_users_files(
+    kind: Option<crate::support::ServerKind>,
+    backend: &str,
+    test: &str,
+) {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let project = from_example(tmp.path(), "bookstore.toml", "bookstore");
+    let Some((_db, url)) =
+        crate::support::TestDb::or_sqlite(kind, test, &tmp.path().join("update.db"))
+    else {
+        return;
+    };
+    dk().args(["new-project", "--backend", backend, "--from"])
+        .args([example("bookstore.toml")])
+        .current_dir(tmp.path())
+        .run()
+        .success();
+    let project = tmp.path().join("bookstore");
     // The team's template set lives outside the project; `update --templates` takes it.
     let house_dir = tmp.path().join("house");
     let templates = house_dir.join("src/routes");
@@ -1253,4 +1267,34 @@ fn update_merges_template_changes_into_the_users_files() {
         .current_dir(&project)
         .run()
         .success();
+    for args in [&["migrate", "run"][..], &["check"]] {
+        dk().args(args)
+            .args(["--database-url", &url])
+            .current_dir(&project)
+            .run()
+            .success();
+    }
+}
+
+#[test]
+fn update_merges_template_changes_into_the_users_files_on_sqlite() {
+    update_merges_template_changes_into_the_users_files(None, "sqlite", "update_sqlite");
+}
+
+#[test]
+fn update_merges_template_changes_into_the_users_files_on_postgres() {
+    update_merges_template_changes_into_the_users_files(
+        Some(crate::support::ServerKind::Postgres),
+        "postgres",
+        "update_pg",
+    );
+}
+
+#[test]
+fn update_merges_template_changes_into_the_users_files_on_mysql() {
+    update_merges_template_changes_into_the_users_files(
+        Some(crate::support::ServerKind::Mysql),
+        "mysql",
+        "update_my",
+    );
 }
