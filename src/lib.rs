@@ -7,6 +7,7 @@
 pub mod adopt;
 pub mod cli;
 pub mod commands;
+pub mod dialect;
 pub mod diff;
 pub mod error;
 pub mod evolve;

@@ -191,21 +191,14 @@ impl Scratch {
             .map(|d| d.subsec_nanos())
             .unwrap_or_default();
         let name = format!("dk_scratch_{}_{nanos}", std::process::id());
-        let maintenance = if backend == crate::spec::Backend::Postgres {
-            "postgres"
-        } else {
-            "information_schema"
-        };
-        let (admin, _) = replace_database(like, maintenance)
+        let dialect = crate::dialect::of(backend);
+        let (admin, _) = dialect
+            .maintenance_database()
+            .and_then(|maintenance| replace_database(like, maintenance))
             .ok_or_else(|| Error::usage(format!("`{}` names no database", redact(like))))?;
         let (url, _) =
             replace_database(like, &name).ok_or_else(|| Error::Internal("scratch url".into()))?;
-        let drop = match backend {
-            crate::spec::Backend::Postgres => {
-                format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-            }
-            _ => format!("DROP DATABASE IF EXISTS {name}"),
-        };
+        let drop = dialect.drop_database(&name);
         admin_execute(&admin, &format!("CREATE DATABASE {name}"))?;
         Ok(Scratch {
             url,
@@ -223,6 +216,29 @@ impl Drop for Scratch {
     fn drop(&mut self) {
         if let Some((admin, sql)) = &self.drop_sql {
             let _ = admin_execute(admin, sql);
+        }
+    }
+}
+
+/// The rows (`line`) of one query on a server's maintenance database.
+fn admin_lines(admin_url: &str, sql: &str) -> Result<Vec<String>> {
+    match backend_of(admin_url) {
+        #[cfg(feature = "postgres")]
+        crate::spec::Backend::Postgres => {
+            let mut c = diesel::PgConnection::establish(admin_url)
+                .map_err(|e| connect_error(admin_url, e))?;
+            Ok(engine::Db::lines(&mut c, sql)?)
+        }
+        #[cfg(feature = "mysql")]
+        crate::spec::Backend::Mysql => {
+            let url = admin_url.replacen("mariadb://", "mysql://", 1);
+            let mut c = diesel::MysqlConnection::establish(&url)
+                .map_err(|e| connect_error(admin_url, e))?;
+            Ok(engine::Db::lines(&mut c, sql)?)
+        }
+        other => {
+            let _ = sql;
+            Err(not_built_for(other, admin_url))
         }
     }
 }
@@ -289,38 +305,14 @@ fn connect_postgres(url: &str, create: bool) -> Result<diesel::PgConnection> {
 /// the server's catalog, not read from the message. False when it cannot tell (SQLite, no
 /// access to the server's maintenance database).
 pub fn database_missing(url: &str) -> bool {
-    match backend_of(url) {
-        #[cfg(feature = "postgres")]
-        crate::spec::Backend::Postgres => {
-            let Some((server, name)) = server_and_database(url, "postgres") else {
-                return false;
-            };
-            let Ok(mut admin) = diesel::PgConnection::establish(&server) else {
-                return false;
-            };
-            let query = format!(
-                "SELECT datname::text AS line FROM pg_database WHERE datname = '{}'",
-                name.replace('\'', "''")
-            );
-            engine::Db::lines(&mut admin, &query).is_ok_and(|rows| rows.is_empty())
-        }
-        #[cfg(feature = "mysql")]
-        crate::spec::Backend::Mysql => {
-            let url = url.replacen("mariadb://", "mysql://", 1);
-            let Some((server, name)) = server_and_database(&url, "information_schema") else {
-                return false;
-            };
-            let Ok(mut admin) = diesel::MysqlConnection::establish(&server) else {
-                return false;
-            };
-            let query = format!(
-                "SELECT CAST(schema_name AS CHAR) AS line FROM information_schema.schemata WHERE schema_name = '{}'",
-                name.replace('\\', "\\\\").replace('\'', "''")
-            );
-            engine::Db::lines(&mut admin, &query).is_ok_and(|rows| rows.is_empty())
-        }
-        _ => false,
-    }
+    let dialect = crate::dialect::of(backend_of(url));
+    let Some((server, name)) = dialect
+        .maintenance_database()
+        .and_then(|maintenance| server_and_database(url, maintenance))
+    else {
+        return false;
+    };
+    admin_lines(&server, &dialect.database_exists_query(&name)).is_ok_and(|rows| rows.is_empty())
 }
 
 #[cfg(feature = "postgres")]
@@ -330,24 +322,31 @@ fn connect_postgres_inner(url: &str, create: bool) -> Result<diesel::PgConnectio
         Ok(c) => return Ok(c),
         Err(e) => e,
     };
-    if !(create && database_missing(url)) {
-        return Err(connect_error(url, failed));
-    }
-    let Some((server, name)) = server_and_database(url, "postgres") else {
+    let Some((server, name)) = server_and_database(url, "postgres").filter(|_| create) else {
         return Err(connect_error(url, failed));
     };
-    let mut admin = PgConnection::establish(&server).map_err(|e| connect_error(&server, e))?;
-    let created = diesel::sql_query(format!("CREATE DATABASE \"{}\"", name.replace('"', "\"\"")))
-        .execute(&mut admin);
-    // Another process may have created it at the same moment: fine.
-    if let Err(e) = created {
-        if database_missing(url) {
-            return Err(connect_error(
-                url,
-                format!("cannot create database `{name}`: {e}"),
-            ));
+    if database_missing(url) {
+        let mut admin = PgConnection::establish(&server).map_err(|e| connect_error(&server, e))?;
+        let created =
+            diesel::sql_query(format!("CREATE DATABASE \"{}\"", name.replace('"', "\"\"")))
+                .execute(&mut admin);
+        // Another process may be creating it at the same moment (PostgreSQL then refuses
+        // this copy of template1 until that one is done): fine once it is there.
+        if let Err(e) = created {
+            let appeared = (0..20).any(|_| {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                !database_missing(url)
+            });
+            if !appeared {
+                return Err(connect_error(
+                    url,
+                    format!("cannot create database `{name}`: {e}"),
+                ));
+            }
         }
     }
+    // Created now, by another process meanwhile, or there all along (then the first
+    // failure was something else, and this one says what).
     PgConnection::establish(url).map_err(|e| connect_error(url, e))
 }
 
@@ -359,19 +358,22 @@ fn connect_mysql(url: &str, create: bool) -> Result<diesel::MysqlConnection> {
         Ok(c) => return Ok(c),
         Err(e) => e,
     };
-    if !(create && database_missing(&url)) {
-        return Err(connect_error(&url, failed));
-    }
-    let Some((server, name)) = server_and_database(&url, "information_schema") else {
+    let Some((server, name)) = server_and_database(&url, "information_schema").filter(|_| create)
+    else {
         return Err(connect_error(&url, failed));
     };
-    let mut admin = MysqlConnection::establish(&server).map_err(|e| connect_error(&server, e))?;
-    diesel::sql_query(format!(
-        "CREATE DATABASE IF NOT EXISTS `{}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci",
-        name.replace('`', "``")
-    ))
-    .execute(&mut admin)
-    .map_err(|e| connect_error(&url, format!("cannot create database `{name}`: {e}")))?;
+    if database_missing(&url) {
+        let mut admin =
+            MysqlConnection::establish(&server).map_err(|e| connect_error(&server, e))?;
+        diesel::sql_query(format!(
+            "CREATE DATABASE IF NOT EXISTS `{}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci",
+            name.replace('`', "``")
+        ))
+        .execute(&mut admin)
+        .map_err(|e| connect_error(&url, format!("cannot create database `{name}`: {e}")))?;
+    }
+    // Created now, by another process meanwhile, or there all along (then the first
+    // failure was something else, and this one says what).
     MysqlConnection::establish(&url).map_err(|e| connect_error(&url, e))
 }
 
@@ -758,10 +760,7 @@ impl Migrator {
 
     /// Row counts of the application tables.
     pub fn row_counts(&mut self) -> Result<std::collections::BTreeMap<String, u64>> {
-        let cast = match self.backend {
-            crate::spec::Backend::Mysql => "CHAR",
-            _ => "TEXT",
-        };
+        let cast = crate::dialect::of(self.backend).text_cast();
         let mut counts = std::collections::BTreeMap::new();
         for table in self.table_names()? {
             let query = format!("SELECT CAST(COUNT(*) AS {cast}) AS line FROM {table}");

@@ -7,10 +7,6 @@ use crate::migrations::engine::Db;
 use crate::spec::{Backend, OnDelete};
 use diesel::sql_types::{Bool, Nullable, Text};
 
-fn lit(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
-}
-
 /// Parse an SQL type name as the catalog reports it.
 pub fn parse_type(raw: &str, backend: Backend) -> SqlType {
     let t = raw.trim().to_ascii_lowercase();
@@ -198,11 +194,7 @@ pub fn table_names<D: Db>(db: &mut D) -> Result<Vec<String>>
 where
     TableRow: diesel::QueryableByName<D::B>,
 {
-    let q = match db.backend() {
-        Backend::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE '\\_\\_diesel%' ESCAPE '\\' ORDER BY name",
-        Backend::Postgres => "SELECT tablename::text AS name FROM pg_tables WHERE schemaname = current_schema() AND tablename NOT LIKE '\\_\\_diesel%' ORDER BY tablename",
-        Backend::Mysql => "SELECT CAST(table_name AS CHAR) AS name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE' AND table_name NOT LIKE '\\_\\_diesel%' ORDER BY table_name",
-    };
+    let q = crate::dialect::of(db.backend()).tables_query();
     Ok(db
         .load::<TableRow>(q)?
         .into_iter()
@@ -215,16 +207,8 @@ where
     ColumnRow: diesel::QueryableByName<D::B>,
 {
     let backend = db.backend();
-    let t = lit(table);
-    let q = match backend {
-        Backend::Sqlite => format!("SELECT name, type AS data_type, \"notnull\" <> 0 AS not_null, dflt_value AS default_value, pk <> 0 AS primary_key FROM pragma_table_info({t}) ORDER BY cid"),
-        Backend::Postgres => format!(
-            "SELECT c.column_name::text AS name, (CASE WHEN c.data_type = 'character varying' THEN 'varchar(' || c.character_maximum_length || ')' WHEN c.data_type = 'numeric' THEN 'numeric(' || c.numeric_precision || ',' || c.numeric_scale || ')' ELSE c.data_type END)::text AS data_type, c.is_nullable = 'NO' AS not_null, c.column_default::text AS default_value, EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) WHERE i.indrelid = ({t})::regclass AND i.indisprimary AND a.attname = c.column_name) AS primary_key FROM information_schema.columns c WHERE c.table_schema = current_schema() AND c.table_name = {t} ORDER BY c.ordinal_position"
-        ),
-        Backend::Mysql => format!(
-            "SELECT CAST(column_name AS CHAR) AS name, CAST(column_type AS CHAR) AS data_type, is_nullable = 'NO' AS not_null, CAST(column_default AS CHAR) AS default_value, column_key = 'PRI' AS primary_key FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = {t} ORDER BY ordinal_position"
-        ),
-    };
+    let dialect = crate::dialect::of(backend);
+    let q = dialect.columns_query(&dialect.quote(table));
     Ok(db
         .load::<ColumnRow>(&q)?
         .into_iter()
@@ -253,16 +237,8 @@ fn indexes<D: Db>(db: &mut D, table: &str) -> Result<Vec<Index>>
 where
     IndexColumnRow: diesel::QueryableByName<D::B>,
 {
-    let t = lit(table);
-    let q = match db.backend() {
-        Backend::Sqlite => format!("SELECT il.name AS index_name, il.\"unique\" <> 0 AS is_unique, ii.name AS column_name FROM pragma_index_list({t}) il JOIN pragma_index_info(il.name) ii WHERE il.origin != 'pk' ORDER BY il.name, ii.seqno"),
-        Backend::Postgres => format!(
-            "SELECT i.relname::text AS index_name, ix.indisunique AS is_unique, a.attname::text AS column_name FROM pg_index ix JOIN pg_class i ON i.oid = ix.indexrelid JOIN LATERAL unnest(ix.indkey) WITH ORDINALITY AS k(attnum, n) ON true JOIN pg_attribute a ON a.attrelid = ix.indrelid AND a.attnum = k.attnum WHERE ix.indrelid = ({t})::regclass AND NOT ix.indisprimary ORDER BY i.relname, k.n"
-        ),
-        Backend::Mysql => format!(
-            "SELECT CAST(index_name AS CHAR) AS index_name, non_unique = 0 AS is_unique, CAST(column_name AS CHAR) AS column_name FROM information_schema.statistics WHERE table_schema = DATABASE() AND table_name = {t} AND index_name != 'PRIMARY' ORDER BY index_name, seq_in_index"
-        ),
-    };
+    let dialect = crate::dialect::of(db.backend());
+    let q = dialect.index_columns_query(&dialect.quote(table));
     let mut out: Vec<Index> = Vec::new();
     for row in db.load::<IndexColumnRow>(&q)? {
         match out.last_mut() {
@@ -288,16 +264,8 @@ fn foreign_keys<D: Db>(db: &mut D, table: &str) -> Result<Vec<ForeignKey>>
 where
     ForeignKeyRow: diesel::QueryableByName<D::B>,
 {
-    let t = lit(table);
-    let q = match db.backend() {
-        Backend::Sqlite => format!("SELECT NULL AS name, \"from\" AS column_name, \"table\" AS ref_table, \"to\" AS ref_column, on_delete FROM pragma_foreign_key_list({t})"),
-        Backend::Postgres => format!(
-            "SELECT c.conname::text AS name, a.attname::text AS column_name, (c.confrelid::regclass)::text AS ref_table, af.attname::text AS ref_column, c.confdeltype::text AS on_delete FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1] JOIN pg_attribute af ON af.attrelid = c.confrelid AND af.attnum = c.confkey[1] WHERE c.contype = 'f' AND c.conrelid = ({t})::regclass"
-        ),
-        Backend::Mysql => format!(
-            "SELECT CAST(k.constraint_name AS CHAR) AS name, CAST(k.column_name AS CHAR) AS column_name, CAST(k.referenced_table_name AS CHAR) AS ref_table, CAST(k.referenced_column_name AS CHAR) AS ref_column, CAST(r.delete_rule AS CHAR) AS on_delete FROM information_schema.key_column_usage k JOIN information_schema.referential_constraints r ON r.constraint_schema = k.constraint_schema AND r.constraint_name = k.constraint_name WHERE k.table_schema = DATABASE() AND k.table_name = {t} AND k.referenced_table_name IS NOT NULL"
-        ),
-    };
+    let dialect = crate::dialect::of(db.backend());
+    let q = dialect.foreign_keys_query(&dialect.quote(table));
     let mut out: Vec<ForeignKey> = db
         .load::<ForeignKeyRow>(&q)?
         .into_iter()

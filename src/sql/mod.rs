@@ -9,13 +9,7 @@ use crate::spec::Backend;
 /// Quote a string literal for SQL (standard doubling of single quotes; MySQL also treats
 /// backslash as an escape, so it is doubled there).
 pub fn quote_literal(text: &str, backend: Backend) -> String {
-    let text = text.replace('\'', "''");
-    let text = if backend == Backend::Mysql {
-        text.replace('\\', "\\\\")
-    } else {
-        text
-    };
-    format!("'{text}'")
+    crate::dialect::of(backend).quote(text)
 }
 
 /// The longest key prefix, in characters, InnoDB indexes for utf8mb4 (3072 bytes / 4).

@@ -1,0 +1,138 @@
+//! What differs between the database engines dieselkit speaks to, one file per engine
+//! (`sqlite.rs`, `postgres.rs`, `mysql.rs`): how their catalogs are read, how dieselkit's
+//! bookkeeping is written and locked, how literals are quoted. The rest of the code asks
+//! [`of`]`(backend)` instead of matching on the backend.
+//!
+//! Adding an engine that speaks one of these protocols but differs (CockroachDB or
+//! YugabyteDB for PostgreSQL, TiDB for MySQL) means a new implementation here, usually
+//! delegating to the one it resembles; see `DESIGN notes` in the README.
+//!
+//! Not here yet: SQL rendering of schema changes (`sql/`), type mapping
+//! (`schema/introspect.rs`'s `parse_type`), connections (`migrations/mod.rs`).
+
+mod mysql;
+mod postgres;
+mod sqlite;
+
+use crate::spec::Backend;
+
+/// One database engine. Catalog queries return rows with the column names the typed rows
+/// of `schema::introspect` read; `table` and `column` arguments are SQL literals, quoted
+/// with [`Dialect::quote`].
+pub trait Dialect: Sync {
+    fn backend(&self) -> Backend;
+
+    /// `text` as an SQL string literal.
+    fn quote(&self, text: &str) -> String {
+        format!("'{}'", text.replace('\'', "''"))
+    }
+
+    /// The type to `CAST(... AS _)` to for text (`TEXT`; MySQL: `CHAR`).
+    fn text_cast(&self) -> &'static str {
+        "TEXT"
+    }
+
+    // --- catalog ------------------------------------------------------------------------
+
+    /// The application's tables, column `name`: not Diesel's or dieselkit's bookkeeping
+    /// tables, not the engine's own, not views.
+    fn tables_query(&self) -> &'static str;
+
+    /// One row `line` when table `table` exists.
+    fn table_exists_query(&self, table: &str) -> String;
+
+    /// The columns of `table` in order: `name`, `data_type` (with length or precision),
+    /// `not_null`, `default_value`, `primary_key`.
+    fn columns_query(&self, table: &str) -> String;
+
+    /// One row `line` when `table` has `column`.
+    fn column_exists_query(&self, table: &str, column: &str) -> String;
+
+    /// One row per column of each index of `table` (not the primary key's), by index and
+    /// position: `index_name`, `is_unique`, `column_name`.
+    fn index_columns_query(&self, table: &str) -> String;
+
+    /// The foreign keys of `table`: `name` (NULL when the engine keeps none),
+    /// `column_name`, `ref_table`, `ref_column`, `on_delete`.
+    fn foreign_keys_query(&self, table: &str) -> String;
+
+    /// Queries describing the whole schema, one normalized text line (`line`) per column,
+    /// index, constraint, trigger and view, for comparing schemas before and after.
+    fn schema_dump_queries(&self) -> &'static [&'static str];
+
+    /// The database to connect to on the same server to create, drop or look for another
+    /// one. None for file databases.
+    fn maintenance_database(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// One row `line` when database `name` exists on the server.
+    fn database_exists_query(&self, name: &str) -> String {
+        let _ = name;
+        String::new()
+    }
+
+    /// Drop database `name` (an identifier dieselkit made), even while connected.
+    fn drop_database(&self, name: &str) -> String {
+        format!("DROP DATABASE IF EXISTS {name}")
+    }
+
+    // --- dieselkit's bookkeeping ---------------------------------------------------------
+
+    /// The column type of the side table's `applied_at`.
+    fn timestamp_type(&self) -> &'static str {
+        "TIMESTAMP"
+    }
+
+    /// Take the migration lock without waiting: one row `line`, `yes` or `no`. None when
+    /// the engine has no session locks (SQLite: each step runs in an exclusive
+    /// transaction instead).
+    fn try_lock_query(&self) -> Option<String> {
+        None
+    }
+
+    /// Release the migration lock.
+    fn unlock_statement(&self) -> Option<String> {
+        None
+    }
+
+    /// Release the migration lock, answering `yes` (row `line`) when it was held.
+    fn checked_unlock_query(&self) -> Option<String> {
+        None
+    }
+
+    /// How `--sql` shows taking the lock.
+    fn lock_preview(&self) -> String;
+}
+
+/// The dialect of `backend`.
+pub fn of(backend: Backend) -> &'static dyn Dialect {
+    match backend {
+        Backend::Sqlite => &sqlite::Sqlite,
+        Backend::Postgres => &postgres::Postgres,
+        Backend::Mysql => &mysql::Mysql,
+    }
+}
+
+/// The key of PostgreSQL's migration lock (session-scoped, held by a second connection).
+pub const PG_LOCK_KEY: i64 = 0x6469_6573_656c_6b69; // "dieselki"
+
+/// Taken (transaction-scoped) by each PostgreSQL migration's own transaction, on the
+/// connection that migrates. The lock above lives on a second connection, which dies at
+/// once with a killed process, while the migrating backend may still be running its
+/// statement; this one keeps the next run waiting until that transaction is gone too.
+pub const PG_MIGRATION_KEY: i64 = PG_LOCK_KEY + 1;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_backend_has_its_dialect() {
+        for backend in [Backend::Sqlite, Backend::Postgres, Backend::Mysql] {
+            assert_eq!(of(backend).backend(), backend);
+        }
+        assert_eq!(of(Backend::Mysql).quote(r"a\'b"), r"'a\\''b'");
+        assert_eq!(of(Backend::Postgres).quote(r"a\'b"), r"'a\''b'");
+    }
+}
