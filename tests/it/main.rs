@@ -8,6 +8,7 @@ mod cli;
 mod docs;
 mod e2e;
 mod evolve;
+mod golden;
 mod migrate;
 mod pooler;
 mod resilience;

@@ -1,0 +1,3 @@
+ALTER TABLE books ADD COLUMN isbn VARCHAR(13);
+UPDATE books SET isbn = 'unknown' WHERE isbn IS NULL;
+ALTER TABLE books ALTER COLUMN isbn SET NOT NULL;

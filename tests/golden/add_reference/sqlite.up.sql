@@ -1,0 +1,14 @@
+-- dieselkit: SQLite rebuilds a table here (new table, copy the rows, drop the old one).
+-- Foreign keys are off around this transaction so that dropping the old table neither
+-- deletes nor blocks the rows that reference it; before COMMIT every reference is checked
+-- and a dangling one fails the migration, which is then rolled back. PRAGMA foreign_keys
+-- has no effect inside a transaction, hence run_in_transaction = false in metadata.toml.
+PRAGMA foreign_keys = OFF;
+BEGIN IMMEDIATE;
+ALTER TABLE books ADD COLUMN author_id INTEGER REFERENCES authors (id) ON DELETE RESTRICT;
+CREATE INDEX index_books_on_author_id ON books (author_id);
+CREATE TEMP TABLE dieselkit_foreign_key_check (violations INTEGER NOT NULL CONSTRAINT every_reference_must_match_a_row CHECK (violations = 0));
+INSERT INTO dieselkit_foreign_key_check SELECT count(*) FROM pragma_foreign_key_check;
+DROP TABLE dieselkit_foreign_key_check;
+COMMIT;
+PRAGMA foreign_keys = ON;

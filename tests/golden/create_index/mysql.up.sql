@@ -1,0 +1,1 @@
+CREATE INDEX index_books_on_title ON books (title);

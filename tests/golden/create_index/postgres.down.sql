@@ -1,0 +1,1 @@
+DROP INDEX index_books_on_title;

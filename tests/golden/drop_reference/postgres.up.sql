@@ -1,0 +1,4 @@
+ALTER TABLE books DROP CONSTRAINT fk_books_author_id;
+DROP INDEX index_books_on_author_id;
+-- dieselkit: DESTRUCTIVE: drop column books.author_id; the data it removes cannot be restored by down.sql
+ALTER TABLE books DROP COLUMN author_id;

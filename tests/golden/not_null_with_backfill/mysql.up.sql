@@ -1,0 +1,2 @@
+UPDATE books SET pages = 0 WHERE pages IS NULL;
+ALTER TABLE books MODIFY COLUMN pages INTEGER NOT NULL;
