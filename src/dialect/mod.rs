@@ -14,6 +14,9 @@ mod mysql;
 mod postgres;
 mod sqlite;
 
+pub use mysql::MAX_INDEX_CHARS as MYSQL_MAX_INDEX_CHARS;
+
+use crate::schema::{Column, SqlType};
 use crate::spec::Backend;
 
 /// One database engine. Catalog queries return rows with the column names the typed rows
@@ -103,6 +106,119 @@ pub trait Dialect: Sync {
 
     /// How `--sql` shows taking the lock.
     fn lock_preview(&self) -> String;
+
+    // --- SQL of schema changes (used by `sql/`) ------------------------------------------
+
+    /// The SQL type of a column of type `ty`.
+    fn type_sql(&self, ty: &SqlType) -> String;
+
+    /// The auto-numbered primary key column `name`.
+    fn primary_key_sql(&self, name: &str) -> String;
+
+    /// A boolean literal.
+    fn bool_literal(&self, value: bool) -> &'static str {
+        if value {
+            "TRUE"
+        } else {
+            "FALSE"
+        }
+    }
+
+    /// The default `literal` (a quoted string) for a column of type `ty`.
+    fn text_default(&self, literal: String, ty: &SqlType) -> String {
+        let _ = ty;
+        literal
+    }
+
+    /// The default `CURRENT_DATE` or `CURRENT_TIME`.
+    fn current_date_or_time_default(&self, expr: &'static str) -> String {
+        expr.into()
+    }
+
+    /// What follows a column's definition (MySQL keeps `updated_at` current itself).
+    fn column_suffix(&self, column: &Column) -> &'static str {
+        let _ = column;
+        ""
+    }
+
+    /// Column `name` of type `ty` in an index (MySQL indexes a prefix of long values).
+    fn index_column(&self, name: &str, ty: Option<&SqlType>) -> String {
+        let _ = ty;
+        name.into()
+    }
+
+    /// Whether `CREATE TABLE` declares its indexes inline (MySQL: so that its foreign keys
+    /// use them instead of creating their own).
+    fn inline_indexes(&self) -> bool {
+        false
+    }
+
+    /// What follows `CREATE TABLE (...)`.
+    fn table_options(&self) -> &'static str {
+        ""
+    }
+
+    /// Statements after creating table `table` that has `updated_at`.
+    fn manage_updated_at(&self, table: &str) -> Option<String> {
+        let _ = table;
+        None
+    }
+
+    fn drop_index(&self, table: &str, index: &str) -> String {
+        let _ = table;
+        format!("DROP INDEX {index}")
+    }
+
+    fn drop_foreign_key(&self, table: &str, name: &str) -> String {
+        format!("ALTER TABLE {table} DROP CONSTRAINT {name}")
+    }
+
+    fn rename_table(&self, from: &str, to: &str) -> String {
+        format!("ALTER TABLE {from} RENAME TO {to}")
+    }
+
+    /// Rename index `old` of `table` to `new`; None when the engine cannot (then it is
+    /// dropped and created again).
+    fn rename_index(&self, table: &str, old: &str, new: &str) -> Option<String>;
+
+    /// Rename foreign key `old` of `table`: `Some(None)` when the engine keeps no names,
+    /// `None` when it cannot (then it is dropped and added again).
+    fn rename_foreign_key(&self, table: &str, old: &str, new: &str) -> Option<Option<String>>;
+
+    /// Whether a column's type, nullability or default, or a foreign key, can be changed in
+    /// place; SQLite cannot and rebuilds the table.
+    fn alters_in_place(&self) -> bool {
+        true
+    }
+
+    /// Statements making `from` into `to` (same name) in place.
+    fn alter_column(&self, table: &str, from: &Column, to: &Column) -> Vec<String>;
+
+    /// Make column `column` (added nullable, then filled) NOT NULL in place.
+    fn set_not_null(&self, table: &str, column: &Column) -> String;
+}
+
+/// The SQL types every engine names alike.
+fn common_type_sql(ty: &SqlType) -> String {
+    match ty {
+        SqlType::Integer => "INTEGER".into(),
+        SqlType::BigInt => "BIGINT".into(),
+        SqlType::SmallInt => "SMALLINT".into(),
+        SqlType::Bool => "BOOLEAN".into(),
+        SqlType::Varchar { max_length } => format!("VARCHAR({max_length})"),
+        SqlType::Text => "TEXT".into(),
+        SqlType::Date => "DATE".into(),
+        SqlType::Time => "TIME".into(),
+        SqlType::Timestamp => "TIMESTAMP".into(),
+        // Standard names, for a dialect that does not name these itself.
+        SqlType::Float => "FLOAT".into(),
+        SqlType::Double => "DOUBLE PRECISION".into(),
+        SqlType::Decimal { precision, scale } => format!("DECIMAL({precision}, {scale})"),
+        SqlType::Timestamptz => "TIMESTAMP WITH TIME ZONE".into(),
+        SqlType::Uuid => "CHAR(36)".into(),
+        SqlType::Json => "TEXT".into(),
+        SqlType::Binary => "BLOB".into(),
+    }
 }
 
 /// The dialect of `backend`.

@@ -2,9 +2,13 @@
 //! binary-collated), named locks (`GET_LOCK`) for migrations, DDL that commits by itself.
 
 use super::Dialect;
+use crate::schema::{Column, SqlType};
 use crate::spec::Backend;
 
 pub struct Mysql;
+
+/// The longest key prefix, in characters, InnoDB indexes for utf8mb4 (3072 bytes / 4).
+pub const MAX_INDEX_CHARS: u32 = 768;
 
 /// The named lock migrations take, per database.
 const LOCK_NAME: &str = "CONCAT('dieselkit_migrate:', DATABASE())";
@@ -95,5 +99,101 @@ impl Dialect for Mysql {
 
     fn lock_preview(&self) -> String {
         format!("SELECT GET_LOCK({LOCK_NAME}, 60)")
+    }
+
+    fn type_sql(&self, ty: &SqlType) -> String {
+        match ty {
+            SqlType::Float => "FLOAT".into(),
+            SqlType::Double => "DOUBLE".into(),
+            SqlType::Decimal { precision, scale } => format!("DECIMAL({precision}, {scale})"),
+            SqlType::Timestamp => "DATETIME".into(),
+            // No time zone type; values are UTC by convention.
+            SqlType::Timestamptz => "DATETIME".into(),
+            SqlType::Uuid => "CHAR(36)".into(),
+            // MariaDB's JSON is an alias of LONGTEXT; TEXT behaves the same on both servers.
+            SqlType::Json => "TEXT".into(),
+            SqlType::Binary => "BLOB".into(),
+            other => super::common_type_sql(other),
+        }
+    }
+
+    fn primary_key_sql(&self, name: &str) -> String {
+        format!("{name} INTEGER NOT NULL AUTO_INCREMENT PRIMARY KEY")
+    }
+
+    /// MySQL only accepts literals for TEXT/BLOB columns as expressions.
+    fn text_default(&self, literal: String, ty: &SqlType) -> String {
+        if matches!(ty, SqlType::Text | SqlType::Json) {
+            format!("({literal})")
+        } else {
+            literal
+        }
+    }
+
+    fn current_date_or_time_default(&self, expr: &'static str) -> String {
+        format!("({expr})")
+    }
+
+    /// MySQL keeps `updated_at` current by itself (PostgreSQL uses diesel's trigger, SQLite
+    /// relies on the application: the generated handlers set it).
+    fn column_suffix(&self, column: &Column) -> &'static str {
+        if column.name == "updated_at" && column.sql_type == SqlType::Timestamp {
+            " ON UPDATE CURRENT_TIMESTAMP"
+        } else {
+            ""
+        }
+    }
+
+    fn index_column(&self, name: &str, ty: Option<&SqlType>) -> String {
+        match ty {
+            Some(SqlType::Varchar { max_length }) if *max_length > MAX_INDEX_CHARS => {
+                format!("{name}({MAX_INDEX_CHARS})")
+            }
+            Some(SqlType::Text | SqlType::Json | SqlType::Binary) => format!("{name}(255)"),
+            _ => name.into(),
+        }
+    }
+
+    fn inline_indexes(&self) -> bool {
+        true
+    }
+
+    fn table_options(&self) -> &'static str {
+        " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci"
+    }
+
+    fn drop_index(&self, table: &str, index: &str) -> String {
+        format!("DROP INDEX {index} ON {table}")
+    }
+
+    fn drop_foreign_key(&self, table: &str, name: &str) -> String {
+        format!("ALTER TABLE {table} DROP FOREIGN KEY {name}")
+    }
+
+    fn rename_table(&self, from: &str, to: &str) -> String {
+        format!("RENAME TABLE {from} TO {to}")
+    }
+
+    fn rename_index(&self, table: &str, old: &str, new: &str) -> Option<String> {
+        Some(format!("ALTER TABLE {table} RENAME INDEX {old} TO {new}"))
+    }
+
+    /// MySQL cannot rename a foreign key.
+    fn rename_foreign_key(&self, _table: &str, _old: &str, _new: &str) -> Option<Option<String>> {
+        None
+    }
+
+    fn alter_column(&self, table: &str, _from: &Column, to: &Column) -> Vec<String> {
+        vec![format!(
+            "ALTER TABLE {table} MODIFY COLUMN {}",
+            crate::sql::column_sql(to, self)
+        )]
+    }
+
+    fn set_not_null(&self, table: &str, column: &Column) -> String {
+        format!(
+            "ALTER TABLE {table} MODIFY COLUMN {}",
+            crate::sql::column_sql(column, self)
+        )
     }
 }

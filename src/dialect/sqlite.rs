@@ -2,6 +2,7 @@
 //! No session locks: each migration step runs in an exclusive transaction.
 
 use super::Dialect;
+use crate::schema::{Column, SqlType};
 use crate::spec::Backend;
 
 pub struct Sqlite;
@@ -46,5 +47,54 @@ impl Dialect for Sqlite {
 
     fn lock_preview(&self) -> String {
         "-- each migration runs in BEGIN EXCLUSIVE ... COMMIT (SQLite's lock)".into()
+    }
+
+    /// Names chosen so that `diesel print-schema` infers the diesel types in
+    /// `schema::rust`.
+    fn type_sql(&self, ty: &SqlType) -> String {
+        match ty {
+            SqlType::Float => "FLOAT".into(),
+            SqlType::Double => "DOUBLE".into(),
+            SqlType::Decimal { precision, scale } => format!("DECIMAL({precision}, {scale})"),
+            // No time zone type; values are UTC by convention. `DATETIME` keeps the column
+            // distinguishable from `datetime` fields.
+            SqlType::Timestamptz => "DATETIME".into(),
+            SqlType::Uuid => "CHAR(36)".into(),
+            SqlType::Json => "TEXT".into(),
+            SqlType::Binary => "BLOB".into(),
+            other => super::common_type_sql(other),
+        }
+    }
+
+    fn primary_key_sql(&self, name: &str) -> String {
+        format!("{name} INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL")
+    }
+
+    fn bool_literal(&self, value: bool) -> &'static str {
+        if value {
+            "1"
+        } else {
+            "0"
+        }
+    }
+
+    fn rename_index(&self, _table: &str, _old: &str, _new: &str) -> Option<String> {
+        None
+    }
+
+    fn rename_foreign_key(&self, _table: &str, _old: &str, _new: &str) -> Option<Option<String>> {
+        Some(None)
+    }
+
+    fn alters_in_place(&self) -> bool {
+        false
+    }
+
+    fn alter_column(&self, _table: &str, _from: &Column, _to: &Column) -> Vec<String> {
+        unreachable!("SQLite rebuilds the table to alter a column")
+    }
+
+    fn set_not_null(&self, _table: &str, _column: &Column) -> String {
+        unreachable!("SQLite rebuilds the table to make a column NOT NULL")
     }
 }
