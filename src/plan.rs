@@ -36,9 +36,10 @@ impl NewMigration {
                 dir.join("metadata.toml"),
                 format!("{metadata}{}", lineage.unwrap_or_default()),
             )),
+            // Diesel reads a metadata.toml without `run_in_transaction` as false: say it.
             (None, Some(lineage)) => files.push(file(
                 dir.join("metadata.toml"),
-                lineage.trim_start().to_string(),
+                format!("run_in_transaction = true\n{lineage}"),
             )),
             (None, None) => {}
         }

@@ -195,7 +195,9 @@ fn read(path: &Path) -> Result<String> {
 
 #[derive(serde::Deserialize)]
 struct Metadata {
-    #[serde(default = "yes")]
+    /// As Diesel reads it: a migration without metadata.toml runs in a transaction, but one
+    /// whose metadata.toml does not say `run_in_transaction` does not.
+    #[serde(default)]
     run_in_transaction: bool,
     #[serde(default)]
     squash: SquashMetadata,
@@ -210,10 +212,6 @@ struct SquashMetadata {
     replaces: Vec<String>,
     #[serde(default)]
     checksums: Vec<String>,
-}
-
-fn yes() -> bool {
-    true
 }
 
 /// Every migration under `dir`, sorted by version.
@@ -361,6 +359,32 @@ mod tests {
         let all = load(dir.path()).expect("load");
         assert!(!all[0].run_in_transaction);
         assert_eq!(all[0].down, None);
+    }
+
+    /// Diesel runs a migration whose metadata.toml lacks `run_in_transaction` outside a
+    /// transaction (its field defaults to false), one without metadata.toml inside; dieselkit
+    /// reads both the same way.
+    #[test]
+    fn run_in_transaction_is_read_as_diesel_reads_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for (name, metadata) in [
+            ("2024-01-01-000000_none", None),
+            (
+                "2024-01-02-000000_silent",
+                Some("[dieselkit]\nparent = \"\"\n"),
+            ),
+            ("2024-01-03-000000_yes", Some("run_in_transaction = true\n")),
+        ] {
+            let d = dir.path().join(name);
+            fs_err::create_dir_all(&d).expect("mkdir");
+            fs_err::write(d.join("up.sql"), "SELECT 1;").expect("write");
+            if let Some(m) = metadata {
+                fs_err::write(d.join("metadata.toml"), m).expect("write");
+            }
+        }
+        let all = load(dir.path()).expect("load");
+        let read: Vec<bool> = all.iter().map(|m| m.run_in_transaction).collect();
+        assert_eq!(read, [true, false, true]);
     }
 
     #[test]

@@ -770,15 +770,30 @@ fn widening_a_parent_on_start_keeps_its_children(
             .batch_execute("BEGIN; SELECT count(*) FROM authors")
             .expect("hold a lock");
         let started = Instant::now();
-        let blocked = Command::new(generated_target_dir().join("debug").join(bin))
+        let mut child = Command::new(generated_target_dir().join("debug").join(bin))
             .current_dir(project)
             .env("DATABASE_URL", db_url)
             .env_remove("MIGRATION_DATABASE_URL")
             .env("MIGRATE_ON_START", "true")
             .env("HOST", "127.0.0.1")
             .env("PORT", port.to_string())
-            .output()
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
             .expect("run the server");
+        // A server that waits for the lock forever fails the test instead of hanging it.
+        while child.try_wait().expect("wait").is_none() {
+            if started.elapsed() > Duration::from_secs(60) {
+                let _ = child.kill();
+                let out = child.wait_with_output().expect("output");
+                panic!(
+                    "the server still waited for the lock after 60 s:\n{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let blocked = child.wait_with_output().expect("output");
         let stderr = String::from_utf8_lossy(&blocked.stderr);
         assert!(!blocked.status.success(), "{stderr}");
         assert!(stderr.contains("lock timeout"), "{stderr}");
