@@ -289,7 +289,11 @@ pub fn apply(schema: &Schema, ops: &[Op]) -> Schema {
             }
             Op::CreateIndex { index, on } => {
                 if let Some(i) = find(&mut s, &on.name) {
-                    s.tables[i].indexes.push(index.clone());
+                    // `on` may already hold it (an inverted DropIndex carries the table as
+                    // it was with the index): never twice.
+                    let indexes = &mut s.tables[i].indexes;
+                    indexes.retain(|x| x.name != index.name);
+                    indexes.push(index.clone());
                 }
             }
             Op::DropIndex { index, on } => {
@@ -466,6 +470,9 @@ pub fn diff_with(
             continue;
         };
         let mut work = old.clone();
+        // Columns renamed here, new name → old name: an index dieselkit named after the old
+        // names is still dieselkit's, not one written by hand.
+        let mut old_names: Vec<(String, String)> = Vec::new();
         for (t, from, to) in &hints.renamed_columns {
             if *t == table.name
                 && work.column(from).is_some()
@@ -478,6 +485,7 @@ pub fn diff_with(
                     to: to.clone(),
                 });
                 rename_in_table(&mut work, from, to);
+                old_names.push((to.clone(), from.clone()));
             }
         }
         // Foreign keys that change or go away first: MySQL cannot drop an index a foreign
@@ -495,7 +503,18 @@ pub fn diff_with(
             }
         }
         for index in work.indexes.clone() {
-            let hand_named = index.name != crate::schema::index_name(&table.name, &index.columns);
+            let before_renames: Vec<String> = index
+                .columns
+                .iter()
+                .map(|c| {
+                    old_names
+                        .iter()
+                        .find(|(new, _)| new == c)
+                        .map_or_else(|| c.clone(), |(_, old)| old.clone())
+                })
+                .collect();
+            let hand_named = index.name != crate::schema::index_name(&table.name, &index.columns)
+                && index.name != crate::schema::index_name(&table.name, &before_renames);
             if hints.keep_hand_named_indexes && hand_named {
                 continue;
             }

@@ -1018,6 +1018,9 @@ fn every_operation_round_trips(
         (model_with(team, &player("\"nick:string(30):unique\", \"score:bigint?\", \"rank:smallint:default=2\", \"team:references?:on_delete=cascade\", \"former_team:references(team)?\"")), &[], "FOREIGN KEY (former_team_id)"),
         // rename both tables; their indexes and foreign keys follow
         (model_with(squad, &athlete("\"nick:string(30):unique\", \"score:bigint?\", \"rank:smallint:default=2\", \"team:references(squad)?:on_delete=cascade\", \"former_team:references(squad)?\"")), &[], "TO squads"),
+        // rename an indexed column and back: its index follows (no stale second index)
+        (model_with(squad, &athlete("\"handle:string(30):unique:renamed_from=nick\", \"score:bigint?\", \"rank:smallint:default=2\", \"team:references(squad)?:on_delete=cascade\", \"former_team:references(squad)?\"")), &[], "RENAME COLUMN nick TO handle"),
+        (model_with(squad, &athlete("\"nick:string(30):unique:renamed_from=handle\", \"score:bigint?\", \"rank:smallint:default=2\", \"team:references(squad)?:on_delete=cascade\", \"former_team:references(squad)?\"")), &[], "RENAME COLUMN handle TO nick"),
         // drop a plain column and a reference column
         (model_with(squad, &athlete("\"nick:string(30):unique\", \"rank:smallint:default=2\", \"team:references(squad)?:on_delete=cascade\"")), &["--allow-drop"], "DROP COLUMN former_team_id"),
     ];
@@ -1037,6 +1040,25 @@ fn every_operation_round_trips(
         run(&["migrate", "run"]).success();
         if i == 1 {
             exec_on(kind, &url, "UPDATE players SET team_id = (SELECT MIN(id) FROM teams), former_team_id = (SELECT MIN(id) FROM teams)");
+        }
+        if expect.starts_with("RENAME COLUMN") {
+            let schema = dieselkit::migrations::Migrator::open(&url, &project)
+                .expect("open")
+                .introspect()
+                .expect("introspect");
+            let athletes = schema.table("athletes").expect("athletes");
+            let names: Vec<&str> = athletes.indexes.iter().map(|i| i.name.as_str()).collect();
+            let column = expect.rsplit(' ').next().expect("column");
+            assert_eq!(
+                athletes
+                    .indexes
+                    .iter()
+                    .filter(|i| i.columns == [column])
+                    .map(|i| i.name.as_str())
+                    .collect::<Vec<_>>(),
+                [format!("index_athletes_on_{column}")],
+                "{backend} step {i}: one index on `{column}`, named after it: {names:?}"
+            );
         }
         let check = run(&["check"]);
         assert_eq!(

@@ -1,5 +1,6 @@
 ALTER TABLE reviews DROP FOREIGN KEY fk_reviews_volume_id;
 DROP INDEX index_reviews_on_volume_id ON reviews;
+CREATE INDEX index_reviews_on_book_id ON reviews (volume_id);
 ALTER TABLE reviews ADD CONSTRAINT fk_reviews_book_id FOREIGN KEY (volume_id) REFERENCES volumes (id) ON DELETE RESTRICT;
 ALTER TABLE reviews RENAME COLUMN volume_id TO book_id;
 RENAME TABLE volumes TO books;

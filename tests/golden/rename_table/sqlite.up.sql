@@ -9,6 +9,7 @@ ALTER TABLE books RENAME TO volumes;
 DROP INDEX index_books_on_author_id;
 CREATE INDEX index_volumes_on_author_id ON volumes (author_id);
 ALTER TABLE reviews RENAME COLUMN book_id TO volume_id;
+DROP INDEX index_reviews_on_book_id;
 CREATE TABLE reviews__dieselkit_new (
     id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
     body TEXT NOT NULL,
@@ -20,7 +21,6 @@ CREATE TABLE reviews__dieselkit_new (
 INSERT INTO reviews__dieselkit_new (id, body, volume_id, created_at, updated_at) SELECT id, body, volume_id, created_at, updated_at FROM reviews;
 DROP TABLE reviews;
 ALTER TABLE reviews__dieselkit_new RENAME TO reviews;
-CREATE INDEX index_reviews_on_book_id ON reviews (volume_id);
 CREATE INDEX index_reviews_on_volume_id ON reviews (volume_id);
 CREATE TEMP TABLE dieselkit_foreign_key_check (violations INTEGER NOT NULL CONSTRAINT every_reference_must_match_a_row CHECK (violations = 0));
 INSERT INTO dieselkit_foreign_key_check SELECT count(*) FROM pragma_foreign_key_check;

@@ -1,0 +1,8 @@
+DROP INDEX index_players_on_nick;
+ALTER TABLE players ADD COLUMN team_id INTEGER;
+CREATE INDEX index_players_on_team_id ON players (team_id);
+ALTER TABLE players ADD CONSTRAINT fk_players_team_id FOREIGN KEY (team_id) REFERENCES teams (id) ON DELETE SET NULL;
+ALTER TABLE players ADD COLUMN former_team_id INTEGER;
+ALTER TABLE players ALTER COLUMN score DROP DEFAULT;
+ALTER TABLE players ALTER COLUMN score DROP NOT NULL;
+CREATE UNIQUE INDEX index_players_on_nick ON players (nick);
