@@ -129,6 +129,14 @@ fn string_filter(
     }
 }
 
+/// Where a backend's part of a template lives: `_backend/<backend>/<path>`, a template that
+/// `{% extends %}` the shared one and fills its blocks for that backend.
+const BACKEND_DIR: &str = "_backend/";
+
+fn backend_variant(template: &str, backend: &str) -> String {
+    format!("{BACKEND_DIR}{backend}/{template}")
+}
+
 fn build_tera(templates: &[&TemplateFile]) -> Result<tera::Tera> {
     let mut tera = tera::Tera::default();
     // This is code, not HTML.
@@ -178,9 +186,20 @@ fn balanced_groups(templates: Vec<&TemplateFile>, n: usize) -> Vec<Vec<&Template
         .collect()
 }
 
-/// Parse and render one group of templates.
-fn render_group(group: &[&TemplateFile], ctx: &context::Context) -> Result<Vec<PlannedFile>> {
-    let tera = build_tera(group)?;
+/// Parse and render one group of templates. A template with a part for the project's
+/// backend in `variants` is rendered through it (the part extends the shared template).
+fn render_group(
+    group: &[&TemplateFile],
+    variants: &BTreeMap<&str, &TemplateFile>,
+    ctx: &context::Context,
+) -> Result<Vec<PlannedFile>> {
+    let mut sources = group.to_vec();
+    sources.extend(
+        group
+            .iter()
+            .filter_map(|t| variants.get(t.path.as_str()).copied()),
+    );
+    let tera = build_tera(&sources)?;
     // One context for every render: per-resource templates get `resource` inserted (and
     // replaced) rather than a clone of the whole context each time, which would make
     // rendering quadratic in the number of resources.
@@ -202,8 +221,9 @@ fn render_group(group: &[&TemplateFile], ctx: &context::Context) -> Result<Vec<P
                         context.remove("resource");
                     }
                 }
-                tera.render(&t.path, &context)
-                    .map_err(|e| tera_error(&t.path, e))?
+                let name = variants.get(t.path.as_str()).map_or(&t.path, |v| &v.path);
+                tera.render(name, &context)
+                    .map_err(|e| tera_error(name, e))?
                     .into_bytes()
             } else {
                 t.bytes.clone()
@@ -225,14 +245,22 @@ pub fn render_templates(model: &Model, overrides: Option<&Path>) -> Result<Vec<P
     let ctx = context::build(model);
     let wanted: Vec<&TemplateFile> = templates
         .values()
-        .filter(|t| included(&t.path, model))
+        .filter(|t| !t.path.starts_with(BACKEND_DIR) && included(&t.path, model))
+        .collect();
+    let variants: BTreeMap<&str, &TemplateFile> = wanted
+        .iter()
+        .copied()
+        .filter_map(|t| {
+            let variant = templates.get(&backend_variant(&t.path, ctx.project.backend))?;
+            Some((t.path.as_str(), variant))
+        })
         .collect();
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
     let groups = balanced_groups(wanted, threads);
     let results: Vec<Result<Vec<PlannedFile>>> = std::thread::scope(|scope| {
         let handles: Vec<_> = groups
             .iter()
-            .map(|g| scope.spawn(|| render_group(g, &ctx)))
+            .map(|g| scope.spawn(|| render_group(g, &variants, &ctx)))
             .collect();
         handles
             .into_iter()
@@ -281,5 +309,92 @@ mod tests {
             "src/models/author.rs"
         );
         assert_eq!(output_path("static/docs.css", None), "static/docs.css");
+    }
+
+    /// Backend differences live in `_backend/<backend>/`: no shared template tests the
+    /// backend, and every backend part extends a shared template that has its slots.
+    #[test]
+    fn shared_templates_do_not_branch_on_the_backend() {
+        let templates = template_set(None).expect("embedded templates");
+        for t in templates.values() {
+            let text = String::from_utf8_lossy(&t.bytes);
+            match t.path.strip_prefix(BACKEND_DIR) {
+                None => assert!(
+                    !text.contains("project.backend =") && !text.contains("project.backend !="),
+                    "{} branches on the backend; move the difference to {BACKEND_DIR}",
+                    t.path
+                ),
+                Some(rest) => {
+                    let (backend, shared) = rest.split_once('/').expect("a backend directory");
+                    assert!(
+                        ["sqlite", "postgres", "mysql"].contains(&backend),
+                        "{}",
+                        t.path
+                    );
+                    let base = templates.get(shared).expect("the shared template exists");
+                    let base = String::from_utf8_lossy(&base.bytes);
+                    assert!(text.starts_with(&format!("{{% extends \"{shared}\" %}}")));
+                    for block in text.split("{% block ").skip(1) {
+                        let name = block.split_whitespace().next().expect("a block name");
+                        assert!(
+                            base.contains(&format!(" block {name} %}}")),
+                            "{} fills `{name}`, which {shared} has no slot for",
+                            t.path
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    fn model(backend: &str) -> Model {
+        let text = include_str!("../../examples/bookstore.toml")
+            .replace("backend = \"sqlite\"", &format!("backend = \"{backend}\""));
+        Model::from_file(&toml::from_str(&text).expect("toml")).expect("model")
+    }
+
+    fn file<'a>(files: &'a [PlannedFile], path: &str) -> &'a str {
+        let f = files
+            .iter()
+            .find(|f| f.path == Path::new(path))
+            .expect(path);
+        std::str::from_utf8(&f.contents).expect("utf-8")
+    }
+
+    #[test]
+    fn each_backend_renders_its_own_parts() {
+        for (backend, connection) in [
+            ("sqlite", "SqliteConnection"),
+            ("postgres", "PgConnection"),
+            ("mysql", "MysqlConnection"),
+        ] {
+            let files = render_templates(&model(backend), None).expect("renders");
+            let db = file(&files, "src/generated/db.rs");
+            let line = db
+                .lines()
+                .find(|l| l.starts_with("pub type DbConnection ="))
+                .expect("the connection type");
+            assert!(
+                line.ends_with(&format!("{connection};")),
+                "{backend}: {line}"
+            );
+            for other in ["SqliteConnection", "PgConnection", "MysqlConnection"] {
+                if other != connection {
+                    assert!(!db.contains(other), "{backend}: {other}");
+                }
+            }
+        }
+    }
+
+    /// A team's shared template without the slots (say, one written for 0.1) still renders:
+    /// the backend's parts have nowhere to go and are left out.
+    #[test]
+    fn an_overridden_shared_template_without_slots_renders_as_written() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("src/generated/db.rs.tera");
+        fs_err::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        fs_err::write(&path, "// team db for {{ project.backend }}\n").expect("write");
+        let files = render_templates(&model("postgres"), Some(dir.path())).expect("renders");
+        assert!(file(&files, "src/generated/db.rs").ends_with("// team db for postgres\n"));
     }
 }

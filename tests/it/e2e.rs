@@ -391,6 +391,18 @@ fn bookstore_journey(backend: Backend, test: &str) {
         .success();
     assert_no_tables(&db.url, &project);
 
+    dk().args(["migrate", "run", "--database-url", &db.url])
+        .current_dir(&project)
+        .run()
+        .success();
+    seed_fills_empty_tables_once(&project, &db.url);
+    // Reverting takes the seeded parents and children with their tables.
+    dk().args(["migrate", "revert", "--all", "--database-url", &db.url])
+        .current_dir(&project)
+        .run()
+        .success();
+    assert_no_tables(&db.url, &project);
+
     migrate_on_start_with_two_replicas(&project, &name, &db.url, tmp.path(), backend);
 
     widening_a_parent_on_start_keeps_its_children(&project, &name, &db.url, tmp.path(), backend);
@@ -411,6 +423,23 @@ fn bookstore_journey(backend: Backend, test: &str) {
             .success();
         assert_no_tables(&db.url, &project);
     }
+}
+
+/// `cargo run --bin seed` fills the empty tables (two rows each, the books pointing at
+/// seeded authors), and a second run leaves them alone.
+fn seed_fills_empty_tables_once(project: &Path, db_url: &str) {
+    let counts = || {
+        let mut migrator =
+            dieselkit::migrations::Migrator::open(db_url, project).expect("open the database");
+        let counts = migrator.row_counts().expect("row counts");
+        (counts["authors"], counts["books"])
+    };
+    assert_eq!(counts(), (0, 0), "the tables start empty");
+    let seed = ["run", "--quiet", "--bin", "seed"];
+    cargo(project, &seed, &[("DATABASE_URL", db_url)]);
+    assert_eq!(counts(), (2, 2), "the seed adds two rows per table");
+    cargo(project, &seed, &[("DATABASE_URL", db_url)]);
+    assert_eq!(counts(), (2, 2), "a second seed adds nothing");
 }
 
 /// The generated `.github/workflows/ci.yml`, step by step, here: every `run:` step in order
