@@ -6,11 +6,12 @@
 use crate::diff::{Hints, Op};
 use crate::error::{Error, Result};
 use crate::manifest::Manifest;
+use crate::migrations::introspect;
 use crate::migrations::{self, Migrator, Scratch};
 use crate::ownership::Owner;
 use crate::plan::{self, NewMigration};
 use crate::render::{self, PlannedFile};
-use crate::schema::{self, introspect, Schema};
+use crate::schema::{self, Schema};
 use crate::spec::{Backend, FieldType, Model, ProjectFile};
 use std::path::{Path, PathBuf};
 

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod commands;
 pub mod dialect;
 pub mod diff;
+pub mod digest;
 pub mod error;
 pub mod evolve;
 pub mod format;

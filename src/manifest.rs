@@ -7,7 +7,7 @@
 //! and that must not turn every file into an "edited" one that dieselkit can no longer
 //! update.
 
-use crate::write::sha256_hex;
+use crate::digest::sha256_hex;
 use std::collections::BTreeMap;
 use std::path::Path;
 

@@ -5,7 +5,6 @@
 
 use crate::error::{Error, Result};
 use crate::render::PlannedFile;
-use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
 pub const MANIFEST_PATH: &str = crate::manifest::PATH;
@@ -30,9 +29,19 @@ impl Drop for MovingGuard {
     }
 }
 
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+/// Record `files`' user-owned ones under [`crate::ownership::BASE_DIR`], as written.
+pub fn write_bases(project_dir: &std::path::Path, files: &[PlannedFile]) -> Result<()> {
+    for f in files {
+        let key = f.path.to_string_lossy().replace('\\', "/");
+        if crate::ownership::merged_by_update(&key) {
+            let target = project_dir.join(crate::ownership::BASE_DIR).join(&f.path);
+            if let Some(dir) = target.parent() {
+                fs_err::create_dir_all(dir)?;
+            }
+            fs_err::write(target, &f.contents)?;
+        }
+    }
+    Ok(())
 }
 
 /// The manifest for a set of files (see [`crate::manifest`]).
@@ -300,6 +309,6 @@ mod tests {
         let a = m.find("\"a.txt\"").expect("a");
         let b = m.find("\"dir/b.txt\"").expect("b");
         assert!(a < b);
-        assert!(m.contains(&sha256_hex(b"one")));
+        assert!(m.contains(&crate::digest::sha256_hex(b"one")));
     }
 }

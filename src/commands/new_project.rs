@@ -129,7 +129,7 @@ fn generate(
         return Ok(0);
     }
     write::write_project(&dest, &files, args.force)?;
-    crate::ownership::write_bases(&dest, &files)?;
+    crate::write::write_bases(&dest, &files)?;
     for f in &files {
         ui.detail("Wrote", f.path.display().to_string());
     }

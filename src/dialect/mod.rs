@@ -8,7 +8,7 @@
 //! delegating to the one it resembles; see `DESIGN notes` in the README.
 //!
 //! Not here yet: SQL rendering of schema changes (`sql/`), type mapping
-//! (`schema/introspect.rs`'s `parse_type`), connections (`migrations/mod.rs`).
+//! (`migrations/introspect.rs`'s `parse_type`), connections (`migrations/mod.rs`).
 
 mod mysql;
 mod postgres;
@@ -16,11 +16,11 @@ mod sqlite;
 
 pub use mysql::MAX_INDEX_CHARS as MYSQL_MAX_INDEX_CHARS;
 
-use crate::schema::{Column, SqlType};
+use crate::schema::{Column, ColumnDefault, SqlType};
 use crate::spec::Backend;
 
 /// One database engine. Catalog queries return rows with the column names the typed rows
-/// of `schema::introspect` read; `table` and `column` arguments are SQL literals, quoted
+/// of `migrations::introspect` read; `table` and `column` arguments are SQL literals, quoted
 /// with [`Dialect::quote`].
 pub trait Dialect: Sync {
     fn backend(&self) -> Backend;
@@ -196,6 +196,35 @@ pub trait Dialect: Sync {
 
     /// Make column `column` (added nullable, then filled) NOT NULL in place.
     fn set_not_null(&self, table: &str, column: &Column) -> String;
+}
+
+/// A column default as SQL.
+pub(crate) fn default_sql(default: &ColumnDefault, ty: &SqlType, d: &dyn Dialect) -> String {
+    match default {
+        ColumnDefault::Number(n) => n.clone(),
+        ColumnDefault::Bool(b) => d.bool_literal(*b).into(),
+        ColumnDefault::Text(t) => d.text_default(d.quote(t), ty),
+        ColumnDefault::CurrentTimestamp => "CURRENT_TIMESTAMP".into(),
+        ColumnDefault::CurrentDate => d.current_date_or_time_default("CURRENT_DATE"),
+        ColumnDefault::CurrentTime => d.current_date_or_time_default("CURRENT_TIME"),
+    }
+}
+
+/// A column definition in CREATE TABLE / ADD COLUMN.
+pub(crate) fn column_sql(column: &Column, d: &dyn Dialect) -> String {
+    if column.primary_key {
+        return d.primary_key_sql(&column.name);
+    }
+    let mut sql = format!("{} {}", column.name, d.type_sql(&column.sql_type));
+    if !column.nullable {
+        sql.push_str(" NOT NULL");
+    }
+    if let Some(default) = &column.default {
+        sql.push_str(" DEFAULT ");
+        sql.push_str(&default_sql(default, &column.sql_type, d));
+    }
+    sql.push_str(d.column_suffix(column));
+    sql
 }
 
 /// The SQL types every engine names alike.

@@ -186,14 +186,14 @@ impl Dialect for Mysql {
     fn alter_column(&self, table: &str, _from: &Column, to: &Column) -> Vec<String> {
         vec![format!(
             "ALTER TABLE {table} MODIFY COLUMN {}",
-            crate::sql::column_sql(to, self)
+            super::column_sql(to, self)
         )]
     }
 
     fn set_not_null(&self, table: &str, column: &Column) -> String {
         format!(
             "ALTER TABLE {table} MODIFY COLUMN {}",
-            crate::sql::column_sql(column, self)
+            super::column_sql(column, self)
         )
     }
 }

@@ -146,7 +146,7 @@ impl Dialect for Postgres {
             out.push(match &to.default {
                 Some(d) => format!(
                     "ALTER TABLE {table} ALTER COLUMN {c} SET DEFAULT {}",
-                    crate::sql::default_sql(d, &to.sql_type, self)
+                    super::default_sql(d, &to.sql_type, self)
                 ),
                 None => format!("ALTER TABLE {table} ALTER COLUMN {c} DROP DEFAULT"),
             });

@@ -4,6 +4,7 @@
 
 pub mod dump;
 pub mod engine;
+pub mod introspect;
 pub mod ledger;
 #[cfg(feature = "postgres")]
 mod pg_lock;
@@ -755,7 +756,7 @@ impl Migrator {
 
     /// Names of application tables in the database (excluding the bookkeeping tables).
     pub fn table_names(&mut self) -> Result<Vec<String>> {
-        with_conn!(&mut self.conn, c => crate::schema::introspect::table_names(c))
+        with_conn!(&mut self.conn, c => crate::migrations::introspect::table_names(c))
     }
 
     /// Row counts of the application tables.
@@ -787,7 +788,7 @@ impl Migrator {
 
     /// The database's schema, read from its catalog.
     pub fn introspect(&mut self) -> Result<crate::schema::Schema> {
-        with_conn!(&mut self.conn, c => crate::schema::introspect::introspect(c))
+        with_conn!(&mut self.conn, c => crate::migrations::introspect::introspect(c))
     }
 
     /// A normalized description of the schema, one line per column, index, constraint.

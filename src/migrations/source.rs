@@ -89,7 +89,7 @@ pub fn version_of(name: &str) -> String {
 /// Checksum of a migration's code: comments do not count, and any run of whitespace
 /// outside quotes counts as one space, so documenting an applied migration is not an edit.
 pub fn checksum(sql: &str) -> String {
-    crate::write::sha256_hex(code_only(sql).as_bytes())
+    crate::digest::sha256_hex(code_only(sql).as_bytes())
 }
 
 /// The SQL without comments, with whitespace outside quotes collapsed to single spaces.
@@ -183,7 +183,7 @@ pub fn text_checksum(sql: &str) -> String {
     while text.ends_with('\n') {
         text.pop();
     }
-    crate::write::sha256_hex(text.as_bytes())
+    crate::digest::sha256_hex(text.as_bytes())
 }
 
 fn read(path: &Path) -> Result<String> {

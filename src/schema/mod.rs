@@ -2,7 +2,6 @@
 //! [`from_model`] turns the model into the schema it wants; introspection of a replayed
 //! database produces the same type, and [`crate::diff`] compares two of them.
 
-pub mod introspect;
 pub mod rust;
 
 use crate::spec::{DefaultValue, FieldType, Model, OnDelete};

@@ -2,9 +2,9 @@
 //! what differs between SQLite, PostgreSQL and MySQL (type names, key columns, where
 //! indexes go, extra statements), so there is no second code path per backend.
 
-use crate::dialect::{self, Dialect};
+use crate::dialect::{self, column_sql, Dialect};
 use crate::diff::Op;
-use crate::schema::{Column, ColumnDefault, Index, SqlType, Table};
+use crate::schema::{Column, Index, SqlType, Table};
 use crate::spec::Backend;
 
 /// Quote a string literal for SQL (standard doubling of single quotes; MySQL also treats
@@ -19,33 +19,6 @@ pub use crate::dialect::MYSQL_MAX_INDEX_CHARS;
 /// The SQL type of a column on a backend (see each [`Dialect`]).
 pub fn type_sql(ty: &SqlType, backend: Backend) -> String {
     dialect::of(backend).type_sql(ty)
-}
-
-pub(crate) fn default_sql(default: &ColumnDefault, ty: &SqlType, d: &dyn Dialect) -> String {
-    match default {
-        ColumnDefault::Number(n) => n.clone(),
-        ColumnDefault::Bool(b) => d.bool_literal(*b).into(),
-        ColumnDefault::Text(t) => d.text_default(d.quote(t), ty),
-        ColumnDefault::CurrentTimestamp => "CURRENT_TIMESTAMP".into(),
-        ColumnDefault::CurrentDate => d.current_date_or_time_default("CURRENT_DATE"),
-        ColumnDefault::CurrentTime => d.current_date_or_time_default("CURRENT_TIME"),
-    }
-}
-
-pub(crate) fn column_sql(column: &Column, d: &dyn Dialect) -> String {
-    if column.primary_key {
-        return d.primary_key_sql(&column.name);
-    }
-    let mut sql = format!("{} {}", column.name, d.type_sql(&column.sql_type));
-    if !column.nullable {
-        sql.push_str(" NOT NULL");
-    }
-    if let Some(default) = &column.default {
-        sql.push_str(" DEFAULT ");
-        sql.push_str(&default_sql(default, &column.sql_type, d));
-    }
-    sql.push_str(d.column_suffix(column));
-    sql
 }
 
 /// Index columns, with a key prefix where the engine cannot index the whole value.

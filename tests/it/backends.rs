@@ -202,7 +202,7 @@ fn introspection_round_trip(kind: Option<ServerKind>, backend: Backend, test: &s
         let mut m = dieselkit::migrations::Migrator::open(&url, &project).expect("open");
         m.run(None, &mut || {}, &mut |_| {}).expect("run");
         let live = m.introspect().expect("introspect");
-        let desired = dieselkit::schema::introspect::normalize(
+        let desired = dieselkit::migrations::introspect::normalize(
             &dieselkit::schema::from_model(&model(example_file, backend)),
             backend,
         );

@@ -1,9 +1,9 @@
 //! Read a live (or replayed) database's catalog back into a [`Schema`]. Types are mapped
 //! back through each backend's SQL names, so `introspect(apply(render(s))) == normalize(s)`.
 
-use super::{Column, ColumnDefault, ForeignKey, Index, Schema, SqlType, Table};
 use crate::error::Result;
 use crate::migrations::engine::Db;
+use crate::schema::{self, Column, ColumnDefault, ForeignKey, Index, Schema, SqlType, Table};
 use crate::spec::{Backend, OnDelete};
 use diesel::sql_types::{Bool, Nullable, Text};
 
@@ -253,7 +253,7 @@ where
     for index in &mut out {
         // SQLite's automatic indexes for inline UNIQUE constraints get our conventional name.
         if index.name.starts_with("sqlite_autoindex") {
-            index.name = super::index_name(table, &index.columns);
+            index.name = schema::index_name(table, &index.columns);
         }
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
@@ -273,7 +273,7 @@ where
             name: r
                 .name
                 .filter(|n| !n.is_empty())
-                .unwrap_or_else(|| super::foreign_key_name(table, &r.column_name)),
+                .unwrap_or_else(|| schema::foreign_key_name(table, &r.column_name)),
             on_delete: on_delete(&r.on_delete),
             column: r.column_name,
             ref_table: r.ref_table,
