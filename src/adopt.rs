@@ -4,7 +4,7 @@
 //! that the migration is applied. Nothing is dropped or reset; drift the model cannot say
 //! is refused, listed.
 
-use crate::diff::Op;
+use crate::diff::{Op, Problem};
 use crate::error::{Error, Result};
 use crate::schema::{ColumnDefault, Schema, SqlType};
 use crate::spec::{DefaultValue, FieldSpec, FieldType, ProjectFile};
@@ -120,18 +120,15 @@ pub fn adopt_into(file: &ProjectFile, ops: &[Op]) -> Result<ProjectFile> {
 }
 
 /// What still differs between `live` and `desired` (the adopted model's schema), besides
-/// indexes the model does not name (kept by dieselkit, never dropped); empty when the
-/// adopted model describes the database.
-pub fn remaining(live: &Schema, desired: &Schema) -> Vec<String> {
+/// indexes the model does not name (kept by dieselkit, never dropped): the changes (none
+/// when the adopted model describes the database), or what the diff will not do.
+pub fn remaining(live: &Schema, desired: &Schema) -> std::result::Result<Vec<Op>, Vec<Problem>> {
     let hints = crate::diff::Hints {
         allow_drop: true,
         keep_hand_named_indexes: true,
         ..crate::diff::Hints::default()
     };
-    match crate::diff::diff_with(live, desired, &hints) {
-        Ok(ops) => ops.iter().map(Op::describe).collect(),
-        Err(problems) => problems.into_iter().map(|p| p.what).collect(),
-    }
+    crate::diff::diff_with(live, desired, &hints)
 }
 
 #[cfg(test)]

@@ -8,6 +8,9 @@ pub mod exit {
     pub const OK: i32 = 0;
     pub const ERROR: i32 = 1;
     pub const USAGE: i32 = 2;
+    /// `check`, `lint`, `migrate verify`, `migrate status --strict` and `update` (`--check`,
+    /// or merge conflicts) found something: the command prints it and returns this code (no
+    /// error maps to it).
     pub const PROBLEMS: i32 = 3;
     pub const ABORTED: i32 = 130;
 }
@@ -64,10 +67,6 @@ pub enum Error {
     #[error("{0}")]
     Migration(String),
 
-    /// `verify`, `check` or `lint` found problems (exit 3).
-    #[error("{0}")]
-    Problems(String),
-
     #[error("database error: {0}")]
     Database(#[from] diesel::result::Error),
 
@@ -92,7 +91,6 @@ impl Error {
             | Error::MissingAnswer { .. }
             | Error::Toml { .. } => exit::USAGE,
             Error::Aborted => exit::ABORTED,
-            Error::Problems(_) => exit::PROBLEMS,
             _ => exit::ERROR,
         }
     }

@@ -1,6 +1,7 @@
 //! `dieselkit check`: drift between the model, the migrations, schema.rs and the live
 //! database. Exit 3 when anything differs, with each difference named.
 
+use super::advice;
 use crate::cli::GlobalArgs;
 use crate::error::{Error, Result};
 use crate::evolve;
@@ -211,7 +212,7 @@ pub fn run(json: bool, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
         Err(problems) => drift.extend(
             problems
                 .into_iter()
-                .map(|p| Drift::plain("model-without-migration", p.what)),
+                .map(|p| Drift::plain("model-without-migration", advice::problem(&p))),
         ),
     }
 
@@ -283,7 +284,7 @@ pub fn run(json: bool, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
                         d.detail = format!("{} (a change made by hand?)", d.detail);
                         d
                     })),
-                    Err(problems) => drift.extend(problems.into_iter().map(|p| Drift::plain("live-database", p.what))),
+                    Err(problems) => drift.extend(problems.iter().map(|p| Drift::plain("live-database", advice::problem(p)))),
                 }
             }
         }

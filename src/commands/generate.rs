@@ -1,6 +1,8 @@
 //! `dieselkit generate resource | field | migration`.
 
+use super::advice;
 use crate::cli::{GenerateCommand, GlobalArgs};
+use crate::diff::Problem;
 use crate::error::{Error, Result};
 use crate::evolve::{self, FileOutcome};
 use crate::plan::NewMigration;
@@ -226,38 +228,39 @@ pub fn run(cmd: GenerateCommand, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
             match crate::diff::diff_with(&current, &evolve::desired(&model), &hints) {
                 Ok(ops) => break ops,
                 Err(problems)
-                    if interactive && problems.iter().any(|p| p.rename_candidate.is_some()) =>
+                    if interactive && problems.iter().any(|p| p.rename_candidate().is_some()) =>
                 {
-                    for p in problems.iter().filter(|p| p.rename_candidate.is_some()) {
-                        let new = p.rename_candidate.clone().unwrap_or_default();
-                        if p.column.is_empty() {
-                            if ask(&format!("Is table `{new}` the table `{}` renamed? (no: `{}` is dropped with all its rows)", p.table, p.table))? {
-                                hints.renamed_tables.push((p.table.clone(), new.clone()));
-                                record_table_rename(&mut file, &p.table, &new)?;
-                            } else if ask(&format!("Drop table `{}` and all its rows?", p.table))? {
-                                hints.allow_drop = true;
-                            } else {
-                                return Err(Error::Aborted);
+                    for p in &problems {
+                        match p {
+                            Problem::DropTable { table, rename_candidate: Some(new) } => {
+                                if ask(&format!("Is table `{new}` the table `{table}` renamed? (no: `{table}` is dropped with all its rows)"))? {
+                                    hints.renamed_tables.push((table.clone(), new.clone()));
+                                    record_table_rename(&mut file, table, new)?;
+                                } else if ask(&format!("Drop table `{table}` and all its rows?"))? {
+                                    hints.allow_drop = true;
+                                } else {
+                                    return Err(Error::Aborted);
+                                }
                             }
-                            continue;
-                        }
-                        if ask(&format!("In `{}`, is `{new}` the column `{}` renamed? (no: `{}` is dropped with its data)", p.table, p.column, p.column))? {
-                            hints.renamed_columns.push((p.table.clone(), p.column.clone(), new.clone()));
-                            record_rename(&mut file, &p.table, &p.column, &new)?;
-                        } else if ask(&format!("Drop column `{}.{}` and all its data?", p.table, p.column))? {
-                            hints.allow_drop = true;
-                        } else {
-                            return Err(Error::Aborted);
+                            Problem::DropColumn { table, column, rename_candidate: Some(new) } => {
+                                if ask(&format!("In `{table}`, is `{new}` the column `{column}` renamed? (no: `{column}` is dropped with its data)"))? {
+                                    hints.renamed_columns.push((table.clone(), column.clone(), new.clone()));
+                                    record_rename(&mut file, table, column, new)?;
+                                } else if ask(&format!("Drop column `{table}.{column}` and all its data?"))? {
+                                    hints.allow_drop = true;
+                                } else {
+                                    return Err(Error::Aborted);
+                                }
+                            }
+                            _ => {}
                         }
                     }
                     model = Model::from_file(&file)?;
                 }
                 Err(problems) => {
-                    let lines: Vec<String> =
-                        problems.iter().map(|p| format!("  - {}", p.what)).collect();
                     return Err(Error::usage(format!(
                         "cannot generate this migration yet:\n{}",
-                        lines.join("\n")
+                        advice::list(&problems)
                     )));
                 }
             }
@@ -684,10 +687,9 @@ fn adopt(
     )?;
     let current = replayed.schema()?;
     let ops = crate::diff::diff(&current, &live).map_err(|problems| {
-        let lines: Vec<String> = problems.iter().map(|p| format!("  - {}", p.what)).collect();
         Error::usage(format!(
             "the database differs from the migrations in ways dieselkit cannot adopt:\n{}",
-            lines.join("\n")
+            advice::list(&problems)
         ))
     })?;
     if ops.is_empty() {
@@ -702,7 +704,11 @@ fn adopt(
     }
     let adopted = crate::adopt::adopt_into(&file, &ops)?;
     let new_model = Model::from_file(&adopted)?;
-    let remaining = crate::adopt::remaining(&live, &evolve::desired(&new_model));
+    let remaining: Vec<String> = match crate::adopt::remaining(&live, &evolve::desired(&new_model))
+    {
+        Ok(ops) => ops.iter().map(crate::diff::Op::describe).collect(),
+        Err(problems) => problems.iter().map(advice::problem).collect(),
+    };
     if !remaining.is_empty() {
         return Err(Error::usage(format!(
             "dieselkit.toml cannot describe this drift exactly, so nothing was written:\n  - {}\nwrite a migration for it with `dieselkit generate migration --empty` and record it with `dieselkit migrate stamp VERSION`",

@@ -449,6 +449,7 @@ fn verify(url: &str, project_dir: &std::path::Path, ui: &Ui) -> Result<i32> {
         );
         Ok(0)
     } else {
-        Err(migrations::verify::report(&mismatches))
+        ui.error(migrations::verify::report(&mismatches));
+        Ok(crate::error::exit::PROBLEMS)
     }
 }

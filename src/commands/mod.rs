@@ -1,6 +1,7 @@
 //! One module per subcommand: each turns arguments into calls of the library stages and
 //! reports through [`crate::ui::Ui`].
 
+pub mod advice;
 pub mod check;
 pub mod generate;
 pub mod lint;

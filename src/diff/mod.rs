@@ -306,14 +306,71 @@ pub fn apply(schema: &Schema, ops: &[Op]) -> Schema {
     s
 }
 
-/// A change the engine cannot express yet, or will not guess; callers report it.
+/// A change the diff will not make on its own: it would lose data, or existing rows need a
+/// value the model does not give. The command layer says what to do about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Unsupported {
-    pub table: String,
-    pub column: String,
-    pub what: String,
-    /// For a dropped column: an added column of the same type that may be its new name.
-    pub rename_candidate: Option<String>,
+pub enum Problem {
+    /// A table is gone from the model: dropping it loses its rows. `rename_candidate` is a
+    /// new table of the same shape, which may be it renamed.
+    DropTable {
+        table: String,
+        rename_candidate: Option<String>,
+    },
+    /// A column is gone from the model: dropping it loses its data. `rename_candidate` is an
+    /// added column of the same type, which may be it renamed.
+    DropColumn {
+        table: String,
+        column: String,
+        rename_candidate: Option<String>,
+    },
+    /// A new NOT NULL column without a default or a backfill: existing rows have no value.
+    NotNullWithoutDefault { table: String, column: String },
+    /// A column becomes NOT NULL without a default or a backfill: rows holding NULL need one.
+    BecomesNotNull { table: String, column: String },
+}
+
+impl Problem {
+    /// The table it is about.
+    pub fn table(&self) -> &str {
+        match self {
+            Problem::DropTable { table, .. }
+            | Problem::DropColumn { table, .. }
+            | Problem::NotNullWithoutDefault { table, .. }
+            | Problem::BecomesNotNull { table, .. } => table,
+        }
+    }
+
+    /// The table or column that may be the dropped one renamed.
+    pub fn rename_candidate(&self) -> Option<&str> {
+        match self {
+            Problem::DropTable {
+                rename_candidate, ..
+            }
+            | Problem::DropColumn {
+                rename_candidate, ..
+            } => rename_candidate.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// What is wrong, without advice: "column `authors.name` is gone from the model, which
+    /// drops it and its data".
+    pub fn describe(&self) -> String {
+        match self {
+            Problem::DropTable { table, .. } => {
+                format!("table `{table}` is gone from the model, which drops it and all its rows")
+            }
+            Problem::DropColumn { table, column, .. } => format!(
+                "column `{table}.{column}` is gone from the model, which drops it and its data"
+            ),
+            Problem::NotNullWithoutDefault { table, column } => format!(
+                "new NOT NULL column `{table}.{column}` has no default, so existing rows would have no value"
+            ),
+            Problem::BecomesNotNull { table, column } => format!(
+                "column `{table}.{column}` becomes NOT NULL; rows holding NULL need a value"
+            ),
+        }
+    }
 }
 
 /// What the model says beyond the schema: renames and backfills.
@@ -343,7 +400,7 @@ impl Hints {
 }
 
 /// Operations turning `current` into `desired`, ignoring hints. See [`diff_with`].
-pub fn diff(current: &Schema, desired: &Schema) -> Result<Vec<Op>, Vec<Unsupported>> {
+pub fn diff(current: &Schema, desired: &Schema) -> Result<Vec<Op>, Vec<Problem>> {
     diff_with(
         current,
         desired,
@@ -415,7 +472,7 @@ pub fn diff_with(
     current: &Schema,
     desired: &Schema,
     hints: &Hints,
-) -> Result<Vec<Op>, Vec<Unsupported>> {
+) -> Result<Vec<Op>, Vec<Problem>> {
     let mut ops = Vec::new();
     let mut unsupported = Vec::new();
 
@@ -444,20 +501,8 @@ pub fn diff_with(
                     .tables
                     .iter()
                     .find(|t| current.table(&t.name).is_none() && shape(t) == shape(table));
-                let hint = match twin {
-                    Some(t) => format!(
-                        "if `{}` is `{}` renamed, add `renamed_from = \"{}\"` to resource `{}` in dieselkit.toml; otherwise pass `--allow-drop`",
-                        t.name,
-                        table.name,
-                        crate::spec::names::singular(&table.name),
-                        crate::spec::names::singular(&t.name)
-                    ),
-                    None => "pass `--allow-drop` to confirm".into(),
-                };
-                unsupported.push(Unsupported {
+                unsupported.push(Problem::DropTable {
                     table: table.name.clone(),
-                    column: String::new(),
-                    what: format!("table `{}` is gone from the model, which drops it and all its rows; {hint}", table.name),
                     rename_candidate: twin.map(|t| t.name.clone()),
                 });
             }
@@ -540,17 +585,9 @@ pub fn diff_with(
         for column in &dropped {
             if !hints.allow_drop {
                 let twin = added.iter().find(|a| a.sql_type == column.sql_type);
-                let hint = match twin {
-                    Some(a) => format!(
-                        "if `{}` is `{}` renamed, add `:renamed_from={}` to its field spec; otherwise pass `--allow-drop`",
-                        a.name, column.name, column.name
-                    ),
-                    None => "pass `--allow-drop` to confirm".into(),
-                };
-                unsupported.push(Unsupported {
+                unsupported.push(Problem::DropColumn {
                     table: table.name.clone(),
                     column: column.name.clone(),
-                    what: format!("column `{}.{}` is gone from the model, which drops it and its data; {hint}", table.name, column.name),
                     rename_candidate: twin.map(|a| a.name.clone()),
                 });
             }
@@ -566,14 +603,9 @@ pub fn diff_with(
         for column in added {
             let backfill = hints.backfill(&table.name, &column.name);
             if !column.nullable && column.default.is_none() && backfill.is_none() {
-                unsupported.push(Unsupported {
+                unsupported.push(Problem::NotNullWithoutDefault {
                     table: table.name.clone(),
                     column: column.name.clone(),
-                    what: format!(
-                        "new NOT NULL column `{}.{}` has no default, so existing rows would have no value: add `:default=VALUE` to the field, make it nullable (`?`), or give a backfill, an SQL expression: `--backfill \"{}.{}='UTC'\"` (keep the double quotes: they carry the SQL quotes through the shell)",
-                        table.name, column.name, table.name, column.name
-                    ),
-                    rename_candidate: None,
                 });
             }
             work.columns.push(column.clone());
@@ -619,14 +651,9 @@ pub fn diff_with(
                 && column.default.is_none()
                 && backfill.is_none()
             {
-                unsupported.push(Unsupported {
+                unsupported.push(Problem::BecomesNotNull {
                     table: table.name.clone(),
                     column: column.name.clone(),
-                    what: format!(
-                        "column `{}.{}` becomes NOT NULL; rows holding NULL need a value: add `:default=VALUE` or give a backfill, an SQL expression: `--backfill \"{}.{}=SQL\"`",
-                        table.name, column.name, table.name, column.name
-                    ),
-                    rename_candidate: None,
                 });
             }
             ops.push(Op::AlterColumn {
@@ -741,7 +768,14 @@ mod tests {
         let before = schema(BOOKSTORE);
         let after = schema(&BOOKSTORE.replace("name:string(100)", "full_name:string(100)"));
         let err = diff_with(&before, &after, &Hints::default()).expect_err("refused");
-        assert!(err[0].what.contains(":renamed_from=name"), "{err:?}");
+        assert_eq!(
+            err[0],
+            Problem::DropColumn {
+                table: "authors".into(),
+                column: "name".into(),
+                rename_candidate: Some("full_name".into())
+            }
+        );
         let hints = Hints {
             renamed_columns: vec![("authors".into(), "name".into(), "full_name".into())],
             ..Hints::default()
@@ -765,11 +799,12 @@ mod tests {
             r#"fields = ["name:string(100)", "timezone:string(64)"]"#,
         ));
         let err = diff_with(&before, &after, &Hints::default()).expect_err("refused");
-        assert!(
-            err[0]
-                .what
-                .contains("--backfill \"authors.timezone='UTC'\""),
-            "{err:?}"
+        assert_eq!(
+            err,
+            [Problem::NotNullWithoutDefault {
+                table: "authors".into(),
+                column: "timezone".into()
+            }]
         );
         let hints = Hints {
             backfills: vec![(("authors".into(), "timezone".into()), "'UTC'".into())],
@@ -795,9 +830,10 @@ mod tests {
         let after = schema(&renamed);
         let err = diff_with(&before, &after, &Hints::default()).expect_err("no hint");
         assert!(
-            err.iter()
-                .any(|p| p.what.contains("renamed_from = \"author\"")
-                    && p.rename_candidate.as_deref() == Some("writers")),
+            err.contains(&Problem::DropTable {
+                table: "authors".into(),
+                rename_candidate: Some("writers".into())
+            }),
             "{err:?}"
         );
         let hints = Hints {

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod architecture;
 mod backends;
 mod cli;
 mod docs;
