@@ -1,13 +1,14 @@
 //! `dieselkit generate resource | field | migration`.
 
 use super::advice;
-use crate::cli::{GenerateCommand, GlobalArgs};
-use crate::diff::Problem;
+use crate::cli::{EvolveArgs, GenerateCommand, GlobalArgs};
+use crate::diff::{Hints, Op, Problem};
 use crate::error::{Error, Result};
 use crate::evolve::{self, FileOutcome};
 use crate::plan::NewMigration;
 use crate::render::PlannedFile;
-use crate::spec::{Backend, FieldSpec, Model, ResourceSection};
+use crate::schema::Schema;
+use crate::spec::{Backend, FieldSpec, Model, ProjectFile, ResourceSection};
 use crate::ui::Ui;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -90,14 +91,29 @@ pub fn server_url(global: &GlobalArgs, project_dir: &Path, backend: Backend) -> 
         .map(|u| u.url)
 }
 
-pub fn run(cmd: GenerateCommand, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
-    let project_dir = global
-        .project_dir
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("."));
-    evolve::refuse_0_1_layout(&project_dir)?;
-    let (mut file, _) = evolve::read_model(&project_dir)?;
-    let (message, evolve_args, backfill_resource, empty) = match cmd {
+/// What a `generate` subcommand asks for once its change is in the model file: a migration
+/// (named `message`), or nothing more to do (the exit code).
+enum Request {
+    Migration {
+        message: String,
+        evolve: EvolveArgs,
+        /// The resource `generate resource` / `generate field` named (`--backfill FIELD=SQL`).
+        backfill_resource: Option<String>,
+        empty: bool,
+    },
+    Done(i32),
+}
+
+/// Apply `cmd` to the model `file` (a new resource, new fields), or run the subcommands
+/// that are not a model change (`--rebase`, `--from-database`).
+fn request(
+    cmd: GenerateCommand,
+    file: &mut ProjectFile,
+    project_dir: &Path,
+    global: &GlobalArgs,
+    ui: &Ui,
+) -> Result<Request> {
+    let (message, evolve, backfill_resource, empty) = match cmd {
         GenerateCommand::Resource {
             name,
             fields,
@@ -165,8 +181,8 @@ pub fn run(cmd: GenerateCommand, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
             rebase: true,
             evolve,
             ..
-        } => match rebase(&project_dir, global, ui)? {
-            None => return Ok(0),
+        } => match rebase(project_dir, global, ui)? {
+            None => return Ok(Request::Done(0)),
             // A colliding migration was set aside: write it again from the merged model.
             Some(message) => (message, evolve, None, false),
         },
@@ -177,7 +193,8 @@ pub fn run(cmd: GenerateCommand, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
             ..
         } => {
             let fmt = crate::format::wanted(evolve.fmt, evolve.no_fmt, ui);
-            return adopt(&project_dir, &message.unwrap_or_default(), fmt, global, ui);
+            let code = adopt(project_dir, &message.unwrap_or_default(), fmt, global, ui)?;
+            return Ok(Request::Done(code));
         }
         GenerateCommand::Migration {
             message,
@@ -186,6 +203,80 @@ pub fn run(cmd: GenerateCommand, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
             ..
         } => (message.unwrap_or_default(), evolve, None, empty),
     };
+    Ok(Request::Migration {
+        message,
+        evolve,
+        backfill_resource,
+        empty,
+    })
+}
+
+/// The changes from `current` to the model, asking in a terminal whether a dropped table or
+/// column is a renamed one (and recording the answer in `file` and `hints`).
+fn diff_asking_about_renames(
+    current: &Schema,
+    model: &mut Model,
+    file: &mut ProjectFile,
+    hints: &mut Hints,
+) -> Result<Vec<Op>> {
+    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    loop {
+        let problems = match crate::diff::diff_with(current, &evolve::desired(model), hints) {
+            Ok(ops) => return Ok(ops),
+            Err(problems) => problems,
+        };
+        if !interactive || problems.iter().all(|p| p.rename_candidate().is_none()) {
+            return Err(Error::usage(format!(
+                "cannot generate this migration yet:\n{}",
+                advice::list(&problems)
+            )));
+        }
+        for p in &problems {
+            match p {
+                Problem::DropTable { table, rename_candidate: Some(new) } => {
+                    if ask(&format!("Is table `{new}` the table `{table}` renamed? (no: `{table}` is dropped with all its rows)"))? {
+                        hints.renamed_tables.push((table.clone(), new.clone()));
+                        record_table_rename(file, table, new)?;
+                    } else if ask(&format!("Drop table `{table}` and all its rows?"))? {
+                        hints.allow_drop = true;
+                    } else {
+                        return Err(Error::Aborted);
+                    }
+                }
+                Problem::DropColumn { table, column, rename_candidate: Some(new) } => {
+                    if ask(&format!("In `{table}`, is `{new}` the column `{column}` renamed? (no: `{column}` is dropped with its data)"))? {
+                        hints.renamed_columns.push((table.clone(), column.clone(), new.clone()));
+                        record_rename(file, table, column, new)?;
+                    } else if ask(&format!("Drop column `{table}.{column}` and all its data?"))? {
+                        hints.allow_drop = true;
+                    } else {
+                        return Err(Error::Aborted);
+                    }
+                }
+                _ => {}
+            }
+        }
+        *model = Model::from_file(file)?;
+    }
+}
+
+pub fn run(cmd: GenerateCommand, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
+    let project_dir = global
+        .project_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("."));
+    evolve::refuse_0_1_layout(&project_dir)?;
+    let (mut file, _) = evolve::read_model(&project_dir)?;
+    let (message, evolve_args, backfill_resource, empty) =
+        match request(cmd, &mut file, &project_dir, global, ui)? {
+            Request::Done(code) => return Ok(code),
+            Request::Migration {
+                message,
+                evolve,
+                backfill_resource,
+                empty,
+            } => (message, evolve, backfill_resource, empty),
+        };
     let mut model = Model::from_file(&file)?;
     if evolve_args.concurrently && model.backend != Backend::Postgres {
         return Err(Error::usage(format!(
@@ -223,48 +314,7 @@ pub fn run(cmd: GenerateCommand, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
             server_url(global, &project_dir, model.backend).as_deref(),
         )?;
         let current = replayed.schema()?;
-        let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
-        let ops = loop {
-            match crate::diff::diff_with(&current, &evolve::desired(&model), &hints) {
-                Ok(ops) => break ops,
-                Err(problems)
-                    if interactive && problems.iter().any(|p| p.rename_candidate().is_some()) =>
-                {
-                    for p in &problems {
-                        match p {
-                            Problem::DropTable { table, rename_candidate: Some(new) } => {
-                                if ask(&format!("Is table `{new}` the table `{table}` renamed? (no: `{table}` is dropped with all its rows)"))? {
-                                    hints.renamed_tables.push((table.clone(), new.clone()));
-                                    record_table_rename(&mut file, table, new)?;
-                                } else if ask(&format!("Drop table `{table}` and all its rows?"))? {
-                                    hints.allow_drop = true;
-                                } else {
-                                    return Err(Error::Aborted);
-                                }
-                            }
-                            Problem::DropColumn { table, column, rename_candidate: Some(new) } => {
-                                if ask(&format!("In `{table}`, is `{new}` the column `{column}` renamed? (no: `{column}` is dropped with its data)"))? {
-                                    hints.renamed_columns.push((table.clone(), column.clone(), new.clone()));
-                                    record_rename(&mut file, table, column, new)?;
-                                } else if ask(&format!("Drop column `{table}.{column}` and all its data?"))? {
-                                    hints.allow_drop = true;
-                                } else {
-                                    return Err(Error::Aborted);
-                                }
-                            }
-                            _ => {}
-                        }
-                    }
-                    model = Model::from_file(&file)?;
-                }
-                Err(problems) => {
-                    return Err(Error::usage(format!(
-                        "cannot generate this migration yet:\n{}",
-                        advice::list(&problems)
-                    )));
-                }
-            }
-        };
+        let ops = diff_asking_about_renames(&current, &mut model, &mut file, &mut hints)?;
         if ops.is_empty() {
             ui.status(
                 "Unchanged",
