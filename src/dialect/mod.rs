@@ -59,6 +59,24 @@ pub trait Dialect: Sync {
     /// `column_name`, `ref_table`, `ref_column`, `on_delete`.
     fn foreign_keys_query(&self, table: &str) -> String;
 
+    /// A catalog type name (lower case, without its arguments `args`) that means something
+    /// of this engine's own (MySQL's `tinyint(1)` is a boolean); `None`: the common reading.
+    fn catalog_type(&self, _base: &str, _args: &[u32]) -> Option<SqlType> {
+        None
+    }
+
+    /// A column default as the catalog prints it, without this engine's decoration
+    /// (PostgreSQL's `::type` casts).
+    fn strip_default_cast<'a>(&self, default: &'a str) -> &'a str {
+        default
+    }
+
+    /// The text of a string default as the catalog prints it, with quotes already undoubled
+    /// (MySQL also doubles backslashes).
+    fn unescape_default(&self, text: String) -> String {
+        text
+    }
+
     /// Queries describing the whole schema, one normalized text line (`line`) per column,
     /// index, constraint, trigger and view, for comparing schemas before and after.
     fn schema_dump_queries(&self) -> &'static [&'static str];

@@ -27,6 +27,19 @@ impl Dialect for Mysql {
         "CHAR"
     }
 
+    fn catalog_type(&self, base: &str, args: &[u32]) -> Option<SqlType> {
+        match base {
+            "tinyint" if args.first() == Some(&1) => Some(SqlType::Bool),
+            // dieselkit's datetime and timestamptz (UTC) are both DATETIME here.
+            "datetime" | "timestamp" => Some(SqlType::Timestamp),
+            _ => None,
+        }
+    }
+
+    fn unescape_default(&self, text: String) -> String {
+        text.replace("\\\\", "\\")
+    }
+
     fn tables_query(&self) -> &'static str {
         "SELECT CAST(table_name AS CHAR) AS name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE' AND table_name NOT LIKE '\\_\\_diesel%' ORDER BY table_name"
     }

@@ -12,6 +12,14 @@ impl Dialect for Postgres {
         Backend::Postgres
     }
 
+    fn strip_default_cast<'a>(&self, default: &'a str) -> &'a str {
+        // `'x'::character varying`, `0::numeric`; not a `::` inside a string literal.
+        match default.rfind("::") {
+            Some(i) if !default[i..].contains('\'') => default[..i].trim(),
+            _ => default,
+        }
+    }
+
     fn tables_query(&self) -> &'static str {
         "SELECT tablename::text AS name FROM pg_tables WHERE schemaname = current_schema() AND tablename NOT LIKE '\\_\\_diesel%' ORDER BY tablename"
     }

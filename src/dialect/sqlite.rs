@@ -12,6 +12,11 @@ impl Dialect for Sqlite {
         Backend::Sqlite
     }
 
+    fn catalog_type(&self, base: &str, _args: &[u32]) -> Option<SqlType> {
+        // dieselkit's timestamptz: UTC text in a DATETIME column.
+        (base == "datetime").then_some(SqlType::Timestamptz)
+    }
+
     fn tables_query(&self) -> &'static str {
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE '\\_\\_diesel%' ESCAPE '\\' ORDER BY name"
     }

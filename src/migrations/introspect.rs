@@ -21,31 +21,31 @@ pub fn parse_type(raw: &str, backend: Backend) -> SqlType {
         })
         .unwrap_or_default();
     let base = t.split('(').next().unwrap_or("").trim();
-    match (backend, base) {
-        (Backend::Mysql, "tinyint") if args.first() == Some(&1) => SqlType::Bool,
-        (_, "boolean" | "bool") => SqlType::Bool,
-        (_, "integer" | "int" | "int4" | "mediumint") => SqlType::Integer,
-        (_, "bigint" | "int8") => SqlType::BigInt,
-        (_, "smallint" | "int2") => SqlType::SmallInt,
-        (_, "float" | "real" | "float4") => SqlType::Float,
-        (_, "double" | "double precision" | "float8") => SqlType::Double,
-        (_, "decimal" | "numeric") => SqlType::Decimal {
+    if let Some(special) = crate::dialect::of(backend).catalog_type(base, &args) {
+        return special;
+    }
+    match base {
+        "boolean" | "bool" => SqlType::Bool,
+        "integer" | "int" | "int4" | "mediumint" => SqlType::Integer,
+        "bigint" | "int8" => SqlType::BigInt,
+        "smallint" | "int2" => SqlType::SmallInt,
+        "float" | "real" | "float4" => SqlType::Float,
+        "double" | "double precision" | "float8" => SqlType::Double,
+        "decimal" | "numeric" => SqlType::Decimal {
             precision: args.first().copied().unwrap_or(10),
             scale: args.get(1).copied().unwrap_or(0),
         },
-        (_, "varchar" | "character varying") => SqlType::Varchar {
+        "varchar" | "character varying" => SqlType::Varchar {
             max_length: args.first().copied().unwrap_or(255),
         },
-        (_, "char" | "character") if args.first() == Some(&36) => SqlType::Uuid,
-        (_, "uuid") => SqlType::Uuid,
-        (_, "date") => SqlType::Date,
-        (_, "time" | "time without time zone") => SqlType::Time,
-        (Backend::Sqlite, "datetime") => SqlType::Timestamptz,
-        (Backend::Mysql, "datetime" | "timestamp") => SqlType::Timestamp,
-        (_, "timestamp" | "timestamp without time zone") => SqlType::Timestamp,
-        (_, "timestamptz" | "timestamp with time zone") => SqlType::Timestamptz,
-        (_, "jsonb" | "json") => SqlType::Json,
-        (_, "blob" | "bytea" | "longblob" | "binary" | "varbinary") => SqlType::Binary,
+        "char" | "character" if args.first() == Some(&36) => SqlType::Uuid,
+        "uuid" => SqlType::Uuid,
+        "date" => SqlType::Date,
+        "time" | "time without time zone" => SqlType::Time,
+        "timestamp" | "timestamp without time zone" => SqlType::Timestamp,
+        "timestamptz" | "timestamp with time zone" => SqlType::Timestamptz,
+        "jsonb" | "json" => SqlType::Json,
+        "blob" | "bytea" | "longblob" | "binary" | "varbinary" => SqlType::Binary,
         _ => SqlType::Text,
     }
 }
@@ -80,13 +80,8 @@ fn parse_default_raw(raw: &str, ty: &SqlType, backend: Backend) -> Option<Column
     while d.starts_with('(') && d.ends_with(')') {
         d = d[1..d.len() - 1].trim();
     }
-    if backend == Backend::Postgres {
-        if let Some(i) = d.rfind("::") {
-            if !d[i..].contains('\'') {
-                d = d[..i].trim();
-            }
-        }
-    }
+    let dialect = crate::dialect::of(backend);
+    d = dialect.strip_default_cast(d);
     let lower = d.to_ascii_lowercase();
     match lower.as_str() {
         "current_timestamp" | "current_timestamp()" | "now()" | "localtimestamp" => {
@@ -103,12 +98,7 @@ fn parse_default_raw(raw: &str, ty: &SqlType, backend: Backend) -> Option<Column
         _ => {}
     }
     if let Some(inner) = d.strip_prefix('\'').and_then(|r| r.strip_suffix('\'')) {
-        let text = inner.replace("''", "'");
-        let text = if backend == Backend::Mysql {
-            text.replace("\\\\", "\\")
-        } else {
-            text
-        };
+        let text = dialect.unescape_default(inner.replace("''", "'"));
         return Some(match ty {
             SqlType::Bool => ColumnDefault::Bool(text == "1" || text.eq_ignore_ascii_case("true")),
             SqlType::Integer
