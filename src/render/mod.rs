@@ -386,6 +386,38 @@ mod tests {
         }
     }
 
+    /// A team overrides one backend's part: the shared template and the other backends'
+    /// parts stay dieselkit's.
+    #[test]
+    fn a_team_can_override_one_backends_part() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir
+            .path()
+            .join("_backend/postgres/src/generated/db.rs.tera");
+        fs_err::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        fs_err::write(
+            &path,
+            "{% extends \"src/generated/db.rs.tera\" %}\n{% block connection_type %}\npub type DbConnection = TeamConnection;{%- endblock connection_type %}\n",
+        )
+        .expect("write");
+        let files = render_templates(&model("postgres"), Some(dir.path())).expect("renders");
+        let db = file(&files, "src/generated/db.rs");
+        assert!(
+            db.contains("\npub type DbConnection = TeamConnection;\n"),
+            "{db}"
+        );
+        assert!(
+            db.contains("pub struct DbPool"),
+            "the shared template is still there"
+        );
+        assert!(
+            !db.contains("PREPARED_STATEMENTS"),
+            "the part replaces dieselkit's postgres part as a whole"
+        );
+        let files = render_templates(&model("mysql"), Some(dir.path())).expect("renders");
+        assert!(!file(&files, "src/generated/db.rs").contains("TeamConnection"));
+    }
+
     /// A team's shared template without the slots (say, one written for 0.1) still renders:
     /// the backend's parts have nowhere to go and are left out.
     #[test]
