@@ -73,6 +73,28 @@ fn template_set(overrides: Option<&Path>) -> Result<BTreeMap<String, TemplateFil
     Ok(files)
 }
 
+/// A backend part must name a backend and a shared template it extends; anything else in
+/// `_backend/` is a mistake in a team's template set, reported rather than ignored.
+fn check_backend_parts(templates: &BTreeMap<String, TemplateFile>) -> Result<()> {
+    for path in templates.keys() {
+        let Some(rest) = path.strip_prefix(BACKEND_DIR) else {
+            continue;
+        };
+        let (backend, shared) = rest.split_once('/').unwrap_or((rest, ""));
+        if !["sqlite", "postgres", "mysql"].contains(&backend) {
+            return Err(Error::usage(format!(
+                "template `{path}`: `{backend}` is not a backend; parts go in {BACKEND_DIR}sqlite/, {BACKEND_DIR}postgres/ or {BACKEND_DIR}mysql/"
+            )));
+        }
+        if !templates.contains_key(shared) {
+            return Err(Error::usage(format!(
+                "template `{path}` is {backend}'s part of `{shared}`, which does not exist; name it after the template it extends"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Where a template lands in the generated project (`dot_gitignore.tera` → `.gitignore`).
 fn output_path(template: &str, module: Option<&str>) -> String {
     let path = template.strip_suffix(".tera").unwrap_or(template);
@@ -242,6 +264,7 @@ fn render_group(
 /// on how they are split.
 pub fn render_templates(model: &Model, overrides: Option<&Path>) -> Result<Vec<PlannedFile>> {
     let templates = template_set(overrides)?;
+    check_backend_parts(&templates)?;
     let ctx = context::build(model);
     let wanted: Vec<&TemplateFile> = templates
         .values()
@@ -416,6 +439,29 @@ mod tests {
         );
         let files = render_templates(&model("mysql"), Some(dir.path())).expect("renders");
         assert!(!file(&files, "src/generated/db.rs").contains("TeamConnection"));
+    }
+
+    #[test]
+    fn a_backend_part_without_its_shared_template_is_named() {
+        for (path, says) in [
+            (
+                "_backend/postgres/src/generated/nope.rs.tera",
+                "which does not exist",
+            ),
+            (
+                "_backend/oracle/src/generated/db.rs.tera",
+                "`oracle` is not a backend",
+            ),
+        ] {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let file = dir.path().join(path);
+            fs_err::create_dir_all(file.parent().expect("parent")).expect("mkdir");
+            fs_err::write(&file, "x").expect("write");
+            let err = render_templates(&model("sqlite"), Some(dir.path()))
+                .expect_err("refused")
+                .to_string();
+            assert!(err.contains(path) && err.contains(says), "{err}");
+        }
     }
 
     /// A team's shared template without the slots (say, one written for 0.1) still renders:
