@@ -25,11 +25,17 @@ fn exec(db: &Path, sql: &str) {
 }
 
 pub(crate) fn cargo_ok(project: &Path, args: &[&str]) {
+    cargo_ok_with(project, args, &[]);
+}
+
+/// [`cargo_ok`] with environment variables.
+pub(crate) fn cargo_ok_with(project: &Path, args: &[&str], envs: &[(&str, &str)]) {
     let out = Command::new(env!("CARGO"))
         .args(args)
         .current_dir(project)
         .env("CARGO_TARGET_DIR", generated_target_dir())
         .env_remove("RUSTFLAGS")
+        .envs(envs.iter().copied())
         .output()
         .expect("cargo");
     let stderr = String::from_utf8_lossy(&out.stderr);
