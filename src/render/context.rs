@@ -14,6 +14,8 @@ pub struct Context {
     pub options: crate::spec::Options,
     pub needs: Needs,
     pub resources: Vec<ResourceCtx>,
+    /// Some resource is referenced by another (the seed binary then picks parent ids).
+    pub any_referenced: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -54,6 +56,11 @@ pub struct ResourceCtx {
     pub tests: TestPicks,
     /// A field has a database default.
     pub has_default: bool,
+    /// The row, patch and insert types (`Author`, `AuthorPatch`, `NewAuthor`), in the order
+    /// rustfmt sorts them in a `use` list.
+    pub model_types: Vec<String>,
+    /// The patch and insert types, sorted the same way (what the validation hooks take).
+    pub input_types: Vec<String>,
     /// The parents for diesel's `belongs_to`: one per parent type (diesel allows no
     /// more), none for a self-reference.
     pub belongs_to: Vec<RelationCtx>,
@@ -537,10 +544,23 @@ pub fn build(model: &Model) -> Context {
                         .references()
                         .any(|(_, target)| *target == resource.name)
             });
+            let mut model_types = vec![
+                struct_name.clone(),
+                format!("{struct_name}Patch"),
+                format!("New{struct_name}"),
+            ];
+            model_types.sort();
+            let input_types: Vec<String> = model_types
+                .iter()
+                .filter(|t| **t != struct_name)
+                .cloned()
+                .collect();
             ResourceCtx {
                 name: resource.name.clone(),
                 module: resource.name.clone(),
                 struct_name,
+                model_types,
+                input_types,
                 table: resource.table.clone(),
                 parents,
                 children,
@@ -562,6 +582,7 @@ pub fn build(model: &Model) -> Context {
         })
         .collect();
     let resources = with_delete_tests(resources);
+    let any_referenced = resources.iter().any(|r| r.referenced);
     Context {
         dieselkit_version: env!("CARGO_PKG_VERSION"),
         project: ProjectCtx {
@@ -573,12 +594,36 @@ pub fn build(model: &Model) -> Context {
         options: model.options.clone(),
         needs,
         resources,
+        any_referenced,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn model_types_are_in_use_list_order() {
+        let ctx = build(&model(
+            &include_str!("../../examples/bookstore.toml")
+                .replace("\"author\"", "\"zebra\"")
+                .replace("author:references", "zebra:references"),
+        ));
+        let zebra = ctx
+            .resources
+            .iter()
+            .find(|r| r.name == "zebra")
+            .expect("zebra");
+        assert_eq!(zebra.model_types, ["NewZebra", "Zebra", "ZebraPatch"]);
+        assert_eq!(zebra.input_types, ["NewZebra", "ZebraPatch"]);
+        let book = ctx
+            .resources
+            .iter()
+            .find(|r| r.name == "book")
+            .expect("book");
+        assert_eq!(book.model_types, ["Book", "BookPatch", "NewBook"]);
+        assert!(ctx.any_referenced);
+    }
 
     fn child(table: &str, field: &str) -> RelationCtx {
         RelationCtx {
