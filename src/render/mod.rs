@@ -245,7 +245,14 @@ fn render_group(
                 }
                 let name = variants.get(t.path.as_str()).map_or(&t.path, |v| &v.path);
                 tera.render(name, &context)
-                    .map_err(|e| tera_error(name, e))?
+                    .map_err(|e| {
+                        // Name the file at fault: the shared template when it fails on its
+                        // own (its slots left empty), else the backend's part.
+                        match tera.render(&t.path, &context) {
+                            Err(shared) if *name != t.path => tera_error(&t.path, shared),
+                            _ => tera_error(name, e),
+                        }
+                    })?
                     .into_bytes()
             } else {
                 t.bytes.clone()
@@ -439,6 +446,32 @@ mod tests {
         );
         let files = render_templates(&model("mysql"), Some(dir.path())).expect("renders");
         assert!(!file(&files, "src/generated/db.rs").contains("TeamConnection"));
+    }
+
+    /// A render error names the file at fault: the shared template or the backend's part.
+    #[test]
+    fn render_errors_name_the_file_at_fault() {
+        for (path, text, named) in [
+            (
+                "src/generated/db.rs.tera",
+                "{{ no_such_key }}\n",
+                "template `src/generated/db.rs.tera`",
+            ),
+            (
+                "_backend/mysql/src/generated/db.rs.tera",
+                "{% extends \"src/generated/db.rs.tera\" %}{% block connection_type %}{{ no_such_key }}{% endblock connection_type %}",
+                "template `_backend/mysql/src/generated/db.rs.tera`",
+            ),
+        ] {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let file = dir.path().join(path);
+            fs_err::create_dir_all(file.parent().expect("parent")).expect("mkdir");
+            fs_err::write(&file, text).expect("write");
+            let err = render_templates(&model("mysql"), Some(dir.path()))
+                .expect_err("refused")
+                .to_string();
+            assert!(err.contains(named) && err.contains("no_such_key"), "{err}");
+        }
     }
 
     #[test]
