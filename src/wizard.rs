@@ -99,7 +99,7 @@ pub fn fill(file: &mut ProjectFile, missing: Missing) -> Result<()> {
             .default(0)
             .interact()
             .map_err(aborted)?;
-        file.project.backend = [Backend::Sqlite, Backend::Postgres, Backend::Mysql][picked];
+        file.project.backend = Backend::ALL[picked];
     }
     if missing.resources {
         ask_resources(&theme, file)?;

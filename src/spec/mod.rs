@@ -82,6 +82,9 @@ pub enum Backend {
 }
 
 impl Backend {
+    /// Every backend, in the order the wizard offers them.
+    pub const ALL: [Backend; 3] = [Backend::Sqlite, Backend::Postgres, Backend::Mysql];
+
     pub fn name(self) -> &'static str {
         match self {
             Backend::Sqlite => "sqlite",

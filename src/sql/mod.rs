@@ -443,9 +443,13 @@ fn script(ops: &[(Option<String>, Op)], backend: Backend) -> String {
             .take_while(|(_, op)| op.table() == table)
             .count();
         let run = &ops[i..i + run];
-        let rebuilding = run
+        // Each operation's SQL, rendered once: for the output, and on SQLite to see how many
+        // of them would rebuild the table.
+        let rendered: Vec<Vec<String>> =
+            run.iter().map(|(_, op)| statements(op, backend)).collect();
+        let rebuilding = rendered
             .iter()
-            .filter(|(_, op)| rebuilds_in_place(op, backend))
+            .filter(|sql| sql.iter().any(|s| rebuilds_a_table(s)))
             .count();
         if backend == Backend::Sqlite && rebuilding >= 2 {
             for note in run.iter().filter_map(|(note, _)| note.as_deref()) {
@@ -456,23 +460,18 @@ fn script(ops: &[(Option<String>, Op)], backend: Backend) -> String {
                 push(&statement);
             }
         } else {
-            for (note, op) in run {
+            for ((note, _), sql) in run.iter().zip(&rendered) {
                 if let Some(note) = note {
                     push(note);
                 }
-                for statement in statements(op, backend) {
-                    push(&statement);
+                for statement in sql {
+                    push(statement);
                 }
             }
         }
         i += run.len();
     }
     out
-}
-
-/// Does `op`'s own SQL rebuild its table on `backend`?
-fn rebuilds_in_place(op: &Op, backend: Backend) -> bool {
-    statements(op, backend).iter().any(|s| rebuilds_a_table(s))
 }
 
 /// The table as it is after `op`, when the operation says (a column rename does not).
@@ -636,6 +635,32 @@ mod tests {
         crate::schema::from_model(&crate::spec::Model::from_file(&file).expect("model"))
     }
 
+    /// Does `op`'s own SQL rebuild its table on SQLite?
+    fn rebuilds_on_sqlite(op: &Op) -> bool {
+        statements(op, Backend::Sqlite)
+            .iter()
+            .any(|s| rebuilds_a_table(s))
+    }
+
+    /// How many table copies a script makes.
+    fn copies(sql: &str) -> usize {
+        sql.matches(&format!("{REBUILD_SUFFIX} RENAME TO ")).count()
+    }
+
+    /// An in-memory SQLite database with `schema`'s tables (foreign keys enforced) and `rows`.
+    fn sqlite_with(schema: &Schema, rows: &str) -> diesel::SqliteConnection {
+        let mut conn = diesel::SqliteConnection::establish(":memory:").expect("sqlite");
+        conn.batch_execute("PRAGMA foreign_keys = ON")
+            .expect("pragma");
+        let (create, _) = up_and_down(
+            &diff(&Schema::default(), schema).expect("diff"),
+            Backend::Sqlite,
+        );
+        conn.batch_execute(&create).expect("create");
+        conn.batch_execute(rows).expect("rows");
+        conn
+    }
+
     fn scalar(conn: &mut diesel::SqliteConnection, sql: &str) -> String {
         let rows: Vec<crate::migrations::engine::Line> =
             diesel::sql_query(sql).load(conn).expect(sql);
@@ -663,30 +688,18 @@ mod tests {
             ..Hints::default()
         };
         let ops = diff_with(&before, &after, &hints).expect("diff");
-        let rebuilding = ops
-            .iter()
-            .filter(|op| rebuilds_in_place(op, Backend::Sqlite))
-            .count();
+        let rebuilding = ops.iter().filter(|op| rebuilds_on_sqlite(op)).count();
         assert!(rebuilding >= 3, "{ops:#?}");
         let sql = migration_sql(&ops, Backend::Sqlite);
-        let rebuilds = |s: &str| s.matches(&format!("{REBUILD_SUFFIX} RENAME TO ")).count();
-        assert_eq!(rebuilds(&sql.up), 1, "{}", sql.up);
-        assert_eq!(rebuilds(&sql.down), 1, "{}", sql.down);
+        assert_eq!(copies(&sql.up), 1, "{}", sql.up);
+        assert_eq!(copies(&sql.down), 1, "{}", sql.down);
 
-        let mut conn = diesel::SqliteConnection::establish(":memory:").expect("sqlite");
-        conn.batch_execute("PRAGMA foreign_keys = ON")
-            .expect("pragma");
-        let (create, _) = up_and_down(
-            &diff(&Schema::default(), &before).expect("diff"),
-            Backend::Sqlite,
-        );
-        conn.batch_execute(&create).expect("create");
-        conn.batch_execute(
+        let mut conn = sqlite_with(
+            &before,
             "INSERT INTO authors (name) VALUES ('Ann'), ('Bob');
              INSERT INTO books (title, pages, author_id) VALUES ('One', 10, 1), ('Two', NULL, 1), ('Three', 30, 2);
              INSERT INTO reviews (body, book_id) VALUES ('a', 1), ('b', 2), ('c', 3), ('d', 3);",
-        )
-        .expect("rows");
+        );
         let counts = |conn: &mut diesel::SqliteConnection| {
             scalar(
                 conn,
@@ -735,28 +748,14 @@ mod tests {
         let ops = diff_with(&before, &after, &hints).expect("diff");
         assert!(matches!(ops[0], Op::RenameColumn { .. }), "{ops:#?}");
         let sql = migration_sql(&ops, Backend::Sqlite);
-        let rebuilds = |s: &str| s.matches(&format!("{REBUILD_SUFFIX} RENAME TO ")).count();
-        assert_eq!(
-            (rebuilds(&sql.up), rebuilds(&sql.down)),
-            (1, 1),
-            "{}",
-            sql.up
-        );
+        assert_eq!((copies(&sql.up), copies(&sql.down)), (1, 1), "{}", sql.up);
 
-        let mut conn = diesel::SqliteConnection::establish(":memory:").expect("sqlite");
-        conn.batch_execute("PRAGMA foreign_keys = ON")
-            .expect("pragma");
-        let (create, _) = up_and_down(
-            &diff(&Schema::default(), &before).expect("diff"),
-            Backend::Sqlite,
-        );
-        conn.batch_execute(&create).expect("create");
-        conn.batch_execute(
+        let mut conn = sqlite_with(
+            &before,
             "INSERT INTO authors (name) VALUES ('Ann');
              INSERT INTO books (title, pages, author_id) VALUES ('One', 10, 1), ('Two', NULL, 1);
              INSERT INTO reviews (body, book_id) VALUES ('a', 1), ('b', 2);",
-        )
-        .expect("rows");
+        );
         conn.batch_execute(&sql.up).expect("up");
         let books = |conn: &mut diesel::SqliteConnection, column: &str| {
             scalar(

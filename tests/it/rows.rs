@@ -58,6 +58,41 @@ impl Fixture {
             .current_dir(&self.project)
             .run()
     }
+
+    /// dieselkit in `dir` (the project or a branch of it), on its database, with the clock
+    /// at `epoch` (which orders migration versions).
+    fn at(&self, dir: &Path, epoch: &str, args: &[&str]) -> crate::support::Run {
+        dk().args(args)
+            .args(["--database-url", &self.url])
+            .current_dir(dir)
+            .env("SOURCE_DATE_EPOCH", epoch)
+            .run()
+    }
+
+    /// A second branch from the project as it is now (`branch-b` beside it).
+    fn branch(&self) -> std::path::PathBuf {
+        let branch = self.project.parent().expect("parent").join("branch-b");
+        crate::evolve::copy_tree(&self.project, &branch);
+        branch
+    }
+
+    /// Merge the branch's migration `name` into the project.
+    fn merge_migration(&self, branch: &Path, name: &str) {
+        crate::evolve::copy_tree(
+            &branch.join("migrations").join(name),
+            &self.project.join("migrations").join(name),
+        );
+    }
+}
+
+/// The name of the migration of `dir` whose name ends with `suffix`.
+fn migration_named(dir: &Path, suffix: &str) -> String {
+    std::fs::read_dir(dir.join("migrations"))
+        .expect("list")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .find(|n| n.ends_with(suffix))
+        .expect("migration")
 }
 
 const TABLES: [&str; 3] = ["authors", "books", "reviews"];
@@ -652,18 +687,10 @@ fn branches_merged_in_the_wrong_order(kind: Option<ServerKind>, backend: &str, t
     let Some(f) = Fixture::new(kind, test, &start(backend)) else {
         return;
     };
-    let at = |dir: &Path, epoch: &str, args: &[&str]| {
-        dk().args(args)
-            .args(["--database-url", &f.url])
-            .current_dir(dir)
-            .env("SOURCE_DATE_EPOCH", epoch)
-            .run()
-    };
     f.dk(&["migrate", "run"]).success();
     seed(kind, &f.url);
     // Branch B starts from the same commit as main.
-    let branch = f.project.parent().expect("parent").join("branch-b");
-    crate::evolve::copy_tree(&f.project, &branch);
+    let branch = f.branch();
     let (books, reviews) = ("\"title:string(100)\", \"pages:int?\"", "\"body:text\"");
     let (books_b, reviews_b) = (
         "\"title:string(100)\", \"pages:int?\", \"isbn:string(13)?\"",
@@ -675,7 +702,7 @@ fn branches_merged_in_the_wrong_order(kind: Option<ServerKind>, backend: &str, t
         model(backend, "\"name:string(50)\"", books, reviews_b),
     )
     .expect("write");
-    at(
+    f.at(
         &branch,
         "1800000100",
         &["generate", "migration", "-m", "add stars"],
@@ -687,7 +714,7 @@ fn branches_merged_in_the_wrong_order(kind: Option<ServerKind>, backend: &str, t
         model(backend, "\"name:string(50)\"", books_b, reviews),
     )
     .expect("write");
-    at(
+    f.at(
         &f.project,
         "1800000200",
         &["generate", "migration", "-m", "add isbn"],
@@ -695,16 +722,8 @@ fn branches_merged_in_the_wrong_order(kind: Option<ServerKind>, backend: &str, t
     .success();
     f.dk(&["migrate", "run"]).success();
     // The merge: B's migration and both model changes.
-    let migrations = std::fs::read_dir(branch.join("migrations")).expect("list");
-    let stars = migrations
-        .flatten()
-        .find(|e| e.file_name().to_string_lossy().ends_with("_add_stars"))
-        .expect("B's migration");
-    let stars_name = stars.file_name().to_string_lossy().into_owned();
-    crate::evolve::copy_tree(
-        &stars.path(),
-        &f.project.join("migrations").join(&stars_name),
-    );
+    let stars_name = migration_named(&branch, "_add_stars");
+    f.merge_migration(&branch, &stars_name);
     std::fs::write(
         f.project.join("dieselkit.toml"),
         model(backend, "\"name:string(50)\"", books_b, reviews_b),
@@ -718,12 +737,13 @@ fn branches_merged_in_the_wrong_order(kind: Option<ServerKind>, backend: &str, t
     f.dk(&["migrate", "run", "--strict"])
         .failure()
         .stderr_has("older than the newest applied one");
-    let rebase = at(
-        &f.project,
-        "1800000300",
-        &["generate", "migration", "--rebase"],
-    )
-    .success();
+    let rebase = f
+        .at(
+            &f.project,
+            "1800000300",
+            &["generate", "migration", "--rebase"],
+        )
+        .success();
     assert!(
         rebase
             .stderr()
@@ -733,7 +753,7 @@ fn branches_merged_in_the_wrong_order(kind: Option<ServerKind>, backend: &str, t
     );
     assert!(!f.project.join("migrations").join(&stars_name).exists());
     f.dk(&["migrate", "run"]).success();
-    at(
+    f.at(
         &f.project,
         "1800000400",
         &["generate", "migration", "-m", "sync"],
@@ -773,17 +793,9 @@ fn colliding_migrations(kind: Option<ServerKind>, backend: &str, test: &str) {
     let Some(f) = Fixture::new(kind, test, &start(backend)) else {
         return;
     };
-    let at = |dir: &Path, epoch: &str, args: &[&str]| {
-        dk().args(args)
-            .args(["--database-url", &f.url])
-            .current_dir(dir)
-            .env("SOURCE_DATE_EPOCH", epoch)
-            .run()
-    };
     f.dk(&["migrate", "run"]).success();
     seed(kind, &f.url);
-    let branch = f.project.parent().expect("parent").join("branch-b");
-    crate::evolve::copy_tree(&f.project, &branch);
+    let branch = f.branch();
     let books = |len: u32| format!("\"title:string({len})\", \"pages:int?\"");
     let write_model = |dir: &Path, len: u32| {
         std::fs::write(
@@ -793,33 +805,23 @@ fn colliding_migrations(kind: Option<ServerKind>, backend: &str, test: &str) {
         .expect("write")
     };
     write_model(&branch, 200);
-    at(
+    f.at(
         &branch,
         "1800000100",
         &["generate", "migration", "-m", "title 200"],
     )
     .success();
     write_model(&f.project, 150);
-    at(
+    f.at(
         &f.project,
         "1800000200",
         &["generate", "migration", "-m", "title 150"],
     )
     .success();
     f.dk(&["migrate", "run"]).success();
-    let find = |dir: &Path, suffix: &str| {
-        std::fs::read_dir(dir.join("migrations"))
-            .expect("list")
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .find(|n| n.ends_with(suffix))
-            .expect("migration")
-    };
+    let find = migration_named;
     let (theirs, ours) = (find(&branch, "_title_200"), find(&f.project, "_title_150"));
-    crate::evolve::copy_tree(
-        &branch.join("migrations").join(&theirs),
-        &f.project.join("migrations").join(&theirs),
-    );
+    f.merge_migration(&branch, &theirs);
     // The merge conflict in dieselkit.toml, resolved for the wider title.
     write_model(&f.project, 200);
 
@@ -836,12 +838,13 @@ fn colliding_migrations(kind: Option<ServerKind>, backend: &str, test: &str) {
         })
         .stdout_has(&format!("out-of-order-migration: `{theirs}`"));
     // Theirs was written without ours: set aside and written again from the merged model.
-    let rebase = at(
-        &f.project,
-        "1800000300",
-        &["generate", "migration", "--rebase"],
-    )
-    .success();
+    let rebase = f
+        .at(
+            &f.project,
+            "1800000300",
+            &["generate", "migration", "--rebase"],
+        )
+        .success();
     let again = find(&f.project, "_title_200");
     assert!(again > ours, "{again} after {ours}");
     rebase.stderr_has(&format!(
@@ -869,7 +872,7 @@ fn colliding_migrations(kind: Option<ServerKind>, backend: &str, test: &str) {
         .expect_exit(3)
         .stdout_has("pending-migrations");
     f.dk(&["migrate", "run"]).success();
-    at(
+    f.at(
         &f.project,
         "1800000400",
         &["generate", "migration", "-m", "sync"],
@@ -882,7 +885,7 @@ fn colliding_migrations(kind: Option<ServerKind>, backend: &str, test: &str) {
 
     // Again, in version order this time, and the pair does not even apply: both add
     // `books.isbn`. Ours is applied; theirs (newer) is written again as a change of ours.
-    crate::evolve::copy_tree(&f.project, &branch);
+    let branch = f.branch();
     let with_isbn = |dir: &Path, len: u32| {
         std::fs::write(
             dir.join("dieselkit.toml"),
@@ -896,7 +899,7 @@ fn colliding_migrations(kind: Option<ServerKind>, backend: &str, test: &str) {
         .expect("write")
     };
     with_isbn(&f.project, 13);
-    at(
+    f.at(
         &f.project,
         "1800000500",
         &["generate", "migration", "-m", "isbn 13"],
@@ -904,17 +907,14 @@ fn colliding_migrations(kind: Option<ServerKind>, backend: &str, test: &str) {
     .success();
     f.dk(&["migrate", "run"]).success();
     with_isbn(&branch, 17);
-    at(
+    f.at(
         &branch,
         "1800000600",
         &["generate", "migration", "-m", "isbn 17"],
     )
     .success();
     let theirs = find(&branch, "_isbn_17");
-    crate::evolve::copy_tree(
-        &branch.join("migrations").join(&theirs),
-        &f.project.join("migrations").join(&theirs),
-    );
+    f.merge_migration(&branch, &theirs);
     with_isbn(&f.project, 17);
     f.dk(&["check"])
         .expect_exit(3)
@@ -923,12 +923,13 @@ fn colliding_migrations(kind: Option<ServerKind>, backend: &str, test: &str) {
             find(&f.project, "_isbn_13")
         ))
         .stdout_has("migrations-do-not-apply: ");
-    let rebase = at(
-        &f.project,
-        "1800000700",
-        &["generate", "migration", "--rebase"],
-    )
-    .success();
+    let rebase = f
+        .at(
+            &f.project,
+            "1800000700",
+            &["generate", "migration", "--rebase"],
+        )
+        .success();
     rebase.stderr_has(&format!(
         "Set aside migrations/{theirs} -> .dieselkit/rebased/{theirs}"
     ));
@@ -971,13 +972,7 @@ fn squash_keeps_old_and_new_databases_working(kind: Option<ServerKind>, backend:
     else {
         return;
     };
-    let at = |epoch: u64, args: &[&str]| {
-        dk().args(args)
-            .args(["--database-url", &f.url])
-            .current_dir(&f.project)
-            .env("SOURCE_DATE_EPOCH", &epoch.to_string())
-            .run()
-    };
+    let at = |epoch: u64, args: &[&str]| f.at(&f.project, &epoch.to_string(), args);
     f.dk(&["migrate", "run"]).success();
     seed(kind, &f.url);
     let mut books = String::from("\"title:string(100)\", \"pages:int?\"");
