@@ -78,9 +78,12 @@ pub struct ResourceCtx {
 /// fits, and the test is then left out).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct TestPicks {
-    /// The modules of the resources it references (itself excepted), once each: the rows a
+    /// Its references to other resources (itself excepted), as (field, table): the rows a
     /// valid body needs first.
-    pub parent_modules: Vec<String>,
+    pub parents: Vec<(String, String)>,
+    /// Two valid bodies (samples A and B) as Rust string literals of JSON, without the
+    /// references to other resources (a self-reference is `null`).
+    pub samples: Vec<String>,
     /// The first NOT NULL field without a default (leaving it out is a 422).
     pub required_field: String,
     /// The first nullable field (PATCH with `null` clears it).
@@ -103,6 +106,16 @@ pub struct TestPicks {
     pub bad_filter_field: String,
 }
 
+/// `text` as a Rust raw string literal (`r#"..."#`), with as many `#` as it needs.
+fn raw_string_literal(text: &str) -> String {
+    let mut hashes = 1;
+    while text.contains(&format!("\"{}", "#".repeat(hashes))) {
+        hashes += 1;
+    }
+    let fence = "#".repeat(hashes);
+    format!("r{fence}\"{text}\"{fence}")
+}
+
 /// The first of `fields` that `pick` accepts, by name; `""` when none does.
 fn first_name(fields: &[FieldCtx], pick: impl Fn(&FieldCtx) -> bool) -> String {
     fields
@@ -123,15 +136,31 @@ fn names_of(fields: &[FieldCtx], pick: impl Fn(&FieldCtx) -> bool) -> Vec<String
 /// The test picks of a resource whose table is `table`.
 fn test_picks(table: &str, fields: &[FieldCtx]) -> TestPicks {
     let other = |f: &FieldCtx| f.references.as_ref().is_some_and(|r| r.table != table);
-    let mut parent_modules: Vec<String> = Vec::new();
-    for f in fields.iter().filter(|f| other(f)) {
-        let module = &f.references.as_ref().expect("a reference").module;
-        if !parent_modules.contains(module) {
-            parent_modules.push(module.clone());
-        }
-    }
+    let parents = fields
+        .iter()
+        .filter_map(|f| match &f.references {
+            Some(r) if r.table != table => Some((f.name.clone(), r.table.clone())),
+            _ => None,
+        })
+        .collect();
+    let sample = |pick: fn(&FieldCtx) -> &Value| {
+        let body: serde_json::Map<String, Value> = fields
+            .iter()
+            .filter(|f| !other(f))
+            .map(|f| {
+                let value = if f.references.is_some() {
+                    Value::Null
+                } else {
+                    pick(f).clone()
+                };
+                (f.name.clone(), value)
+            })
+            .collect();
+        raw_string_literal(&Value::Object(body).to_string())
+    };
     TestPicks {
-        parent_modules,
+        parents,
+        samples: vec![sample(|f| &f.sample_a), sample(|f| &f.sample_b)],
         required_field: first_name(fields, |f| !f.nullable && !f.has_default),
         nullable_field: first_name(fields, |f| f.nullable),
         patch_field: first_name(fields, |f| f.references.is_none()),
@@ -201,11 +230,11 @@ pub struct RelationCtx {
     /// child's table, or `<table>_by_<field without _id>` for a second reference from the
     /// same table. Empty for a parent.
     pub segment: String,
-    /// For a child: the name of the generated test of what deleting the parent does to it
-    /// (`delete_cascades_to_books`, `delete_clears_author_id_of_books`,
-    /// `delete_is_refused_while_books_refer_to_it`); empty when the child's table refers to
-    /// the parent more than once (which rule applies is then ambiguous), and for a parent.
-    pub delete_test: String,
+    /// For a child: what the generated tests expect deleting the parent to do to it, as
+    /// their `OnDelete` variant (`Cascade`, `SetNull`, `Restrict`); empty when the child's
+    /// table refers to the parent more than once (which rule applies is then ambiguous),
+    /// and for a parent.
+    pub delete_rule: String,
     /// For a child: what deleting the parent does to it (`restrict`, `cascade`,
     /// `set_null`); `restrict` for a parent.
     pub on_delete: crate::spec::OnDelete,
@@ -332,7 +361,7 @@ fn relation(field: &str, resource: &Resource) -> RelationCtx {
         struct_name: names::pascal(&resource.name),
         table: resource.table.clone(),
         segment: String::new(),
-        delete_test: String::new(),
+        delete_rule: String::new(),
         on_delete: crate::spec::OnDelete::default(),
     }
 }
@@ -352,8 +381,8 @@ fn column_feature(model: &Model) -> &'static str {
     }
 }
 
-/// Names each child's delete test (see [`RelationCtx::delete_test`]).
-fn with_delete_tests(mut resources: Vec<ResourceCtx>) -> Vec<ResourceCtx> {
+/// Gives each child its delete rule (see [`RelationCtx::delete_rule`]).
+fn with_delete_rules(mut resources: Vec<ResourceCtx>) -> Vec<ResourceCtx> {
     let names: Vec<Vec<String>> = resources
         .iter()
         .map(|r| {
@@ -372,21 +401,18 @@ fn with_delete_tests(mut resources: Vec<ResourceCtx>) -> Vec<ResourceCtx> {
                         return String::new();
                     };
                     match only.references.as_ref().map(|t| t.on_delete) {
-                        Some(crate::spec::OnDelete::Cascade) => {
-                            format!("delete_cascades_to_{}", c.segment)
-                        }
-                        Some(crate::spec::OnDelete::SetNull) => {
-                            format!("delete_clears_{}_of_{}", c.field, c.segment)
-                        }
-                        _ => format!("delete_is_refused_while_{}_refer_to_it", c.segment),
+                        Some(crate::spec::OnDelete::Cascade) => "Cascade",
+                        Some(crate::spec::OnDelete::SetNull) => "SetNull",
+                        _ => "Restrict",
                     }
+                    .to_owned()
                 })
                 .collect()
         })
         .collect();
     for (r, tests) in resources.iter_mut().zip(names) {
         for (c, name) in r.children.iter_mut().zip(tests) {
-            c.delete_test = name;
+            c.delete_rule = name;
         }
     }
     resources
@@ -581,7 +607,7 @@ pub fn build(model: &Model) -> Context {
             }
         })
         .collect();
-    let resources = with_delete_tests(resources);
+    let resources = with_delete_rules(resources);
     let any_referenced = resources.iter().any(|r| r.referenced);
     Context {
         dieselkit_version: env!("CARGO_PKG_VERSION"),
@@ -633,9 +659,15 @@ mod tests {
             struct_name: String::new(),
             table: table.into(),
             segment: String::new(),
-            delete_test: String::new(),
+            delete_rule: String::new(),
             on_delete: crate::spec::OnDelete::default(),
         }
+    }
+
+    #[test]
+    fn raw_string_literals_fence_what_they_hold() {
+        assert_eq!(raw_string_literal(r#"{"a":1}"#), r##"r#"{"a":1}"#"##);
+        assert_eq!(raw_string_literal(r##"say "#1""##), r###"r##"say "#1""##"###);
     }
 
     #[test]
@@ -657,7 +689,19 @@ mod tests {
     fn test_picks_follow_the_fields() {
         let ctx = build(&model(include_str!("../../examples/bookstore.toml")));
         let books = &ctx.resources[1].tests;
-        assert_eq!(books.parent_modules, ["author"]);
+        assert_eq!(
+            books.parents,
+            [("author_id".to_owned(), "authors".to_owned())]
+        );
+        let sample: Value = serde_json::from_str(
+            books.samples[0]
+                .strip_prefix("r#\"")
+                .and_then(|s| s.strip_suffix("\"#"))
+                .expect("a raw string"),
+        )
+        .expect("JSON");
+        assert_eq!(sample["title"], ctx.resources[1].fields[0].sample_a);
+        assert!(sample.get("author_id").is_none(), "{sample}");
         assert_eq!(books.required_field, "title");
         assert_eq!(books.nullable_field, "published_on");
         assert_eq!(books.patch_field, "title");
@@ -673,14 +717,11 @@ mod tests {
         assert_eq!(books.default_fields, ["price"]);
         assert_eq!(books.filter_field, "title");
         assert_eq!(books.bad_filter_field, "published_on");
-        assert_eq!(
-            ctx.resources[0].children[0].delete_test,
-            "delete_cascades_to_books"
-        );
+        assert_eq!(ctx.resources[0].children[0].delete_rule, "Cascade");
     }
 
     #[test]
-    fn a_child_referring_twice_gets_no_delete_test() {
+    fn a_child_referring_twice_gets_no_delete_rule() {
         let ctx = build(&model(
             r#"
 [project]
@@ -695,7 +736,7 @@ fields = ["sender:references(person)", "recipient:references(person)?:on_delete=
         ));
         let children = &ctx.resources[0].children;
         assert_eq!(children.len(), 2);
-        assert!(children.iter().all(|c| c.delete_test.is_empty()));
+        assert!(children.iter().all(|c| c.delete_rule.is_empty()));
         // A self-reference is not a parent to create first.
         let ctx = build(&model(
             r#"
@@ -707,11 +748,10 @@ fields = ["parent:references(node)?:on_delete=set_null", "label:string(10)"]
 "#,
         ));
         let node = &ctx.resources[0];
-        assert!(node.tests.parent_modules.is_empty());
+        assert!(node.tests.parents.is_empty());
+        // ...and is `null` in the samples.
+        assert!(node.tests.samples[1].contains(r#""parent_id":null"#));
         assert!(node.tests.reference_fields.is_empty());
-        assert_eq!(
-            node.children[0].delete_test,
-            "delete_clears_parent_id_of_nodes"
-        );
+        assert_eq!(node.children[0].delete_rule, "SetNull");
     }
 }
