@@ -667,7 +667,10 @@ mod tests {
     #[test]
     fn raw_string_literals_fence_what_they_hold() {
         assert_eq!(raw_string_literal(r#"{"a":1}"#), r##"r#"{"a":1}"#"##);
-        assert_eq!(raw_string_literal(r##"say "#1""##), r###"r##"say "#1""##"###);
+        assert_eq!(
+            raw_string_literal(r##"say "#1""##),
+            r###"r##"say "#1""##"###
+        );
     }
 
     #[test]
