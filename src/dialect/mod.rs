@@ -81,6 +81,10 @@ pub trait Dialect: Sync {
     /// index, constraint, trigger and view, for comparing schemas before and after.
     fn schema_dump_queries(&self) -> &'static [&'static str];
 
+    /// The `DATABASE_URL` a new project's `.env` gets: a file next to the project, or a
+    /// database named after the crate on a local server (default port and superuser).
+    fn default_database_url(&self, crate_name: &str) -> String;
+
     /// The database to connect to on the same server to create, drop or look for another
     /// one. None for file databases.
     fn maintenance_database(&self) -> Option<&'static str> {

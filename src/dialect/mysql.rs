@@ -18,6 +18,10 @@ impl Dialect for Mysql {
         Backend::Mysql
     }
 
+    fn default_database_url(&self, crate_name: &str) -> String {
+        format!("mysql://root@127.0.0.1:3306/{crate_name}")
+    }
+
     /// Backslashes are escapes in MySQL string literals (unless NO_BACKSLASH_ESCAPES).
     fn quote(&self, text: &str) -> String {
         format!("'{}'", text.replace('\'', "''").replace('\\', "\\\\"))

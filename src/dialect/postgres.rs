@@ -12,6 +12,10 @@ impl Dialect for Postgres {
         Backend::Postgres
     }
 
+    fn default_database_url(&self, crate_name: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:5432/{crate_name}")
+    }
+
     fn strip_default_cast<'a>(&self, default: &'a str) -> &'a str {
         // `'x'::character varying`, `0::numeric`; not a `::` inside a string literal.
         match default.rfind("::") {

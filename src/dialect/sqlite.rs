@@ -12,6 +12,10 @@ impl Dialect for Sqlite {
         Backend::Sqlite
     }
 
+    fn default_database_url(&self, crate_name: &str) -> String {
+        format!("{crate_name}.db")
+    }
+
     fn catalog_type(&self, base: &str, _args: &[u32]) -> Option<SqlType> {
         // dieselkit's timestamptz: UTC text in a DATETIME column.
         (base == "datetime").then_some(SqlType::Timestamptz)

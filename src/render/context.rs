@@ -3,7 +3,7 @@
 
 use super::api;
 use crate::schema::{rust, sql_type_of};
-use crate::spec::{names, Backend, FieldSpec, FieldType, Model, Resource};
+use crate::spec::{names, FieldSpec, FieldType, Model, Resource};
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -433,16 +433,6 @@ fn with_segments(mut children: Vec<RelationCtx>) -> Vec<RelationCtx> {
     children
 }
 
-/// The `DATABASE_URL` written to `.env`: a file next to the project for SQLite, a database
-/// named after the crate on a local server (default port and superuser) otherwise.
-fn default_database_url(backend: Backend, crate_name: &str) -> String {
-    match backend {
-        Backend::Sqlite => format!("{crate_name}.db"),
-        Backend::Postgres => format!("postgres://postgres@127.0.0.1:5432/{crate_name}"),
-        Backend::Mysql => format!("mysql://root@127.0.0.1:3306/{crate_name}"),
-    }
-}
-
 pub fn build(model: &Model) -> Context {
     let backend = model.backend;
     let mut needs = Needs {
@@ -615,7 +605,7 @@ pub fn build(model: &Model) -> Context {
             name: model.name.clone(),
             crate_name: model.crate_name(),
             backend: backend.name(),
-            database_url: default_database_url(backend, &model.crate_name()),
+            database_url: crate::dialect::of(backend).default_database_url(&model.crate_name()),
         },
         options: model.options.clone(),
         needs,

@@ -371,7 +371,8 @@ pub struct MigrationSql {
 /// direction runs both directions in their own transaction with foreign keys off.
 pub fn migration_sql(ops: &[Op], backend: Backend) -> MigrationSql {
     let (up, down) = up_and_down(ops, backend);
-    if backend == Backend::Sqlite && (rebuilds_a_table(&up) || rebuilds_a_table(&down)) {
+    let rebuilds = !dialect::of(backend).alters_in_place();
+    if rebuilds && (rebuilds_a_table(&up) || rebuilds_a_table(&down)) {
         MigrationSql {
             up: sqlite_own_transaction(&up),
             down: sqlite_own_transaction(&down),
@@ -451,7 +452,7 @@ fn script(ops: &[(Option<String>, Op)], backend: Backend) -> String {
             .iter()
             .filter(|sql| sql.iter().any(|s| rebuilds_a_table(s)))
             .count();
-        if backend == Backend::Sqlite && rebuilding >= 2 {
+        if !dialect::of(backend).alters_in_place() && rebuilding >= 2 {
             for note in run.iter().filter_map(|(note, _)| note.as_deref()) {
                 push(note);
             }
