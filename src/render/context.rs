@@ -16,6 +16,39 @@ pub struct Context {
     pub resources: Vec<ResourceCtx>,
     /// Some resource is referenced by another (the seed binary then picks parent ids).
     pub any_referenced: bool,
+    /// Which of the generated tests that check a kind of field or relation have something
+    /// to check in this model (the others are left out rather than pass doing nothing).
+    pub checks: Checks,
+}
+
+/// See [`Context::checks`].
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Checks {
+    pub defaults: bool,
+    pub max_lengths: bool,
+    pub uniques: bool,
+    pub references: bool,
+    /// A resource has a nested list of another's rows (`/authors/{id}/books`).
+    pub nested_lists: bool,
+    /// A child refers to its parent once, so what deleting the parent does is unambiguous.
+    pub delete_rules: bool,
+}
+
+impl Checks {
+    fn of(resources: &[ResourceCtx]) -> Self {
+        let any = |pick: &dyn Fn(&ResourceCtx) -> bool| resources.iter().any(pick);
+        fn other_children(r: &ResourceCtx) -> impl Iterator<Item = &RelationCtx> {
+            r.children.iter().filter(move |c| c.table != r.table)
+        }
+        Self {
+            defaults: any(&|r| !r.tests.default_fields.is_empty()),
+            max_lengths: any(&|r| !r.tests.max_length_fields.is_empty()),
+            uniques: any(&|r| !r.tests.unique_fields.is_empty()),
+            references: any(&|r| !r.tests.parents.is_empty()),
+            nested_lists: any(&|r| other_children(r).next().is_some()),
+            delete_rules: any(&|r| other_children(r).any(|c| !c.delete_rule.is_empty())),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -100,8 +133,8 @@ pub struct TestPicks {
     pub reference_fields: Vec<String>,
     /// Fields with a default (left out of a POST, they get it).
     pub default_fields: Vec<String>,
-    /// The first filterable field, and the first filterable one that is not text (a word is
-    /// a bad value for it).
+    /// The first filterable field (not a self-reference, null in the samples), and the
+    /// first filterable one that is not text (a word is a bad value for it).
     pub filter_field: String,
     pub bad_filter_field: String,
 }
@@ -175,7 +208,10 @@ fn test_picks(table: &str, fields: &[FieldCtx]) -> TestPicks {
         unique_fields: names_of(fields, |f| f.unique),
         reference_fields: names_of(fields, other),
         default_fields: names_of(fields, |f| f.has_default),
-        filter_field: first_name(fields, |f| f.filterable),
+        // A self-reference is null in both samples: nothing to filter by.
+        filter_field: first_name(fields, |f| {
+            f.filterable && f.references.as_ref().is_none_or(|r| r.table != table)
+        }),
         bad_filter_field: first_name(fields, |f| f.filterable && f.rust_type != "String"),
     }
 }
@@ -599,6 +635,7 @@ pub fn build(model: &Model) -> Context {
         .collect();
     let resources = with_delete_rules(resources);
     let any_referenced = resources.iter().any(|r| r.referenced);
+    let checks = Checks::of(&resources);
     Context {
         dieselkit_version: env!("CARGO_PKG_VERSION"),
         project: ProjectCtx {
@@ -611,6 +648,7 @@ pub fn build(model: &Model) -> Context {
         needs,
         resources,
         any_referenced,
+        checks,
     }
 }
 
@@ -711,6 +749,28 @@ mod tests {
         assert_eq!(books.filter_field, "title");
         assert_eq!(books.bad_filter_field, "published_on");
         assert_eq!(ctx.resources[0].children[0].delete_rule, "Cascade");
+    }
+
+    #[test]
+    fn checks_follow_what_the_model_has() {
+        let ctx = build(&model(include_str!("../../examples/bookstore.toml")));
+        let c = &ctx.checks;
+        assert!(c.defaults && c.max_lengths && c.uniques && c.references);
+        assert!(c.nested_lists && c.delete_rules);
+        let ctx = build(&model(
+            r#"
+[project]
+name = "tree"
+[[resources]]
+name = "node"
+fields = ["parent:references(node)?:on_delete=set_null", "label:text"]
+"#,
+        ));
+        assert_eq!(ctx.resources[0].tests.filter_field, "label");
+        let c = &ctx.checks;
+        // A self-reference has no parent to create first, no nested list of another's rows.
+        assert!(!c.defaults && !c.max_lengths && !c.uniques && !c.references);
+        assert!(!c.nested_lists && !c.delete_rules);
     }
 
     #[test]
