@@ -751,21 +751,22 @@ mod tests {
         assert_eq!(ctx.resources[0].children[0].delete_rule, "Cascade");
     }
 
+    /// A model whose one resource refers to itself.
+    const TREE: &str = r#"
+[project]
+name = "tree"
+[[resources]]
+name = "node"
+fields = ["parent:references(node)?:on_delete=set_null", "label:text"]
+"#;
+
     #[test]
     fn checks_follow_what_the_model_has() {
         let ctx = build(&model(include_str!("../../examples/bookstore.toml")));
         let c = &ctx.checks;
         assert!(c.defaults && c.max_lengths && c.uniques && c.references);
         assert!(c.nested_lists && c.delete_rules);
-        let ctx = build(&model(
-            r#"
-[project]
-name = "tree"
-[[resources]]
-name = "node"
-fields = ["parent:references(node)?:on_delete=set_null", "label:text"]
-"#,
-        ));
+        let ctx = build(&model(TREE));
         assert_eq!(ctx.resources[0].tests.filter_field, "label");
         let c = &ctx.checks;
         // A self-reference has no parent to create first, no nested list of another's rows.
@@ -791,15 +792,7 @@ fields = ["sender:references(person)", "recipient:references(person)?:on_delete=
         assert_eq!(children.len(), 2);
         assert!(children.iter().all(|c| c.delete_rule.is_empty()));
         // A self-reference is not a parent to create first.
-        let ctx = build(&model(
-            r#"
-[project]
-name = "tree"
-[[resources]]
-name = "node"
-fields = ["parent:references(node)?:on_delete=set_null", "label:string(10)"]
-"#,
-        ));
+        let ctx = build(&model(TREE));
         let node = &ctx.resources[0];
         assert!(node.tests.parents.is_empty());
         // ...and is `null` in the samples.
