@@ -69,6 +69,12 @@ impl Fixture {
             .run()
     }
 
+    /// `generate migration --rebase` in the project, with the clock at `epoch`; it succeeds.
+    fn rebase(&self, epoch: &str) -> crate::support::Run {
+        self.at(&self.project, epoch, &["generate", "migration", "--rebase"])
+            .success()
+    }
+
     /// A second branch from the project as it is now (`branch-b` beside it).
     fn branch(&self) -> std::path::PathBuf {
         let branch = self.project.parent().expect("parent").join("branch-b");
@@ -754,13 +760,7 @@ fn branches_merged_in_the_wrong_order(kind: Option<ServerKind>, backend: &str, t
     f.dk(&["migrate", "run", "--strict"])
         .failure()
         .stderr_has("older than the newest applied one");
-    let rebase = f
-        .at(
-            &f.project,
-            "1800000300",
-            &["generate", "migration", "--rebase"],
-        )
-        .success();
+    let rebase = f.rebase("1800000300");
     assert!(
         rebase
             .stderr()
@@ -845,13 +845,7 @@ fn colliding_migrations(kind: Option<ServerKind>, backend: &str, test: &str) {
         })
         .stdout_has(&format!("out-of-order-migration: `{theirs}`"));
     // Theirs was written without ours: set aside and written again from the merged model.
-    let rebase = f
-        .at(
-            &f.project,
-            "1800000300",
-            &["generate", "migration", "--rebase"],
-        )
-        .success();
+    let rebase = f.rebase("1800000300");
     let again = find(&f.project, "_title_200");
     assert!(again > ours, "{again} after {ours}");
     rebase.stderr_has(&format!(
@@ -920,13 +914,7 @@ fn colliding_migrations(kind: Option<ServerKind>, backend: &str, test: &str) {
             find(&f.project, "_isbn_13")
         ))
         .stdout_has("migrations-do-not-apply: ");
-    let rebase = f
-        .at(
-            &f.project,
-            "1800000700",
-            &["generate", "migration", "--rebase"],
-        )
-        .success();
+    let rebase = f.rebase("1800000700");
     rebase.stderr_has(&format!(
         "Set aside migrations/{theirs} -> .dieselkit/rebased/{theirs}"
     ));
