@@ -16,6 +16,8 @@ mod sqlite;
 
 pub use mysql::MAX_INDEX_CHARS as MYSQL_MAX_INDEX_CHARS;
 
+use std::time::Duration;
+
 use crate::schema::{Column, ColumnDefault, SqlType};
 use crate::spec::Backend;
 
@@ -97,6 +99,23 @@ pub trait Dialect: Sync {
         String::new()
     }
 
+    /// Create database `name` (any name: quoted here) with this engine's settings for a
+    /// new project's database.
+    fn create_database(&self, name: &str) -> String {
+        format!("CREATE DATABASE \"{}\"", name.replace('"', "\"\""))
+    }
+
+    /// The URL schemes (lower case, with `://`) of this engine's servers; none for files.
+    fn url_schemes(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// The cargo feature of dieselkit that links this engine's client library, and where a
+    /// user gets that library; None when it is always built in.
+    fn client(&self) -> Option<(&'static str, &'static str)> {
+        None
+    }
+
     /// Drop database `name` (an identifier dieselkit made), even while connected.
     fn drop_database(&self, name: &str) -> String {
         format!("DROP DATABASE IF EXISTS {name}")
@@ -128,6 +147,55 @@ pub trait Dialect: Sync {
 
     /// How `--sql` shows taking the lock.
     fn lock_preview(&self) -> String;
+
+    /// Whether there is no session lock, so that each migration step runs in an exclusive
+    /// transaction of its own and reads what is applied again (SQLite). Such an engine
+    /// runs a migration that says `run_in_transaction = false` outside that transaction.
+    fn locks_each_step(&self) -> bool {
+        false
+    }
+
+    /// Whether a migration may switch foreign key enforcement off around its own
+    /// transaction (SQLite's `PRAGMA foreign_keys = OFF`, for a table rebuild); the engine
+    /// then runs it with foreign keys off and checks every reference before committing.
+    fn switches_foreign_keys(&self) -> bool {
+        false
+    }
+
+    /// Whether schema changes take part in transactions: false where each DDL statement
+    /// commits by itself (MySQL), so a failed migration leaves its earlier statements
+    /// applied, and a retry is safe only when its first statement failed.
+    fn transactional_ddl(&self) -> bool {
+        true
+    }
+
+    /// What a migration runs first, in its transaction (`in_transaction`): PostgreSQL waits
+    /// up to `lock_wait` for a killed run's migration that the server is still executing.
+    fn migration_preamble(&self, in_transaction: bool, lock_wait: Duration) -> Option<String> {
+        let _ = (in_transaction, lock_wait);
+        None
+    }
+
+    /// The setting that bounds how long one statement waits for a table lock, or None when
+    /// it cannot be bounded here (SQLite; PostgreSQL outside a transaction, where a `SET`
+    /// would outlive the migration).
+    fn lock_wait_setting(&self, timeout: Duration, in_transaction: bool) -> Option<String> {
+        let _ = (timeout, in_transaction);
+        None
+    }
+
+    /// Whether a database error message says a statement gave up waiting for a lock.
+    fn is_lock_timeout(&self, message: &str) -> bool {
+        let _ = message;
+        false
+    }
+
+    /// Who holds locks on `table`, one row `line` each, for an error message; None when
+    /// the engine cannot tell.
+    fn lock_holders_query(&self, table: &str) -> Option<String> {
+        let _ = table;
+        None
+    }
 
     // --- SQL of schema changes (used by `sql/`) ------------------------------------------
 
@@ -270,6 +338,21 @@ fn common_type_sql(ty: &SqlType) -> String {
         SqlType::Json => "TEXT".into(),
         SqlType::Binary => "BLOB".into(),
     }
+}
+
+/// The backend of a database URL: a server's by its scheme, else a SQLite file (`sqlite://`,
+/// `file:` or a plain path).
+pub fn backend_of_url(url: &str) -> Backend {
+    let lower = url.to_ascii_lowercase();
+    Backend::ALL
+        .into_iter()
+        .find(|backend| {
+            of(*backend)
+                .url_schemes()
+                .iter()
+                .any(|scheme| lower.starts_with(scheme))
+        })
+        .unwrap_or(Backend::Sqlite)
 }
 
 /// The dialect of `backend`.

@@ -1,6 +1,8 @@
 //! MySQL and MariaDB: `information_schema` (its text columns cast to `CHAR`: some are
 //! binary-collated), named locks (`GET_LOCK`) for migrations, DDL that commits by itself.
 
+use std::time::Duration;
+
 use super::Dialect;
 use crate::schema::{Column, SqlType};
 use crate::spec::Backend;
@@ -94,6 +96,21 @@ impl Dialect for Mysql {
         )
     }
 
+    fn create_database(&self, name: &str) -> String {
+        format!(
+            "CREATE DATABASE IF NOT EXISTS `{}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci",
+            name.replace('`', "``")
+        )
+    }
+
+    fn url_schemes(&self) -> &'static [&'static str] {
+        &["mysql://", "mariadb://"]
+    }
+
+    fn client(&self) -> Option<(&'static str, &'static str)> {
+        Some(("mysql", "libmysqlclient or libmariadb (Debian/Ubuntu: `apt install libmariadb-dev-compat libmariadb-dev`; macOS: `brew install mysql-client`)"))
+    }
+
     fn timestamp_type(&self) -> &'static str {
         "DATETIME"
     }
@@ -116,6 +133,21 @@ impl Dialect for Mysql {
 
     fn lock_preview(&self) -> String {
         format!("SELECT GET_LOCK({LOCK_NAME}, 60)")
+    }
+
+    fn transactional_ddl(&self) -> bool {
+        false
+    }
+
+    fn lock_wait_setting(&self, timeout: Duration, _in_transaction: bool) -> Option<String> {
+        Some(format!(
+            "SET SESSION lock_wait_timeout = {}",
+            timeout.as_secs().max(1)
+        ))
+    }
+
+    fn is_lock_timeout(&self, message: &str) -> bool {
+        message.contains("Lock wait timeout exceeded")
     }
 
     fn type_sql(&self, ty: &SqlType) -> String {

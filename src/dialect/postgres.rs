@@ -1,7 +1,9 @@
 //! PostgreSQL: `pg_catalog` where `information_schema` is slow or lacks the fact, advisory
 //! locks for migrations, transactional DDL.
 
-use super::{Dialect, PG_LOCK_KEY};
+use std::time::Duration;
+
+use super::{Dialect, PG_LOCK_KEY, PG_MIGRATION_KEY};
 use crate::schema::{Column, SqlType};
 use crate::spec::Backend;
 
@@ -76,6 +78,17 @@ impl Dialect for Postgres {
         )
     }
 
+    fn url_schemes(&self) -> &'static [&'static str] {
+        &["postgres://", "postgresql://"]
+    }
+
+    fn client(&self) -> Option<(&'static str, &'static str)> {
+        Some((
+            "postgres",
+            "libpq (Debian/Ubuntu: `apt install libpq-dev`; macOS: `brew install libpq`)",
+        ))
+    }
+
     fn drop_database(&self, name: &str) -> String {
         format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     }
@@ -98,6 +111,32 @@ impl Dialect for Postgres {
 
     fn lock_preview(&self) -> String {
         format!("SELECT pg_advisory_lock({PG_LOCK_KEY})")
+    }
+
+    fn migration_preamble(&self, in_transaction: bool, lock_wait: Duration) -> Option<String> {
+        in_transaction.then(|| {
+            format!(
+                "SET LOCAL lock_timeout = '{}ms'; SELECT pg_advisory_xact_lock({PG_MIGRATION_KEY})",
+                lock_wait.as_millis()
+            )
+        })
+    }
+
+    fn lock_wait_setting(&self, timeout: Duration, in_transaction: bool) -> Option<String> {
+        in_transaction.then(|| format!("SET LOCAL lock_timeout = '{}ms'", timeout.as_millis()))
+    }
+
+    fn is_lock_timeout(&self, message: &str) -> bool {
+        message.contains("lock timeout")
+    }
+
+    fn lock_holders_query(&self, table: &str) -> Option<String> {
+        Some(format!(
+            "SELECT 'pid ' || a.pid || ' (' || COALESCE(NULLIF(a.application_name, ''), a.usename::text, '?') || ', ' || COALESCE(a.state, '?') || COALESCE(', transaction open for ' || date_trunc('second', now() - a.xact_start)::text, '') || ') holds ' || l.mode || ': ' || left(regexp_replace(COALESCE(a.query, ''), '\\s+', ' ', 'g'), 100) AS line \
+             FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+             WHERE l.relation = to_regclass({}) AND l.granted AND l.pid <> pg_backend_pid() ORDER BY a.xact_start LIMIT 5",
+            self.quote(table)
+        ))
     }
 
     fn type_sql(&self, ty: &SqlType) -> String {

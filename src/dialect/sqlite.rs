@@ -58,6 +58,14 @@ impl Dialect for Sqlite {
         "-- each migration runs in BEGIN EXCLUSIVE ... COMMIT (SQLite's lock)".into()
     }
 
+    fn locks_each_step(&self) -> bool {
+        true
+    }
+
+    fn switches_foreign_keys(&self) -> bool {
+        true
+    }
+
     /// Names chosen so that `diesel print-schema` infers the diesel types in
     /// `schema::rust`.
     fn type_sql(&self, ty: &SqlType) -> String {

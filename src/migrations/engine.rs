@@ -127,16 +127,16 @@ impl<'a> Runnable<'a> {
         file: &'static str,
         sql: &str,
     ) -> diesel::migration::Result<()> {
-        let mut preamble = Vec::new();
-        if self.backend == Backend::Postgres && self.file.run_in_transaction {
-            // Wait out a killed run's migration that the server is still executing.
-            preamble.push(format!(
-                "SET LOCAL lock_timeout = '{}ms'; SELECT pg_advisory_xact_lock({})",
-                self.lock_wait.as_millis(),
-                ledger::PG_MIGRATION_KEY
-            ));
-        }
-        preamble.extend(self.lock_timeout_setting());
+        let dialect = crate::dialect::of(self.backend);
+        let in_transaction = self.file.run_in_transaction;
+        let preamble: Vec<String> = dialect
+            .migration_preamble(in_transaction, self.lock_wait)
+            .into_iter()
+            .chain(
+                self.ddl_lock_timeout
+                    .and_then(|timeout| dialect.lock_wait_setting(timeout, in_transaction)),
+            )
+            .collect();
         // Sent with the first statement: one round trip less per migration. (Only
         // transactional PostgreSQL migrations and MySQL have one, so a statement that cannot
         // share a message, like CREATE INDEX CONCURRENTLY, never gets it.)
@@ -174,26 +174,6 @@ impl Runnable<'_> {
         self
     }
 
-    /// The statement bounding lock waits for this migration. On PostgreSQL it is
-    /// transaction-local (`SET LOCAL`), so it also holds through a transaction-mode pooler
-    /// and never leaks into a pooled server connection the app uses later; a migration with
-    /// `run_in_transaction = false` therefore runs without one.
-    fn lock_timeout_setting(&self) -> Option<String> {
-        let timeout = self.ddl_lock_timeout?;
-        match self.backend {
-            Backend::Postgres if self.file.run_in_transaction => Some(format!(
-                "SET LOCAL lock_timeout = '{}ms'",
-                timeout.as_millis()
-            )),
-            Backend::Postgres => None,
-            Backend::Mysql => Some(format!(
-                "SET SESSION lock_wait_timeout = {}",
-                timeout.as_secs().max(1)
-            )),
-            Backend::Sqlite => None,
-        }
-    }
-
     /// Did the migration give up waiting for a lock, before changing anything that a
     /// retry would trip over? (MySQL commits each DDL statement, so only a failure at its
     /// first statement qualifies there.)
@@ -202,14 +182,14 @@ impl Runnable<'_> {
         let Some(f) = failure.as_ref() else {
             return false;
         };
-        let timed_out =
-            f.message.contains("lock timeout") || f.message.contains("Lock wait timeout exceeded");
+        let dialect = crate::dialect::of(self.backend);
+        let timed_out = dialect.is_lock_timeout(&f.message);
         let sql = match f.file {
             "down.sql" => self.file.down.as_deref().unwrap_or_default(),
             _ => &self.file.up,
         };
         let first = split::split(sql).first().is_some_and(|s| s.line == f.line);
-        timed_out && (self.backend != Backend::Mysql || first)
+        timed_out && (dialect.transactional_ddl() || first)
     }
 
     /// The table the failing statement works on, if it names one.
@@ -255,16 +235,10 @@ pub const RETRY_AFTER: [Duration; 2] = [Duration::from_secs(1), Duration::from_s
 
 /// Who holds locks on `table` (PostgreSQL), described for the error message.
 fn lock_holders<D: Db>(db: &mut D, table: &str) -> Vec<String> {
-    if db.backend() != Backend::Postgres {
-        return vec![];
-    }
-    let query = format!(
-        "SELECT 'pid ' || a.pid || ' (' || COALESCE(NULLIF(a.application_name, ''), a.usename::text, '?') || ', ' || COALESCE(a.state, '?') || COALESCE(', transaction open for ' || date_trunc('second', now() - a.xact_start)::text, '') || ') holds ' || l.mode || ': ' || left(regexp_replace(COALESCE(a.query, ''), '\\s+', ' ', 'g'), 100) AS line \
-         FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
-         WHERE l.relation = to_regclass({}) AND l.granted AND l.pid <> pg_backend_pid() ORDER BY a.xact_start LIMIT 5",
-        crate::sql::quote_literal(table, Backend::Postgres)
-    );
-    db.lines(&query).unwrap_or_default()
+    crate::dialect::of(db.backend())
+        .lock_holders_query(table)
+        .and_then(|query| db.lines(&query).ok())
+        .unwrap_or_default()
 }
 
 /// Run (`up`) or revert `file`, retrying after [`RETRY_AFTER`] when it gives up waiting
@@ -352,11 +326,12 @@ impl<DB: DieselBackend> Migration<DB> for Runnable<'_> {
 }
 
 fn failure_error(r: &Runnable<'_>, direction: &'static str, e: impl fmt::Display) -> Error {
-    let rollback = match (r.file.run_in_transaction, r.backend) {
-        (false, Backend::Sqlite) if r.body_only => "the migration was rolled back and its version is not recorded",
+    // A body run with foreign keys off runs in the caller's transaction (SQLite).
+    let in_transaction = r.file.run_in_transaction || r.body_only;
+    let rollback = match (in_transaction, crate::dialect::of(r.backend).transactional_ddl()) {
         (false, _) => "this migration runs outside a transaction (metadata.toml), so statements before the failing one were applied; its version is not recorded",
-        (true, Backend::Mysql) => "MySQL commits schema changes immediately, so statements before the failing one were applied; its version is not recorded",
-        (true, _) => "the migration was rolled back and its version is not recorded",
+        (true, false) => "MySQL commits schema changes immediately, so statements before the failing one were applied; its version is not recorded",
+        (true, true) => "the migration was rolled back and its version is not recorded",
     };
     match r.failure.borrow().clone() {
         Some(f) => {
@@ -734,7 +709,7 @@ fn placement(
     mode: Mode,
 ) -> Option<Next> {
     let off = foreign_keys_off(sql, backend);
-    let outside = backend == Backend::Sqlite && !file.run_in_transaction && !off;
+    let outside = crate::dialect::of(backend).locks_each_step() && !file.run_in_transaction && !off;
     match (outside, mode.outside) {
         (true, false) => Some(Next::OutsideTransaction),
         (false, true) => Some(Next::Again),
@@ -745,7 +720,8 @@ fn placement(
 
 /// Does `sql` switch foreign keys off around its own transaction on this backend?
 fn foreign_keys_off(sql: Option<&str>, backend: Backend) -> bool {
-    backend == Backend::Sqlite && sql.is_some_and(|s| split::foreign_keys_off_body(s).is_some())
+    crate::dialect::of(backend).switches_foreign_keys()
+        && sql.is_some_and(|s| split::foreign_keys_off_body(s).is_some())
 }
 
 /// Rows that reference a missing row (SQLite's `foreign_key_check`), described.
@@ -862,8 +838,9 @@ pub fn run<D: Db>(
             // PostgreSQL and MySQL hold one lock for the whole run, so what is applied is
             // read once and then kept up to date here; SQLite locks each step, so each step
             // reads it again.
-            let applied = match (&mut known, db.backend()) {
-                (Some(known), backend) if backend != Backend::Sqlite => {
+            let per_step = crate::dialect::of(db.backend()).locks_each_step();
+            let applied = match &mut known {
+                Some(known) if !per_step => {
                     for name in done {
                         if let Some(f) = files.iter().find(|f| f.name == *name) {
                             known.versions.entry(f.version.clone()).or_insert(None);
@@ -871,7 +848,7 @@ pub fn run<D: Db>(
                     }
                     known.clone()
                 }
-                (slot, _) => {
+                slot => {
                     let fresh = read_applied(db)?;
                     *slot = Some(fresh.clone());
                     fresh

@@ -2,6 +2,7 @@
 //! finds the database, lists migrations with their state and applies or reverts them one
 //! at a time so each step is reported.
 
+mod connect;
 pub mod dump;
 pub mod engine;
 pub mod introspect;
@@ -14,13 +15,12 @@ pub mod split;
 pub mod verify;
 
 use crate::error::{Error, Result};
-use diesel::migration::Migration;
-use diesel::prelude::*;
-use diesel::sqlite::SqliteConnection;
-use diesel_migrations::MigrationHarness;
+use connect::{with_conn, Conn};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use crate::dialect::backend_of_url as backend_of;
+pub use connect::database_missing;
 pub use engine::RevertLimit;
 pub use source::MigrationFile;
 
@@ -94,43 +94,6 @@ pub fn resolve_database_url(flag: Option<&str>, project_dir: &Path) -> Result<Da
     Err(Error::NoDatabaseUrl { env_file })
 }
 
-/// Which backend a URL is for.
-pub fn backend_of(url: &str) -> crate::spec::Backend {
-    let lower = url.to_ascii_lowercase();
-    if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
-        crate::spec::Backend::Postgres
-    } else if lower.starts_with("mysql://") || lower.starts_with("mariadb://") {
-        crate::spec::Backend::Mysql
-    } else {
-        crate::spec::Backend::Sqlite
-    }
-}
-
-/// A SQLite path from a URL: `sqlite://x.db`, `file:x.db` or a plain path. Relative paths
-/// are relative to the project directory. The file's directory is created if missing.
-fn sqlite_path(url: &str, project_dir: &Path) -> Result<String> {
-    if url == ":memory:" {
-        return Ok(url.to_string());
-    }
-    let path = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-        .or_else(|| url.strip_prefix("file:"))
-        .unwrap_or(url);
-    let path = PathBuf::from(path);
-    let full = if path.is_absolute() {
-        path
-    } else {
-        project_dir.join(path)
-    };
-    if let Some(parent) = full.parent() {
-        if !parent.as_os_str().is_empty() && !parent.exists() {
-            fs_err::create_dir_all(parent)?;
-        }
-    }
-    Ok(full.to_string_lossy().into_owned())
-}
-
 /// A URL safe to print: the password, if any, replaced by `***`.
 pub fn redact(url: &str) -> String {
     if let Some((scheme, rest)) = url.split_once("://") {
@@ -143,32 +106,6 @@ pub fn redact(url: &str) -> String {
     url.to_string()
 }
 
-/// The database name of a server URL and the same URL pointing at `other` instead.
-fn replace_database(url: &str, other: &str) -> Option<(String, String)> {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let scheme_end = base.find("://")? + 3;
-    let slash = base[scheme_end..].find('/')? + scheme_end;
-    let name = &base[slash + 1..];
-    if name.is_empty() {
-        return None;
-    }
-    let mut replaced = format!("{}/{other}", &base[..slash]);
-    if let Some(q) = query {
-        replaced.push('?');
-        replaced.push_str(q);
-    }
-    Some((replaced, name.to_string()))
-}
-
-/// Split a server URL into (URL of a maintenance database, database name).
-#[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
-fn server_and_database(url: &str, maintenance: &str) -> Option<(String, String)> {
-    replace_database(url, maintenance)
-}
-
 /// A throwaway database for `verify`, dropped when this value is dropped.
 pub struct Scratch {
     url: String,
@@ -178,29 +115,26 @@ pub struct Scratch {
 
 impl Scratch {
     pub fn create(like: &str) -> Result<Scratch> {
-        let backend = backend_of(like);
-        if backend == crate::spec::Backend::Sqlite {
-            // In memory: nothing to clean up, and no fsync per migration.
+        let dialect = crate::dialect::of(backend_of(like));
+        let Some(maintenance) = dialect.maintenance_database() else {
+            // A file database: in memory, nothing to clean up, and no fsync per migration.
             return Ok(Scratch {
                 url: ":memory:".into(),
                 drop_sql: None,
                 _dir: None,
             });
-        }
+        };
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.subsec_nanos())
             .unwrap_or_default();
         let name = format!("dk_scratch_{}_{nanos}", std::process::id());
-        let dialect = crate::dialect::of(backend);
-        let (admin, _) = dialect
-            .maintenance_database()
-            .and_then(|maintenance| replace_database(like, maintenance))
+        let (admin, _) = connect::replace_database(like, maintenance)
             .ok_or_else(|| Error::usage(format!("`{}` names no database", redact(like))))?;
-        let (url, _) =
-            replace_database(like, &name).ok_or_else(|| Error::Internal("scratch url".into()))?;
+        let (url, _) = connect::replace_database(like, &name)
+            .ok_or_else(|| Error::Internal("scratch url".into()))?;
         let drop = dialect.drop_database(&name);
-        admin_execute(&admin, &format!("CREATE DATABASE {name}"))?;
+        connect::admin_execute(&admin, &format!("CREATE DATABASE {name}"))?;
         Ok(Scratch {
             url,
             drop_sql: Some((admin, drop)),
@@ -216,258 +150,9 @@ impl Scratch {
 impl Drop for Scratch {
     fn drop(&mut self) {
         if let Some((admin, sql)) = &self.drop_sql {
-            let _ = admin_execute(admin, sql);
+            let _ = connect::admin_execute(admin, sql);
         }
     }
-}
-
-/// The rows (`line`) of one query on a server's maintenance database.
-fn admin_lines(admin_url: &str, sql: &str) -> Result<Vec<String>> {
-    match backend_of(admin_url) {
-        #[cfg(feature = "postgres")]
-        crate::spec::Backend::Postgres => {
-            let mut c = diesel::PgConnection::establish(admin_url)
-                .map_err(|e| connect_error(admin_url, e))?;
-            Ok(engine::Db::lines(&mut c, sql)?)
-        }
-        #[cfg(feature = "mysql")]
-        crate::spec::Backend::Mysql => {
-            let url = admin_url.replacen("mariadb://", "mysql://", 1);
-            let mut c = diesel::MysqlConnection::establish(&url)
-                .map_err(|e| connect_error(admin_url, e))?;
-            Ok(engine::Db::lines(&mut c, sql)?)
-        }
-        other => {
-            let _ = sql;
-            Err(not_built_for(other, admin_url))
-        }
-    }
-}
-
-/// Run one statement on a server's maintenance database.
-fn admin_execute(admin_url: &str, sql: &str) -> Result<()> {
-    match backend_of(admin_url) {
-        #[cfg(feature = "postgres")]
-        crate::spec::Backend::Postgres => {
-            let mut c = diesel::PgConnection::establish(admin_url)
-                .map_err(|e| connect_error(admin_url, e))?;
-            diesel::sql_query(sql).execute(&mut c)?;
-            Ok(())
-        }
-        #[cfg(feature = "mysql")]
-        crate::spec::Backend::Mysql => {
-            let url = admin_url.replacen("mariadb://", "mysql://", 1);
-            let mut c = diesel::MysqlConnection::establish(&url)
-                .map_err(|e| connect_error(admin_url, e))?;
-            diesel::sql_query(sql).execute(&mut c)?;
-            Ok(())
-        }
-        other => {
-            let _ = sql;
-            Err(not_built_for(other, admin_url))
-        }
-    }
-}
-
-fn connect_error(url: &str, e: impl std::fmt::Display) -> Error {
-    Error::DatabaseConnect {
-        url: redact(url),
-        message: e.to_string(),
-    }
-}
-
-fn not_built_for(backend: crate::spec::Backend, url: &str) -> Error {
-    let (feature, lib) = match backend {
-        crate::spec::Backend::Postgres => ("postgres", "libpq (Debian/Ubuntu: `apt install libpq-dev`; macOS: `brew install libpq`)"),
-        _ => ("mysql", "libmysqlclient or libmariadb (Debian/Ubuntu: `apt install libmariadb-dev-compat libmariadb-dev`; macOS: `brew install mysql-client`)"),
-    };
-    Error::usage(format!(
-        "`{}` is a {backend} database, but this dieselkit was built without {backend} support; reinstall it from its source with `cargo install --locked --path <dieselkit source> --features {feature}` (or `--features postgres,mysql`; needs {lib})",
-        redact(url)
-    ))
-}
-
-#[cfg(feature = "postgres")]
-fn connect_postgres(url: &str, create: bool) -> Result<diesel::PgConnection> {
-    connect_postgres_inner(url, create).map(|mut c| {
-        // Unnamed statements only (diesel sends each with its parameters in one message), so
-        // a transaction-mode pooler that hands each transaction another server connection
-        // never sees a statement prepared on a different one.
-        diesel::Connection::set_prepared_statement_cache_size(
-            &mut c,
-            diesel::connection::CacheSize::Disabled,
-        );
-        c
-    })
-}
-
-/// Whether the server behind `url` answers but has no database of that name. Servers word
-/// their errors in their own language (`lc_messages`), so why a connection failed is asked of
-/// the server's catalog, not read from the message. False when it cannot tell (SQLite, no
-/// access to the server's maintenance database).
-pub fn database_missing(url: &str) -> bool {
-    let dialect = crate::dialect::of(backend_of(url));
-    let Some((server, name)) = dialect
-        .maintenance_database()
-        .and_then(|maintenance| server_and_database(url, maintenance))
-    else {
-        return false;
-    };
-    admin_lines(&server, &dialect.database_exists_query(&name)).is_ok_and(|rows| rows.is_empty())
-}
-
-#[cfg(feature = "postgres")]
-fn connect_postgres_inner(url: &str, create: bool) -> Result<diesel::PgConnection> {
-    use diesel::PgConnection;
-    let failed = match PgConnection::establish(url) {
-        Ok(c) => return Ok(c),
-        Err(e) => e,
-    };
-    let Some((server, name)) = server_and_database(url, "postgres").filter(|_| create) else {
-        return Err(connect_error(url, failed));
-    };
-    if database_missing(url) {
-        let mut admin = PgConnection::establish(&server).map_err(|e| connect_error(&server, e))?;
-        let created =
-            diesel::sql_query(format!("CREATE DATABASE \"{}\"", name.replace('"', "\"\"")))
-                .execute(&mut admin);
-        // Another process may be creating it at the same moment (PostgreSQL then refuses
-        // this copy of template1 until that one is done): fine once it is there.
-        if let Err(e) = created {
-            let appeared = (0..20).any(|_| {
-                std::thread::sleep(std::time::Duration::from_millis(100));
-                !database_missing(url)
-            });
-            if !appeared {
-                return Err(connect_error(
-                    url,
-                    format!("cannot create database `{name}`: {e}"),
-                ));
-            }
-        }
-    }
-    // Created now, by another process meanwhile, or there all along (then the first
-    // failure was something else, and this one says what).
-    PgConnection::establish(url).map_err(|e| connect_error(url, e))
-}
-
-#[cfg(feature = "mysql")]
-fn connect_mysql(url: &str, create: bool) -> Result<diesel::MysqlConnection> {
-    use diesel::MysqlConnection;
-    let url = url.replacen("mariadb://", "mysql://", 1);
-    let failed = match MysqlConnection::establish(&url) {
-        Ok(c) => return Ok(c),
-        Err(e) => e,
-    };
-    let Some((server, name)) = server_and_database(&url, "information_schema").filter(|_| create)
-    else {
-        return Err(connect_error(&url, failed));
-    };
-    if database_missing(&url) {
-        let mut admin =
-            MysqlConnection::establish(&server).map_err(|e| connect_error(&server, e))?;
-        diesel::sql_query(format!(
-            "CREATE DATABASE IF NOT EXISTS `{}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci",
-            name.replace('`', "``")
-        ))
-        .execute(&mut admin)
-        .map_err(|e| connect_error(&url, format!("cannot create database `{name}`: {e}")))?;
-    }
-    // Created now, by another process meanwhile, or there all along (then the first
-    // failure was something else, and this one says what).
-    MysqlConnection::establish(&url).map_err(|e| connect_error(&url, e))
-}
-
-/// Implement [`engine::Db`] for a diesel connection type.
-macro_rules! impl_db {
-    ($conn:ty, $db:ty, $backend:expr, $($extra:item),* $(,)?) => {
-        impl engine::Db for $conn {
-            type B = $db;
-            fn backend(&self) -> crate::spec::Backend {
-                $backend
-            }
-            fn exec(&mut self, sql: &str) -> diesel::QueryResult<()> {
-                diesel::connection::SimpleConnection::batch_execute(self, sql)
-            }
-            fn lines(&mut self, sql: &str) -> diesel::QueryResult<Vec<String>> {
-                let rows: Vec<engine::Line> = diesel::sql_query(sql).load(self)?;
-                Ok(rows.into_iter().map(|r| r.line).collect())
-            }
-            fn load<R: diesel::QueryableByName<$db> + 'static>(
-                &mut self,
-                sql: &str,
-            ) -> diesel::QueryResult<Vec<R>> {
-                diesel::sql_query(sql).load(self)
-            }
-            fn pairs(&mut self, sql: &str) -> diesel::QueryResult<Vec<(String, Option<String>)>> {
-                let rows: Vec<engine::Pair> = diesel::sql_query(sql).load(self)?;
-                Ok(rows.into_iter().map(|r| (r.a, r.b)).collect())
-            }
-            fn run_migration(&mut self, m: &dyn Migration<$db>) -> diesel::migration::Result<()> {
-                MigrationHarness::run_migration(self, m).map(|_| ())
-            }
-            fn revert_migration(&mut self, m: &dyn Migration<$db>) -> diesel::migration::Result<()> {
-                MigrationHarness::revert_migration(self, m).map(|_| ())
-            }
-            $($extra)*
-        }
-    };
-}
-
-impl_db!(
-    SqliteConnection,
-    diesel::sqlite::Sqlite,
-    crate::spec::Backend::Sqlite,
-    fn locked_step<T>(&mut self, step: &mut dyn FnMut(&mut Self) -> Result<T>) -> Result<T> {
-        self.exclusive_transaction(|c| step(c))
-    },
-    fn set_busy_timeout(&mut self, ms: u64) -> diesel::QueryResult<()> {
-        diesel::connection::SimpleConnection::batch_execute(
-            self,
-            &format!("PRAGMA busy_timeout = {ms}"),
-        )
-    }
-);
-
-#[cfg(feature = "postgres")]
-impl_db!(
-    diesel::PgConnection,
-    diesel::pg::Pg,
-    crate::spec::Backend::Postgres,
-    fn locked_step<T>(&mut self, step: &mut dyn FnMut(&mut Self) -> Result<T>) -> Result<T> {
-        step(self)
-    }
-);
-
-#[cfg(feature = "mysql")]
-impl_db!(
-    diesel::MysqlConnection,
-    diesel::mysql::Mysql,
-    crate::spec::Backend::Mysql,
-    fn locked_step<T>(&mut self, step: &mut dyn FnMut(&mut Self) -> Result<T>) -> Result<T> {
-        step(self)
-    }
-);
-
-enum Conn {
-    Sqlite(SqliteConnection),
-    #[cfg(feature = "postgres")]
-    Pg(diesel::PgConnection),
-    #[cfg(feature = "mysql")]
-    Mysql(diesel::MysqlConnection),
-}
-
-/// Run `$body` with `$c` bound to the open connection, whatever its backend.
-macro_rules! with_conn {
-    ($conn:expr, $c:ident => $body:expr) => {
-        match $conn {
-            Conn::Sqlite($c) => $body,
-            #[cfg(feature = "postgres")]
-            Conn::Pg($c) => $body,
-            #[cfg(feature = "mysql")]
-            Conn::Mysql($c) => $body,
-        }
-    };
 }
 
 /// An open migration session on one database with one migrations directory.
@@ -550,30 +235,7 @@ impl Migrator {
             });
         }
         let backend = backend_of(url);
-        let conn = match backend {
-            crate::spec::Backend::Sqlite => {
-                let mut path = sqlite_path(url, project_dir)?;
-                if !create && !Path::new(&path).exists() {
-                    // Nothing is applied to a database that does not exist; don't create it.
-                    path = ":memory:".into();
-                }
-                let mut c =
-                    SqliteConnection::establish(&path).map_err(|e| connect_error(url, e))?;
-                diesel::connection::SimpleConnection::batch_execute(
-                    &mut c,
-                    "PRAGMA busy_timeout = 60000",
-                )
-                .map_err(|e| connect_error(url, e))?;
-                Conn::Sqlite(c)
-            }
-            #[cfg(feature = "postgres")]
-            crate::spec::Backend::Postgres => Conn::Pg(connect_postgres(url, create)?),
-            #[cfg(feature = "mysql")]
-            crate::spec::Backend::Mysql => Conn::Mysql(connect_mysql(url, create)?),
-            #[allow(unreachable_patterns)]
-            other => return Err(not_built_for(other, url)),
-        };
-        // SQLite waits this long for a locked file; `lock` resets it from `lock_timeout`.
+        let conn = connect::open(url, project_dir, create)?;
         Ok(Migrator {
             conn,
             url: url.to_string(),
@@ -644,7 +306,7 @@ impl Migrator {
         f: &mut dyn FnMut(&mut Conn, &mut engine::LockOptions<'_>) -> Result<T>,
     ) -> Result<T> {
         #[cfg(feature = "postgres")]
-        if self.backend == crate::spec::Backend::Postgres {
+        if matches!(self.conn, Conn::Pg(_)) {
             let lock = pg_lock::PgLock::acquire(&self.url, self.lock_timeout, on_wait)?;
             let mut opts = self.lock_options(on_wait);
             opts.held = true;
@@ -834,14 +496,14 @@ mod tests {
     #[test]
     fn maintenance_urls() {
         assert_eq!(
-            server_and_database("postgres://u:p@h:5432/app?sslmode=disable", "postgres"),
+            connect::replace_database("postgres://u:p@h:5432/app?sslmode=disable", "postgres"),
             Some((
                 "postgres://u:p@h:5432/postgres?sslmode=disable".into(),
                 "app".into()
             ))
         );
         assert_eq!(
-            server_and_database("mysql://root@h/", "information_schema"),
+            connect::replace_database("mysql://root@h/", "information_schema"),
             None
         );
     }
