@@ -52,9 +52,9 @@ impl Replayed {
         server_url: Option<&str>,
         to: Option<&str>,
     ) -> Result<Self> {
-        let like = match backend {
-            Backend::Sqlite => "scratch.db".to_string(),
-            _ => server_url
+        let like = match crate::dialect::of(backend).server_name() {
+            None => "scratch.db".to_string(),
+            Some(_) => server_url
                 .map(str::to_string)
                 .ok_or_else(|| Error::usage(format!(
                     "replaying migrations for a {backend} project needs a server: pass `--database-url` or set `DATABASE_URL` (a scratch database is created there and dropped)"

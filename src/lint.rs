@@ -91,6 +91,7 @@ fn target_table(w: &str, after: &str) -> Option<String> {
 
 pub fn lint_migration(m: &MigrationFile, backend: Backend) -> Vec<Finding> {
     let mut out = Vec::new();
+    let dialect = crate::dialect::of(backend);
     let up_path = m.dir.join("up.sql").display().to_string();
     let statements = split::split(&m.up);
     let created = created_tables(&statements);
@@ -195,7 +196,7 @@ pub fn lint_migration(m: &MigrationFile, backend: Backend) -> Vec<Finding> {
                 &s.sql,
             );
         }
-        if backend == Backend::Postgres
+        if dialect.concurrent_indexes()
             && w.starts_with("CREATE")
             && w.contains(" INDEX ")
             && !w.contains(" CONCURRENTLY ")
@@ -211,7 +212,7 @@ pub fn lint_migration(m: &MigrationFile, backend: Backend) -> Vec<Finding> {
                 &s.sql,
             );
         }
-        if backend == Backend::Postgres
+        if dialect.deferred_foreign_key_validation()
             && w.starts_with("ALTER TABLE")
             && w.contains(" FOREIGN KEY ")
             && !w.contains(" NOT VALID")

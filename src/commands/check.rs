@@ -149,11 +149,9 @@ pub fn run(json: bool, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
         .unwrap_or_else(|| PathBuf::from("."));
     let (_, model) = evolve::read_model(&project_dir)?;
     let url = resolve_database_url(global.database_url.as_deref(), &project_dir).ok();
-    let server = if model.backend == Backend::Sqlite {
-        None
-    } else {
-        url.as_ref().map(|u| u.url.clone())
-    };
+    let server = crate::dialect::of(model.backend)
+        .server_name()
+        .and(url.as_ref().map(|u| u.url.clone()));
     // 0. Migrations from two branches that change the same thing without knowing of each
     // other. Before the replay: such a pair may not apply at all.
     let files = crate::migrations::source::load(&project_dir.join("migrations"))?;

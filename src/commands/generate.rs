@@ -83,9 +83,7 @@ fn parse_backfills(
 }
 
 pub fn server_url(global: &GlobalArgs, project_dir: &Path, backend: Backend) -> Option<String> {
-    if backend == Backend::Sqlite {
-        return None;
-    }
+    crate::dialect::of(backend).server_name()?;
     crate::migrations::resolve_database_url(global.database_url.as_deref(), project_dir)
         .ok()
         .map(|u| u.url)
@@ -278,7 +276,7 @@ pub fn run(cmd: GenerateCommand, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
             } => (message, evolve, backfill_resource, empty),
         };
     let mut model = Model::from_file(&file)?;
-    if evolve_args.concurrently && model.backend != Backend::Postgres {
+    if evolve_args.concurrently && !crate::dialect::of(model.backend).concurrent_indexes() {
         return Err(Error::usage(format!(
             "`--concurrently` is for PostgreSQL (CREATE INDEX CONCURRENTLY); this project is on {}",
             model.backend

@@ -3,7 +3,7 @@
 
 use crate::cli::{GlobalArgs, NewProjectArgs};
 use crate::error::{Error, Result};
-use crate::spec::{Backend, Model, ProjectFile, ResourceSection};
+use crate::spec::{Model, ProjectFile, ResourceSection};
 use crate::ui::Ui;
 use crate::{plan, wizard, write};
 use std::io::IsTerminal;
@@ -145,15 +145,10 @@ fn generate(
             dest.display()
         ),
     );
-    let server_step = match model.backend {
-        Backend::Sqlite => String::new(),
-        Backend::Postgres | Backend::Mysql => format!(
-            "\n    # start a {} server; edit DATABASE_URL in .env if it is not at the default",
-            if model.backend == Backend::Postgres {
-                "PostgreSQL"
-            } else {
-                "MySQL/MariaDB"
-            }
+    let server_step = match crate::dialect::of(model.backend).server_name() {
+        None => String::new(),
+        Some(server) => format!(
+            "\n    # start a {server} server; edit DATABASE_URL in .env if it is not at the default"
         ),
     };
     ui.note(format!(

@@ -27,6 +27,35 @@ use crate::spec::Backend;
 pub trait Dialect: Sync {
     fn backend(&self) -> Backend;
 
+    /// The server's name in messages ("PostgreSQL"); None for an engine whose database is
+    /// a file the tool opens itself (SQLite): no server to start, no scratch database to
+    /// create on one.
+    fn server_name(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// Whether an index can be built without blocking writes (`CREATE INDEX CONCURRENTLY`,
+    /// outside a transaction), so that building one on an existing table deserves a lint.
+    fn concurrent_indexes(&self) -> bool {
+        false
+    }
+
+    /// Whether a foreign key can be added without checking the existing rows under a lock
+    /// (`NOT VALID`, then `VALIDATE CONSTRAINT`), so that adding one deserves a lint.
+    fn deferred_foreign_key_validation(&self) -> bool {
+        false
+    }
+
+    /// A literal of the binary type holding one byte.
+    fn binary_literal(&self, byte: u8) -> String {
+        format!("X'{byte:02x}'")
+    }
+
+    /// An INSERT of one row of defaults into `table`.
+    fn insert_defaults(&self, table: &str) -> String {
+        format!("INSERT INTO {table} DEFAULT VALUES")
+    }
+
     /// `text` as an SQL string literal.
     fn quote(&self, text: &str) -> String {
         format!("'{}'", text.replace('\'', "''"))

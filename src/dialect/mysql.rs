@@ -20,6 +20,14 @@ impl Dialect for Mysql {
         Backend::Mysql
     }
 
+    fn server_name(&self) -> Option<&'static str> {
+        Some("MySQL/MariaDB")
+    }
+
+    fn insert_defaults(&self, table: &str) -> String {
+        format!("INSERT INTO {table} () VALUES ()")
+    }
+
     fn default_database_url(&self, crate_name: &str) -> String {
         format!("mysql://root@127.0.0.1:3306/{crate_name}")
     }

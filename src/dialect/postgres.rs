@@ -14,6 +14,22 @@ impl Dialect for Postgres {
         Backend::Postgres
     }
 
+    fn server_name(&self) -> Option<&'static str> {
+        Some("PostgreSQL")
+    }
+
+    fn concurrent_indexes(&self) -> bool {
+        true
+    }
+
+    fn deferred_foreign_key_validation(&self) -> bool {
+        true
+    }
+
+    fn binary_literal(&self, byte: u8) -> String {
+        format!("'\\x{byte:02x}'::bytea")
+    }
+
     fn default_database_url(&self, crate_name: &str) -> String {
         format!("postgres://postgres@127.0.0.1:5432/{crate_name}")
     }

@@ -43,10 +43,7 @@ pub fn value(table: &Table, column: &Column, backend: Backend, n: u32) -> String
         SqlType::Timestamp | SqlType::Timestamptz => text(format!("{} 12:00:00", day(n))),
         SqlType::Uuid => text(format!("00000000-0000-4000-8000-{n:012}")),
         SqlType::Json => text(format!("{{\"row\": {n}}}")),
-        SqlType::Binary => match backend {
-            Backend::Postgres => format!("'\\x{:02x}'::bytea", n % 256),
-            _ => format!("X'{:02x}'", n % 256),
-        },
+        SqlType::Binary => crate::dialect::of(backend).binary_literal((n % 256) as u8),
     }
 }
 
@@ -62,10 +59,7 @@ fn day(n: u32) -> String {
 pub fn insert(table: &Table, backend: Backend, n: u32) -> String {
     let columns: Vec<&Column> = table.columns.iter().filter(|c| !c.primary_key).collect();
     if columns.is_empty() {
-        return match backend {
-            Backend::Mysql => format!("INSERT INTO {} () VALUES ()", table.name),
-            _ => format!("INSERT INTO {} DEFAULT VALUES", table.name),
-        };
+        return crate::dialect::of(backend).insert_defaults(&table.name);
     }
     format!(
         "INSERT INTO {} ({}) VALUES ({})",
