@@ -4,7 +4,7 @@
 //! that the migration is applied. Nothing is dropped or reset; drift the model cannot say
 //! is refused, listed.
 
-use crate::diff::{Op, Problem};
+use crate::diff::{Change, Op, Problem, Step};
 use crate::error::{Error, Result};
 use crate::schema::{ColumnDefault, Schema, SqlType};
 use crate::spec::{DefaultValue, FieldSpec, FieldType, ProjectFile};
@@ -64,9 +64,14 @@ pub fn adopt_into(file: &ProjectFile, ops: &[Op]) -> Result<ProjectFile> {
             .iter()
             .position(|r| crate::spec::names::plural(&r.name) == table)
     };
+    let steps: Vec<Step> = ops.iter().flat_map(Op::steps).collect();
     // Columns first, then the indexes that may belong to them.
-    for op in ops {
-        if let Op::AddColumn { table, column, .. } = op {
+    for op in &steps {
+        if let Step::Change {
+            table,
+            change: Change::AddColumn { column, .. },
+        } = op
+        {
             match section_of(&mut file, table) {
                 Some(i) if !["id", "created_at", "updated_at"].contains(&column.name.as_str()) => {
                     file.resources[i].fields.push(field_for(column).to_string());
@@ -75,18 +80,24 @@ pub fn adopt_into(file: &ProjectFile, ops: &[Op]) -> Result<ProjectFile> {
             }
         }
     }
-    for op in ops {
+    for op in &steps {
         match op {
-            Op::AddColumn { .. } => {}
-            Op::CreateIndex { index, on } => {
+            Step::Change {
+                change: Change::AddColumn { .. },
+                ..
+            } => {}
+            Step::Change {
+                table,
+                change: Change::CreateIndex(index),
+            } => {
                 let own = index.columns.len() == 1
-                    && index.name == crate::schema::index_name(&on.name, &index.columns);
+                    && index.name == crate::schema::index_name(table, &index.columns);
                 if !own {
                     // A hand-named index: the migration creates it; dieselkit keeps such
                     // indexes and never drops them, so the model does not name it.
                     continue;
                 }
-                let Some(i) = section_of(&mut file, &on.name) else {
+                let Some(i) = section_of(&mut file, table) else {
                     refused.push(op.describe());
                     continue;
                 };

@@ -3,7 +3,7 @@
 //! the desired schema comes from dieselkit.toml; their diff becomes a new migration, and
 //! the generated sources are re-rendered without overwriting files the user edited.
 
-use crate::diff::{Hints, Op};
+use crate::diff::{Change, Hints, Op, Step, TableChange};
 use crate::error::{Error, Result};
 use crate::manifest::Manifest;
 use crate::migrations::introspect;
@@ -256,13 +256,27 @@ fn concurrent_migrations(
     message: &str,
     allow_drop: bool,
 ) -> Result<Vec<NewMigration>> {
-    let (index_ops, rest): (Vec<Op>, Vec<Op>) = ops
-        .iter()
-        .cloned()
-        .partition(|op| matches!(op, Op::CreateIndex { .. } | Op::DropIndex { .. }));
-    let (drops, creates): (Vec<Op>, Vec<Op>) = index_ops
-        .into_iter()
-        .partition(|op| matches!(op, Op::DropIndex { .. }));
+    // Index changes come out of their tables' change sets, one migration each: drops
+    // before the rest, creations after it.
+    let (mut drops, mut creates, mut rest) = (Vec::new(), Vec::new(), Vec::new());
+    for op in ops {
+        let Op::ChangeTable(change) = op else {
+            rest.push(op.clone());
+            continue;
+        };
+        let mut others = Vec::new();
+        for (before, c, _) in change.walk() {
+            let alone = || Op::ChangeTable(TableChange::new(before.clone(), vec![c.clone()]));
+            match c {
+                Change::DropIndex(_) => drops.push(alone()),
+                Change::CreateIndex(_) => creates.push(alone()),
+                _ => others.push(c),
+            }
+        }
+        if !others.is_empty() {
+            rest.push(Op::ChangeTable(TableChange::new(change.before(), others)));
+        }
+    }
     let start = chrono::NaiveDateTime::parse_from_str(version, "%Y-%m-%d-%H%M%S")
         .map_err(|_| Error::Internal(format!("`{version}` is not a migration version")))?
         .and_utc()
@@ -310,9 +324,12 @@ fn concurrent_index_migration(op: &Op, version: &str, message: &str) -> NewMigra
             })
             .collect()
     };
-    let index = match op {
-        Op::CreateIndex { index, .. } | Op::DropIndex { index, .. } => index.name.clone(),
-        other => other.table().to_string(),
+    let index = match op.steps().first() {
+        Some(Step::Change {
+            change: Change::CreateIndex(index) | Change::DropIndex(index),
+            ..
+        }) => index.name.clone(),
+        _ => op.table().to_string(),
     };
     NewMigration {
         dir_name: format!("{version}_{}", slug(&format!("{message} {index}"))),
@@ -361,10 +378,15 @@ fn lineage_of(ops: &[Op], backend: Backend) -> migrations::source::Lineage {
     let changes: std::collections::BTreeSet<String> = ops
         .iter()
         .flat_map(|op| {
-            if crate::sql::rebuilds(op, backend) {
-                vec![op.table().to_string()]
+            op.steps()
+                .into_iter()
+                .zip(crate::sql::rebuilding_steps(op, backend))
+        })
+        .flat_map(|(step, rebuilds)| {
+            if rebuilds {
+                vec![step.table().to_string()]
             } else {
-                op.changes()
+                step.changes()
             }
         })
         .collect();

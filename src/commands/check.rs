@@ -47,19 +47,20 @@ fn declared(c: &crate::schema::Column, backend: Backend) -> String {
     text
 }
 
-/// What `op` (turning `have` into `want`) says differs, named for a person: "`posts.body`
+/// What `step` (turning `have` into `want`) says differs, named for a person: "`posts.body`
 /// is nullable in the database, NOT NULL in the migrations".
 fn drift_of(
     kind: &'static str,
-    op: &crate::diff::Op,
+    step: &crate::diff::Step,
     want: &str,
     have: &str,
     backend: Backend,
 ) -> Drift {
-    use crate::diff::Op;
-    let (table, column, expected, actual, what) = match op {
-        Op::AlterColumn {
-            table, from, to, ..
+    use crate::diff::{Change, Op, Step};
+    let (table, column, expected, actual, what) = match step {
+        Step::Change {
+            table,
+            change: Change::AlterColumn { from, to, .. },
         } => {
             let mut parts = Vec::new();
             if from.sql_type != to.sql_type {
@@ -93,28 +94,34 @@ fn drift_of(
                 format!("`{table}.{}` {}", to.name, parts.join(", and ")),
             )
         }
-        Op::AddColumn { table, column, .. } => (
+        Step::Change {
+            table,
+            change: Change::AddColumn { column, .. },
+        } => (
             Some(table.clone()),
             Some(column.name.clone()),
             Some(declared(column, backend)),
             None,
             format!("`{table}.{}` is in {want}, not in {have}", column.name),
         ),
-        Op::DropColumn { table, column, .. } => (
+        Step::Change {
+            table,
+            change: Change::DropColumn { column, .. },
+        } => (
             Some(table.clone()),
             Some(column.name.clone()),
             None,
             Some(declared(column, backend)),
             format!("`{table}.{}` is in {have}, not in {want}", column.name),
         ),
-        Op::CreateTable(t) => (
+        Step::Table(Op::CreateTable(t)) => (
             Some(t.name.clone()),
             None,
             Some("table".into()),
             None,
             format!("table `{}` is in {want}, not in {have}", t.name),
         ),
-        Op::DropTable(t) => (
+        Step::Table(Op::DropTable(t)) => (
             Some(t.name.clone()),
             None,
             None,
@@ -193,10 +200,10 @@ pub fn run(json: bool, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
     // 1. The model against the migrations.
     let hints = evolve::hints(&model, &[], true)?;
     match crate::diff::diff_with(&replayed, &evolve::desired(&model), &hints) {
-        Ok(ops) => drift.extend(ops.iter().map(|op| {
+        Ok(ops) => drift.extend(ops.iter().flat_map(crate::diff::Op::steps).map(|op| {
             let mut d = drift_of(
                 "model-without-migration",
-                op,
+                &op,
                 "dieselkit.toml",
                 "the migrations",
                 model.backend,
@@ -275,8 +282,8 @@ pub fn run(json: bool, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
             } else {
                 let actual = live.introspect()?;
                 match crate::diff::diff(&replayed, &actual) {
-                    Ok(ops) => drift.extend(ops.iter().map(|op| {
-                        let mut d = drift_of("live-database", op, "the database", "the migrations", model.backend);
+                    Ok(ops) => drift.extend(ops.iter().flat_map(crate::diff::Op::steps).map(|op| {
+                        let mut d = drift_of("live-database", &op, "the database", "the migrations", model.backend);
                         // Here the migrations are what is expected.
                         std::mem::swap(&mut d.expected, &mut d.actual);
                         d.detail = format!("{} (a change made by hand?)", d.detail);

@@ -325,7 +325,7 @@ pub fn run(cmd: GenerateCommand, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
             report_outcomes(&outcomes, ui);
             return Ok(0);
         }
-        for op in &ops {
+        for op in ops.iter().flat_map(crate::diff::Op::steps) {
             ui.status(
                 if op.is_destructive() {
                     "Destructive"
@@ -747,14 +747,18 @@ fn adopt(
         );
         return Ok(0);
     }
-    for op in &ops {
-        ui.status("Adopting", op.describe());
+    for step in ops.iter().flat_map(crate::diff::Op::steps) {
+        ui.status("Adopting", step.describe());
     }
     let adopted = crate::adopt::adopt_into(&file, &ops)?;
     let new_model = Model::from_file(&adopted)?;
     let remaining: Vec<String> = match crate::adopt::remaining(&live, &evolve::desired(&new_model))
     {
-        Ok(ops) => ops.iter().map(crate::diff::Op::describe).collect(),
+        Ok(ops) => ops
+            .iter()
+            .flat_map(crate::diff::Op::steps)
+            .map(|step| step.describe())
+            .collect(),
         Err(problems) => problems.iter().map(advice::problem).collect(),
     };
     if !remaining.is_empty() {

@@ -4,8 +4,9 @@
 use crate::schema::{Column, ForeignKey, Index, Schema, SqlType, Table};
 
 /// One schema change. Every operation knows its inverse, so down.sql is always the
-/// reverse of up.sql. Column operations carry the whole table before/after them, because
-/// SQLite can only make some changes by rebuilding the table.
+/// reverse of up.sql. Changes to an existing table come grouped per table
+/// ([`TableChange`], like diesel's `ChangeTable`), so a backend that rebuilds tables
+/// (SQLite) sees every change to a table at once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Op {
     /// Create a table with its foreign keys and indexes.
@@ -17,55 +18,301 @@ pub enum Op {
         from: Table,
         to: Table,
     },
+    /// Changes to the columns, indexes and foreign keys of one table, in order.
+    ChangeTable(TableChange),
+}
+
+/// One change inside a [`TableChange`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// `foreign_key` and `indexes` come with the column (an index of a new foreign-key
+    /// column is created with it, before the constraint).
     AddColumn {
-        table: String,
         column: Column,
         /// SQL expression filling existing rows before NOT NULL is enforced.
         backfill: Option<String>,
-        after: Table,
+        foreign_key: Option<ForeignKey>,
+        indexes: Vec<Index>,
     },
+    /// `foreign_key` and `indexes` go with the column.
     DropColumn {
-        table: String,
         column: Column,
-        before: Table,
+        foreign_key: Option<ForeignKey>,
+        indexes: Vec<Index>,
     },
     RenameColumn {
-        table: String,
         from: String,
         to: String,
     },
     /// Type, nullability or default change of one column.
     AlterColumn {
-        table: String,
         from: Column,
         to: Column,
-        before: Table,
-        after: Table,
         backfill: Option<String>,
     },
-    /// `on` is the table as it is while the index exists (its name is the table the index
-    /// belongs to; its column types decide MySQL key prefixes).
-    CreateIndex {
-        index: Index,
-        on: Table,
-    },
-    DropIndex {
-        index: Index,
-        on: Table,
-    },
+    CreateIndex(Index),
+    DropIndex(Index),
     /// A foreign key on a column that already exists (or stays).
-    AddForeignKey {
-        table: String,
-        fk: ForeignKey,
-        before: Table,
-        after: Table,
-    },
-    DropForeignKey {
-        table: String,
-        fk: ForeignKey,
-        before: Table,
-        after: Table,
-    },
+    AddForeignKey(ForeignKey),
+    DropForeignKey(ForeignKey),
+}
+
+/// The changes to one table, with the one snapshot they need: the table as the migration
+/// finds it. Every intermediate state (what a SQLite rebuild copies, what MySQL key
+/// prefixes are sized by) is computed from it. Its inverse walks the same changes
+/// backwards, so down.sql sees exactly the states up.sql went through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableChange {
+    /// The table before the first change (going up).
+    table: Table,
+    /// The changes, going up.
+    changes: Vec<Change>,
+    /// Whether this is the inverse: the changes undone in reverse order.
+    down: bool,
+}
+
+impl Change {
+    pub fn inverse(&self) -> Change {
+        match self.clone() {
+            Change::AddColumn {
+                column,
+                foreign_key,
+                indexes,
+                ..
+            } => Change::DropColumn {
+                column,
+                foreign_key,
+                indexes,
+            },
+            Change::DropColumn {
+                column,
+                foreign_key,
+                indexes,
+            } => Change::AddColumn {
+                column,
+                backfill: None,
+                foreign_key,
+                indexes,
+            },
+            Change::RenameColumn { from, to } => Change::RenameColumn { from: to, to: from },
+            Change::AlterColumn { from, to, .. } => Change::AlterColumn {
+                from: to,
+                to: from,
+                backfill: None,
+            },
+            Change::CreateIndex(i) => Change::DropIndex(i),
+            Change::DropIndex(i) => Change::CreateIndex(i),
+            Change::AddForeignKey(fk) => Change::DropForeignKey(fk),
+            Change::DropForeignKey(fk) => Change::AddForeignKey(fk),
+        }
+    }
+
+    /// `table` after this change.
+    pub fn apply_to(&self, table: &mut Table) {
+        match self {
+            Change::AddColumn {
+                column,
+                foreign_key,
+                indexes,
+                ..
+            } => {
+                table.columns.push(column.clone());
+                table.foreign_keys.extend(foreign_key.clone());
+                for index in indexes {
+                    if !table.indexes.contains(index) {
+                        table.indexes.push(index.clone());
+                    }
+                }
+            }
+            Change::DropColumn { column, .. } => {
+                table.columns.retain(|c| c.name != column.name);
+                table.foreign_keys.retain(|f| f.column != column.name);
+                table.indexes.retain(|x| !x.columns.contains(&column.name));
+            }
+            Change::RenameColumn { from, to } => rename_in_table(table, from, to),
+            Change::AlterColumn { to, .. } => {
+                for c in &mut table.columns {
+                    if c.name == to.name {
+                        *c = to.clone();
+                    }
+                }
+            }
+            Change::CreateIndex(index) => {
+                table.indexes.retain(|x| x.name != index.name);
+                table.indexes.push(index.clone());
+            }
+            Change::DropIndex(index) => table.indexes.retain(|x| x.name != index.name),
+            Change::AddForeignKey(fk) => table.foreign_keys.push(fk.clone()),
+            Change::DropForeignKey(fk) => table.foreign_keys.retain(|f| f != fk),
+        }
+    }
+
+    /// What the change touches, for telling whether two migrations written on two branches
+    /// collide: `table.column` (its type, nullability, default, name, index or foreign key).
+    pub fn changes(&self, table: &str) -> Vec<String> {
+        let col = |column: &str| format!("{table}.{column}");
+        match self {
+            Change::AddColumn { column, .. } | Change::DropColumn { column, .. } => {
+                vec![col(&column.name)]
+            }
+            Change::RenameColumn { from, to } => vec![col(from), col(to)],
+            Change::AlterColumn { to, .. } => vec![col(&to.name)],
+            Change::CreateIndex(index) | Change::DropIndex(index) => {
+                index.columns.iter().map(|c| col(c)).collect()
+            }
+            Change::AddForeignKey(fk) | Change::DropForeignKey(fk) => vec![col(&fk.column)],
+        }
+    }
+
+    /// Whether the change can lose data.
+    pub fn is_destructive(&self) -> bool {
+        match self {
+            Change::DropColumn { .. } => true,
+            Change::AlterColumn { from, to, .. } => narrows(&from.sql_type, &to.sql_type),
+            _ => false,
+        }
+    }
+
+    /// A one-line description for messages.
+    pub fn describe(&self, table: &str) -> String {
+        match self {
+            Change::AddColumn { column, .. } => format!("add column {table}.{}", column.name),
+            Change::DropColumn { column, .. } => format!("drop column {table}.{}", column.name),
+            Change::RenameColumn { from, to } => format!("rename column {table}.{from} to {to}"),
+            Change::AlterColumn { to, .. } => format!("alter column {table}.{}", to.name),
+            Change::CreateIndex(index) => format!("add index {} on {table}", index.name),
+            Change::DropIndex(index) => format!("drop index {} on {table}", index.name),
+            Change::AddForeignKey(fk) => format!(
+                "add foreign key {table}.{} -> {}.{}",
+                fk.column, fk.ref_table, fk.ref_column
+            ),
+            Change::DropForeignKey(fk) => format!(
+                "drop foreign key {table}.{} -> {}.{}",
+                fk.column, fk.ref_table, fk.ref_column
+            ),
+        }
+    }
+}
+
+impl TableChange {
+    /// `changes` made, in order, to `table` as it is now.
+    pub fn new(table: Table, changes: Vec<Change>) -> TableChange {
+        TableChange {
+            table,
+            changes,
+            down: false,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.table.name
+    }
+
+    /// The table after each change going up: `states()[0]` is the table before the first.
+    fn states(&self) -> Vec<Table> {
+        let mut states = vec![self.table.clone()];
+        for change in &self.changes {
+            let mut next = states[states.len() - 1].clone();
+            change.apply_to(&mut next);
+            states.push(next);
+        }
+        states
+    }
+
+    /// Each change in the order it runs, with the table before and after it.
+    pub fn walk(&self) -> Vec<(Table, Change, Table)> {
+        let states = self.states();
+        let mut steps: Vec<(Table, Change, Table)> = self
+            .changes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (states[i].clone(), c.clone(), states[i + 1].clone()))
+            .collect();
+        if self.down {
+            steps.reverse();
+            for (before, change, after) in &mut steps {
+                std::mem::swap(before, after);
+                *change = change.inverse();
+            }
+        }
+        steps
+    }
+
+    /// The changes in the order they run.
+    pub fn changes(&self) -> Vec<Change> {
+        self.walk().into_iter().map(|(_, c, _)| c).collect()
+    }
+
+    /// The table before the changes run.
+    pub fn before(&self) -> Table {
+        match self.down {
+            false => self.table.clone(),
+            true => self.states().pop().unwrap_or_else(|| self.table.clone()),
+        }
+    }
+
+    /// The table after the changes run.
+    pub fn after(&self) -> Table {
+        match self.down {
+            false => self.states().pop().unwrap_or_else(|| self.table.clone()),
+            true => self.table.clone(),
+        }
+    }
+
+    pub fn inverse(&self) -> TableChange {
+        TableChange {
+            down: !self.down,
+            ..self.clone()
+        }
+    }
+}
+
+/// One change as people read it: a whole-table operation, or one change to a table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    Table(Op),
+    Change { table: String, change: Change },
+}
+
+impl Step {
+    pub fn describe(&self) -> String {
+        match self {
+            Step::Table(op) => op.describe(),
+            Step::Change { table, change } => change.describe(table),
+        }
+    }
+
+    pub fn is_destructive(&self) -> bool {
+        match self {
+            Step::Table(op) => op.is_destructive(),
+            Step::Change { change, .. } => change.is_destructive(),
+        }
+    }
+
+    pub fn table(&self) -> &str {
+        match self {
+            Step::Table(op) => op.table(),
+            Step::Change { table, .. } => table,
+        }
+    }
+
+    /// What the step changes (see [`Op::changes`]).
+    pub fn changes(&self) -> Vec<String> {
+        match self {
+            Step::Table(op) => op.changes(),
+            Step::Change { table, change } => change.changes(table),
+        }
+    }
+
+    pub fn inverse(&self) -> Step {
+        match self {
+            Step::Table(op) => Step::Table(op.inverse()),
+            Step::Change { table, change } => Step::Change {
+                table: table.clone(),
+                change: change.inverse(),
+            },
+        }
+    }
 }
 
 impl Op {
@@ -74,87 +321,31 @@ impl Op {
             Op::CreateTable(t) => Op::DropTable(t),
             Op::DropTable(t) => Op::CreateTable(t),
             Op::RenameTable { from, to } => Op::RenameTable { from: to, to: from },
-            Op::AddColumn {
-                table,
-                column,
-                after,
-                ..
-            } => Op::DropColumn {
-                table,
-                column,
-                before: after,
-            },
-            Op::DropColumn {
-                table,
-                column,
-                before,
-            } => Op::AddColumn {
-                table,
-                column,
-                backfill: None,
-                after: before,
-            },
-            Op::RenameColumn { table, from, to } => Op::RenameColumn {
-                table,
-                from: to,
-                to: from,
-            },
-            Op::AlterColumn {
-                table,
-                from,
-                to,
-                before,
-                after,
-                ..
-            } => Op::AlterColumn {
-                table,
-                from: to,
-                to: from,
-                before: after,
-                after: before,
-                backfill: None,
-            },
-            Op::CreateIndex { index, on } => Op::DropIndex { index, on },
-            Op::DropIndex { index, on } => Op::CreateIndex { index, on },
-            Op::AddForeignKey {
-                table,
-                fk,
-                before,
-                after,
-            } => Op::DropForeignKey {
-                table,
-                fk,
-                before: after,
-                after: before,
-            },
-            Op::DropForeignKey {
-                table,
-                fk,
-                before,
-                after,
-            } => Op::AddForeignKey {
-                table,
-                fk,
-                before: after,
-                after: before,
-            },
+            Op::ChangeTable(change) => Op::ChangeTable(change.inverse()),
         }
     }
 
     /// The table this operation is about.
     pub fn table(&self) -> &str {
         match self {
-            Op::CreateTable(t)
-            | Op::DropTable(t)
-            | Op::CreateIndex { on: t, .. }
-            | Op::DropIndex { on: t, .. } => &t.name,
+            Op::CreateTable(t) | Op::DropTable(t) => &t.name,
             Op::RenameTable { to, .. } => &to.name,
-            Op::AddColumn { table, .. }
-            | Op::DropColumn { table, .. }
-            | Op::RenameColumn { table, .. }
-            | Op::AlterColumn { table, .. }
-            | Op::AddForeignKey { table, .. }
-            | Op::DropForeignKey { table, .. } => table,
+            Op::ChangeTable(change) => change.name(),
+        }
+    }
+
+    /// The operation as people read it: one step, or one per change to a table.
+    pub fn steps(&self) -> Vec<Step> {
+        match self {
+            Op::ChangeTable(change) => change
+                .changes()
+                .into_iter()
+                .map(|c| Step::Change {
+                    table: change.name().to_string(),
+                    change: c,
+                })
+                .collect(),
+            whole => vec![Step::Table(whole.clone())],
         }
     }
 
@@ -162,29 +353,22 @@ impl Op {
     /// branches collide: `table` for a whole table (created, dropped or renamed: both names),
     /// `table.column` for a column (its type, nullability, default, name, index or foreign key).
     pub fn changes(&self) -> Vec<String> {
-        let col = |table: &str, column: &str| format!("{table}.{column}");
         match self {
             Op::CreateTable(t) | Op::DropTable(t) => vec![t.name.clone()],
             Op::RenameTable { from, to } => vec![from.name.clone(), to.name.clone()],
-            Op::AddColumn { table, column, .. } | Op::DropColumn { table, column, .. } => {
-                vec![col(table, &column.name)]
-            }
-            Op::RenameColumn { table, from, to } => vec![col(table, from), col(table, to)],
-            Op::AlterColumn { table, to, .. } => vec![col(table, &to.name)],
-            Op::CreateIndex { index, on } | Op::DropIndex { index, on } => {
-                index.columns.iter().map(|c| col(&on.name, c)).collect()
-            }
-            Op::AddForeignKey { table, fk, .. } | Op::DropForeignKey { table, fk, .. } => {
-                vec![col(table, &fk.column)]
-            }
+            Op::ChangeTable(change) => change
+                .changes()
+                .iter()
+                .flat_map(|c| c.changes(change.name()))
+                .collect(),
         }
     }
 
     /// Whether the operation can lose data.
     pub fn is_destructive(&self) -> bool {
         match self {
-            Op::DropTable(_) | Op::DropColumn { .. } => true,
-            Op::AlterColumn { from, to, .. } => narrows(&from.sql_type, &to.sql_type),
+            Op::DropTable(_) => true,
+            Op::ChangeTable(change) => change.changes().iter().any(Change::is_destructive),
             _ => false,
         }
     }
@@ -195,20 +379,12 @@ impl Op {
             Op::CreateTable(t) => format!("create table {}", t.name),
             Op::DropTable(t) => format!("drop table {}", t.name),
             Op::RenameTable { from, to } => format!("rename table {} to {}", from.name, to.name),
-            Op::AddColumn { table, column, .. } => format!("add column {table}.{}", column.name),
-            Op::DropColumn { table, column, .. } => format!("drop column {table}.{}", column.name),
-            Op::RenameColumn { table, from, to } => format!("rename column {table}.{from} to {to}"),
-            Op::AlterColumn { table, to, .. } => format!("alter column {table}.{}", to.name),
-            Op::CreateIndex { index, on } => format!("add index {} on {}", index.name, on.name),
-            Op::DropIndex { index, on } => format!("drop index {} on {}", index.name, on.name),
-            Op::AddForeignKey { table, fk, .. } => format!(
-                "add foreign key {table}.{} -> {}.{}",
-                fk.column, fk.ref_table, fk.ref_column
-            ),
-            Op::DropForeignKey { table, fk, .. } => format!(
-                "drop foreign key {table}.{} -> {}.{}",
-                fk.column, fk.ref_table, fk.ref_column
-            ),
+            Op::ChangeTable(change) => change
+                .changes()
+                .iter()
+                .map(|c| c.describe(change.name()))
+                .collect::<Vec<_>>()
+                .join("; "),
         }
     }
 }
@@ -250,7 +426,6 @@ pub fn narrows(from: &SqlType, to: &SqlType) -> bool {
 pub fn apply(schema: &Schema, ops: &[Op]) -> Schema {
     let mut s = schema.clone();
     for op in ops {
-        let find = |s: &mut Schema, name: &str| s.tables.iter().position(|t| t.name == name);
         match op {
             Op::CreateTable(t) => s.tables.push(t.clone()),
             Op::DropTable(t) => s.tables.retain(|x| x.name != t.name),
@@ -266,39 +441,9 @@ pub fn apply(schema: &Schema, ops: &[Op]) -> Schema {
                     }
                 }
             }
-            Op::AddColumn { table, after, .. }
-            | Op::AlterColumn { table, after, .. }
-            | Op::AddForeignKey { table, after, .. }
-            | Op::DropForeignKey { table, after, .. } => {
-                if let Some(i) = find(&mut s, table) {
-                    s.tables[i] = after.clone();
-                }
-            }
-            Op::DropColumn { table, column, .. } => {
-                if let Some(i) = find(&mut s, table) {
-                    let t = &mut s.tables[i];
-                    t.columns.retain(|c| c.name != column.name);
-                    t.foreign_keys.retain(|f| f.column != column.name);
-                    t.indexes.retain(|x| !x.columns.contains(&column.name));
-                }
-            }
-            Op::RenameColumn { table, from, to } => {
-                if let Some(i) = find(&mut s, table) {
-                    rename_in_table(&mut s.tables[i], from, to);
-                }
-            }
-            Op::CreateIndex { index, on } => {
-                if let Some(i) = find(&mut s, &on.name) {
-                    // `on` may already hold it (an inverted DropIndex carries the table as
-                    // it was with the index): never twice.
-                    let indexes = &mut s.tables[i].indexes;
-                    indexes.retain(|x| x.name != index.name);
-                    indexes.push(index.clone());
-                }
-            }
-            Op::DropIndex { index, on } => {
-                if let Some(i) = find(&mut s, &on.name) {
-                    s.tables[i].indexes.retain(|x| x.name != index.name);
+            Op::ChangeTable(change) => {
+                if let Some(t) = s.tables.iter_mut().find(|t| t.name == change.name()) {
+                    *t = change.after();
                 }
             }
         }
@@ -515,6 +660,11 @@ pub fn diff_with(
             continue;
         };
         let mut work = old.clone();
+        let mut changes: Vec<Change> = Vec::new();
+        let mut change = |work: &mut Table, c: Change| {
+            c.apply_to(work);
+            changes.push(c);
+        };
         // Columns renamed here, new name → old name: an index dieselkit named after the old
         // names is still dieselkit's, not one written by hand.
         let mut old_names: Vec<(String, String)> = Vec::new();
@@ -524,12 +674,13 @@ pub fn diff_with(
                 && work.column(to).is_none()
                 && table.column(to).is_some()
             {
-                ops.push(Op::RenameColumn {
-                    table: table.name.clone(),
-                    from: from.clone(),
-                    to: to.clone(),
-                });
-                rename_in_table(&mut work, from, to);
+                change(
+                    &mut work,
+                    Change::RenameColumn {
+                        from: from.clone(),
+                        to: to.clone(),
+                    },
+                );
                 old_names.push((to.clone(), from.clone()));
             }
         }
@@ -537,14 +688,7 @@ pub fn diff_with(
         // key still uses.
         for fk in work.foreign_keys.clone() {
             if !table.foreign_keys.contains(&fk) {
-                let before = work.clone();
-                work.foreign_keys.retain(|f| *f != fk);
-                ops.push(Op::DropForeignKey {
-                    table: table.name.clone(),
-                    fk,
-                    before,
-                    after: work.clone(),
-                });
+                change(&mut work, Change::DropForeignKey(fk));
             }
         }
         for index in work.indexes.clone() {
@@ -564,11 +708,7 @@ pub fn diff_with(
                 continue;
             }
             if !table.indexes.contains(&index) {
-                ops.push(Op::DropIndex {
-                    index: index.clone(),
-                    on: work.clone(),
-                });
-                work.indexes.retain(|i| *i != index);
+                change(&mut work, Change::DropIndex(index));
             }
         }
         let dropped: Vec<Column> = work
@@ -591,14 +731,21 @@ pub fn diff_with(
                     rename_candidate: twin.map(|a| a.name.clone()),
                 });
             }
-            let before = work.clone();
-            work.columns.retain(|c| c.name != column.name);
-            work.foreign_keys.retain(|fk| fk.column != column.name);
-            ops.push(Op::DropColumn {
-                table: table.name.clone(),
+            let drop = Change::DropColumn {
                 column: column.clone(),
-                before,
-            });
+                foreign_key: work
+                    .foreign_keys
+                    .iter()
+                    .find(|fk| fk.column == column.name)
+                    .cloned(),
+                indexes: work
+                    .indexes
+                    .iter()
+                    .filter(|x| x.columns.contains(&column.name))
+                    .cloned()
+                    .collect(),
+            };
+            change(&mut work, drop);
         }
         for column in added {
             let backfill = hints.backfill(&table.name, &column.name);
@@ -608,29 +755,31 @@ pub fn diff_with(
                     column: column.name.clone(),
                 });
             }
-            work.columns.push(column.clone());
-            if let Some(fk) = table
+            let foreign_key = table
                 .foreign_keys
                 .iter()
                 .find(|fk| fk.column == column.name)
-            {
-                work.foreign_keys.push(fk.clone());
-                // The index of a new foreign-key column is created with the column, before
-                // the constraint (MySQL needs it first, and drops it only after the FK).
-                for index in table
+                .cloned();
+            // The index of a new foreign-key column is created with the column, before the
+            // constraint (MySQL needs it first, and drops it only after the FK).
+            let indexes = match foreign_key {
+                Some(_) => table
                     .indexes
                     .iter()
                     .filter(|x| x.columns == [column.name.clone()])
-                {
-                    work.indexes.push(index.clone());
-                }
-            }
-            ops.push(Op::AddColumn {
-                table: table.name.clone(),
-                column: column.clone(),
-                backfill,
-                after: work.clone(),
-            });
+                    .cloned()
+                    .collect(),
+                None => Vec::new(),
+            };
+            change(
+                &mut work,
+                Change::AddColumn {
+                    column: column.clone(),
+                    backfill,
+                    foreign_key,
+                    indexes,
+                },
+            );
         }
         for column in &table.columns {
             let Some(existing) = work.column(&column.name).cloned() else {
@@ -638,12 +787,6 @@ pub fn diff_with(
             };
             if existing == *column {
                 continue;
-            }
-            let before = work.clone();
-            for c in &mut work.columns {
-                if c.name == column.name {
-                    *c = column.clone();
-                }
             }
             let backfill = hints.backfill(&table.name, &column.name);
             if existing.nullable
@@ -656,36 +799,28 @@ pub fn diff_with(
                     column: column.name.clone(),
                 });
             }
-            ops.push(Op::AlterColumn {
-                table: table.name.clone(),
-                from: existing,
-                to: column.clone(),
-                before,
-                after: work.clone(),
-                backfill,
-            });
+            change(
+                &mut work,
+                Change::AlterColumn {
+                    from: existing,
+                    to: column.clone(),
+                    backfill,
+                },
+            );
         }
         for index in &table.indexes {
             if !work.indexes.contains(index) {
-                ops.push(Op::CreateIndex {
-                    index: index.clone(),
-                    on: work.clone(),
-                });
-                work.indexes.push(index.clone());
+                change(&mut work, Change::CreateIndex(index.clone()));
             }
         }
         // New or changed foreign keys last, once their column and index exist.
         for fk in &table.foreign_keys {
             if !work.foreign_keys.contains(fk) {
-                let before = work.clone();
-                work.foreign_keys.push(fk.clone());
-                ops.push(Op::AddForeignKey {
-                    table: table.name.clone(),
-                    fk: fk.clone(),
-                    before,
-                    after: work.clone(),
-                });
+                change(&mut work, Change::AddForeignKey(fk.clone()));
             }
+        }
+        if !changes.is_empty() {
+            ops.push(Op::ChangeTable(TableChange::new(old.clone(), changes)));
         }
     }
     if unsupported.is_empty() {
@@ -703,6 +838,16 @@ mod tests {
     fn schema(toml: &str) -> Schema {
         let file: ProjectFile = toml::from_str(toml).expect("toml");
         crate::schema::from_model(&Model::from_file(&file).expect("model"))
+    }
+
+    /// The changes of every table's change set, in order.
+    fn changes(ops: &[Op]) -> Vec<Change> {
+        ops.iter()
+            .flat_map(|op| match op {
+                Op::ChangeTable(change) => change.changes(),
+                _ => Vec::new(),
+            })
+            .collect()
     }
 
     const BOOKSTORE: &str = r#"
@@ -745,12 +890,14 @@ mod tests {
             r#"fields = ["name:string(100)", "country:string(100)?:index"]"#,
         ));
         let ops = diff(&before, &after).expect("diff");
+        assert_eq!(ops.len(), 1, "one change set for the table: {ops:?}");
+        let ops = changes(&ops);
         assert_eq!(ops.len(), 2, "{ops:?}");
-        assert!(matches!(&ops[0], Op::AddColumn { column, .. } if column.name == "country"));
-        assert!(matches!(&ops[1], Op::CreateIndex { index, .. } if index.columns == ["country"]));
-        let back = diff(&after, &before).expect("diff back");
-        assert!(matches!(&back[0], Op::DropIndex { .. }));
-        assert!(matches!(&back[1], Op::DropColumn { .. }));
+        assert!(matches!(&ops[0], Change::AddColumn { column, .. } if column.name == "country"));
+        assert!(matches!(&ops[1], Change::CreateIndex(index) if index.columns == ["country"]));
+        let back = changes(&diff(&after, &before).expect("diff back"));
+        assert!(matches!(&back[0], Change::DropIndex(_)));
+        assert!(matches!(&back[1], Change::DropColumn { .. }));
     }
 
     #[test]
@@ -758,7 +905,7 @@ mod tests {
         let before = schema(BOOKSTORE);
         let after = schema(&BOOKSTORE.replace("name:string(100)", "name:text"));
         let ops = diff(&before, &after).expect("diff");
-        assert!(matches!(&ops[0], Op::AlterColumn { to, .. } if to.name == "name"));
+        assert!(matches!(&changes(&ops)[0], Change::AlterColumn { to, .. } if to.name == "name"));
         assert!(!ops[0].is_destructive(), "widening");
         assert!(ops[0].inverse().is_destructive(), "narrowing back");
     }
@@ -783,11 +930,13 @@ mod tests {
         let ops = diff_with(&before, &after, &hints).expect("rename");
         assert_eq!(
             ops,
-            vec![Op::RenameColumn {
-                table: "authors".into(),
-                from: "name".into(),
-                to: "full_name".into()
-            }]
+            vec![Op::ChangeTable(TableChange::new(
+                before.tables[0].clone(),
+                vec![Change::RenameColumn {
+                    from: "name".into(),
+                    to: "full_name".into()
+                }]
+            ))]
         );
     }
 
@@ -811,7 +960,9 @@ mod tests {
             ..Hints::default()
         };
         let ops = diff_with(&before, &after, &hints).expect("backfilled");
-        assert!(matches!(&ops[0], Op::AddColumn { backfill: Some(b), .. } if b == "'UTC'"));
+        assert!(
+            matches!(&changes(&ops)[0], Change::AddColumn { backfill: Some(b), .. } if b == "'UTC'")
+        );
     }
 
     #[test]
@@ -882,25 +1033,25 @@ mod tests {
     fn foreign_keys_on_existing_columns_are_added_after_their_index_and_dropped_first() {
         let plain = schema(&BOOKSTORE.replace("\"author:references\"", "\"author_id:int\""));
         let referencing = schema(BOOKSTORE);
-        let ops = diff(&plain, &referencing).expect("diff");
+        let ops = changes(&diff(&plain, &referencing).expect("diff"));
         assert!(
-            matches!(&ops[0], Op::CreateIndex { index, .. } if index.columns == ["author_id"]),
+            matches!(&ops[0], Change::CreateIndex(index) if index.columns == ["author_id"]),
             "{ops:?}"
         );
         assert!(
-            matches!(&ops[1], Op::AddForeignKey { fk, .. } if fk.ref_table == "authors"),
+            matches!(&ops[1], Change::AddForeignKey(fk) if fk.ref_table == "authors"),
             "{ops:?}"
         );
-        let back = diff(&referencing, &plain).expect("diff back");
-        assert!(matches!(&back[0], Op::DropForeignKey { .. }), "{back:?}");
-        assert!(matches!(&back[1], Op::DropIndex { .. }), "{back:?}");
+        let back = changes(&diff(&referencing, &plain).expect("diff back"));
+        assert!(matches!(&back[0], Change::DropForeignKey(_)), "{back:?}");
+        assert!(matches!(&back[1], Change::DropIndex(_)), "{back:?}");
         let cascade =
             schema(&BOOKSTORE.replace("author:references", "author:references:on_delete=cascade"));
-        let ops = diff(&referencing, &cascade).expect("on_delete");
+        let ops = changes(&diff(&referencing, &cascade).expect("on_delete"));
         assert!(
             matches!(
                 ops.as_slice(),
-                [Op::DropForeignKey { .. }, Op::AddForeignKey { .. }]
+                [Change::DropForeignKey(_), Change::AddForeignKey(_)]
             ),
             "{ops:?}"
         );
@@ -932,9 +1083,49 @@ mod tests {
             ..Hints::default()
         };
         assert_eq!(diff_with(&replayed, &model, &keep), Ok(vec![]));
-        let ops = diff(&replayed, &model).expect("diff");
+        let ops = changes(&diff(&replayed, &model).expect("diff"));
         assert!(
-            matches!(&ops[..], [Op::DropIndex { index, .. }] if index.name == "authors_name_lower")
+            matches!(&ops[..], [Change::DropIndex(index)] if index.name == "authors_name_lower")
         );
+    }
+
+    /// Several changes to one table come as one change set carrying one snapshot; going
+    /// down walks the same states backwards, so applying up then down gives the table back
+    /// exactly (column order, indexes and foreign keys included).
+    #[test]
+    fn changes_to_a_table_are_one_change_set_that_inverts_exactly() {
+        let before = schema(&BOOKSTORE.replace(
+            r#""title:string(200)", "author:references""#,
+            r#""title:string(200)", "pages:int?", "isbn:string(13):unique", "author:references""#,
+        ));
+        let after = schema(&BOOKSTORE.replace(
+            r#""title:string(200)", "author:references""#,
+            r#""title:text", "author:references:on_delete=cascade", "shelf:string(10)?:index""#,
+        ));
+        let ops = diff(&before, &after).expect("diff");
+        assert_eq!(ops.len(), 1, "{ops:#?}");
+        let Op::ChangeTable(change) = &ops[0] else {
+            panic!("{ops:#?}")
+        };
+        assert!(change.changes().len() >= 6, "{change:#?}");
+        assert_eq!(change.before(), before.tables[1]);
+        // Added columns go last, as in the database; otherwise the model's shape.
+        let by_name = |mut s: Schema| {
+            for t in &mut s.tables {
+                t.columns.sort_by(|a, b| a.name.cmp(&b.name));
+            }
+            s
+        };
+        assert_eq!(by_name(apply(&before, &ops)), by_name(after.clone()));
+        let down = change.inverse();
+        assert_eq!(down.before(), change.after());
+        assert_eq!(down.after(), before.tables[1]);
+        assert_eq!(apply(&after, &[ops[0].inverse()]), before);
+        // Each step down starts where the matching step up ended.
+        let up = change.walk();
+        for ((b, c, a), (db, dc, da)) in up.iter().zip(down.walk().iter().rev()) {
+            assert_eq!((b, a), (da, db));
+            assert_eq!(c, &dc.inverse());
+        }
     }
 }

@@ -3,8 +3,8 @@
 //! indexes go, extra statements), so there is no second code path per backend.
 
 use crate::dialect::{self, column_sql, Dialect};
-use crate::diff::Op;
-use crate::schema::{Column, Index, SqlType, Table};
+use crate::diff::{Change, Op, Step};
+use crate::schema::{Index, SqlType, Table};
 use crate::spec::Backend;
 
 /// Quote a string literal for SQL (standard doubling of single quotes; MySQL also treats
@@ -91,36 +91,23 @@ fn add_foreign_key(table: &str, fk: &crate::schema::ForeignKey) -> String {
 
 /// SQLite's documented way to change a table it cannot ALTER: create the new shape,
 /// copy the rows, drop the old table, rename, recreate the indexes.
-fn sqlite_rebuild(before: &Table, after: &Table, renamed: Option<(&str, &str)>) -> Vec<String> {
+fn sqlite_rebuild(before: &Table, after: &Table) -> Vec<String> {
     let tmp = format!("{}{REBUILD_SUFFIX}", after.name);
     let mut shape = after.clone();
     shape.name = tmp.clone();
     shape.indexes.clear();
     let sqlite = dialect::of(Backend::Sqlite);
     let mut out = create_table(&shape, sqlite);
-    let common: Vec<(&str, &str)> = after
+    // The columns both shapes have, copied under the same name.
+    let common = after
         .columns
         .iter()
-        .filter_map(|c| {
-            let source = match renamed {
-                Some((from, to)) if c.name == to => from,
-                _ => c.name.as_str(),
-            };
-            before.column(source).map(|_| (source, c.name.as_str()))
-        })
-        .collect();
+        .filter(|c| before.column(&c.name).is_some())
+        .map(|c| c.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
     out.push(format!(
-        "INSERT INTO {tmp} ({}) SELECT {} FROM {}",
-        common
-            .iter()
-            .map(|(_, t)| *t)
-            .collect::<Vec<_>>()
-            .join(", "),
-        common
-            .iter()
-            .map(|(s, _)| *s)
-            .collect::<Vec<_>>()
-            .join(", "),
+        "INSERT INTO {tmp} ({common}) SELECT {common} FROM {}",
         before.name
     ));
     out.push(format!("DROP TABLE {}", before.name));
@@ -167,20 +154,36 @@ fn backfill_update(table: &str, column: &str, expr: &str) -> String {
     format!("UPDATE {table} SET {column} = {expr} WHERE {column} IS NULL")
 }
 
-/// The SQL statements (without trailing `;`) that perform `op`.
+/// The SQL statements (without trailing `;`) that perform `op`, each change of a table on
+/// its own (see [`migration_sql`] for SQLite's one rebuild per table).
 pub fn statements(op: &Op, backend: Backend) -> Vec<String> {
     let d = dialect::of(backend);
-    // An engine that cannot alter columns or constraints in place (SQLite) rebuilds the
-    // table instead, and declares a new column's foreign key inline.
-    let in_place = d.alters_in_place();
     match op {
         Op::CreateTable(table) => create_table(table, d),
         Op::DropTable(table) => vec![format!("DROP TABLE {}", table.name)],
-        Op::AddColumn {
-            table,
-            column,
-            backfill,
-            after,
+        Op::RenameTable { from, to } => rename_table(from, to, d),
+        Op::ChangeTable(change) => change
+            .walk()
+            .iter()
+            .flat_map(|(before, c, after)| change_statements(before, c, after, d))
+            .collect(),
+    }
+}
+
+/// The SQL of one change to a table, `before` and `after` being the table around it.
+fn change_statements(
+    before: &Table,
+    change: &Change,
+    after: &Table,
+    d: &dyn Dialect,
+) -> Vec<String> {
+    // An engine that cannot alter columns or constraints in place (SQLite) rebuilds the
+    // table instead, and declares a new column's foreign key inline.
+    let in_place = d.alters_in_place();
+    let table = &after.name;
+    match change {
+        Change::AddColumn {
+            column, backfill, ..
         } => {
             let fk = after
                 .foreign_keys
@@ -222,34 +225,18 @@ pub fn statements(op: &Op, backend: Backend) -> Vec<String> {
                 if in_place {
                     out.push(d.set_not_null(table, column));
                 } else {
-                    let mut before = after.clone();
-                    for c in &mut before.columns {
-                        if c.name == column.name {
-                            c.nullable = true;
-                        }
-                    }
-                    out.extend(sqlite_rebuild(&before, after, None));
+                    out.extend(sqlite_rebuild(&relaxed(after, &column.name), after));
                 }
             }
             out
         }
-        Op::DropColumn {
-            table,
-            column,
-            before,
-        } => {
+        Change::DropColumn { column, .. } => {
             let fk = before
                 .foreign_keys
                 .iter()
                 .find(|fk| fk.column == column.name);
             match (in_place, fk) {
-                (false, Some(_)) => {
-                    let mut after = before.clone();
-                    after.columns.retain(|c| c.name != column.name);
-                    after.foreign_keys.retain(|f| f.column != column.name);
-                    after.indexes.retain(|i| !i.columns.contains(&column.name));
-                    sqlite_rebuild(before, &after, None)
-                }
+                (false, Some(_)) => sqlite_rebuild(before, after),
                 (true, Some(fk)) => vec![
                     d.drop_foreign_key(table, &fk.name),
                     format!("ALTER TABLE {table} DROP COLUMN {}", column.name),
@@ -257,17 +244,10 @@ pub fn statements(op: &Op, backend: Backend) -> Vec<String> {
                 (_, None) => vec![format!("ALTER TABLE {table} DROP COLUMN {}", column.name)],
             }
         }
-        Op::RenameColumn { table, from, to } => {
+        Change::RenameColumn { from, to } => {
             vec![format!("ALTER TABLE {table} RENAME COLUMN {from} TO {to}")]
         }
-        Op::AlterColumn {
-            table,
-            from,
-            to,
-            before,
-            after,
-            backfill,
-        } => {
+        Change::AlterColumn { from, to, backfill } => {
             let mut out = Vec::new();
             if let Some(expr) = backfill {
                 if from.nullable && !to.nullable {
@@ -277,30 +257,30 @@ pub fn statements(op: &Op, backend: Backend) -> Vec<String> {
             if in_place {
                 out.extend(d.alter_column(table, from, to));
             } else {
-                out.extend(sqlite_rebuild(before, after, None));
+                out.extend(sqlite_rebuild(before, after));
             }
             out
         }
-        Op::CreateIndex { index, on } => vec![create_index(on, index, d)],
-        Op::DropIndex { index, on } => vec![d.drop_index(&on.name, &index.name)],
-        Op::RenameTable { from, to } => rename_table(from, to, d),
-        Op::AddForeignKey {
-            table,
-            fk,
-            before,
-            after,
-        }
-        | Op::DropForeignKey {
-            table,
-            fk,
-            before,
-            after,
-        } => match (in_place, op) {
-            (false, _) => sqlite_rebuild(before, after, None),
-            (true, Op::AddForeignKey { .. }) => vec![add_foreign_key(table, fk)],
+        Change::CreateIndex(index) => vec![create_index(before, index, d)],
+        Change::DropIndex(index) => vec![d.drop_index(table, &index.name)],
+        Change::AddForeignKey(fk) | Change::DropForeignKey(fk) => match (in_place, change) {
+            (false, _) => sqlite_rebuild(before, after),
+            (true, Change::AddForeignKey(_)) => vec![add_foreign_key(table, fk)],
             (true, _) => vec![d.drop_foreign_key(table, &fk.name)],
         },
     }
+}
+
+/// `table` with `column` nullable: where a NOT NULL column added without a default is
+/// before its backfill.
+fn relaxed(table: &Table, column: &str) -> Table {
+    let mut relaxed = table.clone();
+    for c in &mut relaxed.columns {
+        if c.name == column {
+            c.nullable = true;
+        }
+    }
+    relaxed
 }
 
 /// The temporary table a SQLite rebuild creates; nothing else uses this suffix.
@@ -312,12 +292,24 @@ fn rebuilds_a_table(sql: &str) -> bool {
     sql.contains(&format!("{REBUILD_SUFFIX} RENAME TO "))
 }
 
-/// Does `op` rebuild its table on `backend`, in either direction?
-pub fn rebuilds(op: &Op, backend: Backend) -> bool {
-    [op.clone(), op.inverse()]
-        .iter()
-        .flat_map(|op| statements(op, backend))
-        .any(|s| rebuilds_a_table(&s))
+/// For each of `op`'s [`steps`](Op::steps): does it rebuild its table on `backend`, in
+/// either direction?
+pub fn rebuilding_steps(op: &Op, backend: Backend) -> Vec<bool> {
+    let d = dialect::of(backend);
+    let rebuilds = |sql: Vec<String>| sql.iter().any(|s| rebuilds_a_table(s));
+    match op {
+        Op::ChangeTable(change) => change
+            .walk()
+            .iter()
+            .map(|(before, c, after)| {
+                rebuilds(change_statements(before, c, after, d))
+                    || rebuilds(change_statements(after, &c.inverse(), before, d))
+            })
+            .collect(),
+        whole => vec![
+            rebuilds(statements(whole, backend)) || rebuilds(statements(&whole.inverse(), backend)),
+        ],
+    }
 }
 
 /// The statement a SQLite migration starts with when it switches foreign keys off around
@@ -387,46 +379,43 @@ pub fn migration_sql(ops: &[Op], backend: Backend) -> MigrationSql {
     }
 }
 
+/// A migration's up.sql and down.sql for a list of operations: down.sql undoes the
+/// operations in reverse order.
 pub fn up_and_down(ops: &[Op], backend: Backend) -> (String, String) {
-    let up: Vec<(Option<String>, Op)> = ops
-        .iter()
-        .map(|op| {
-            let note = op.is_destructive().then(|| {
-                format!(
-                    "-- dieselkit: DESTRUCTIVE: {}; the data it removes cannot be restored by down.sql",
-                    op.describe()
-                )
-            });
-            (note, op.clone())
-        })
-        .collect();
-    let down: Vec<(Option<String>, Op)> = ops
-        .iter()
-        .rev()
-        .map(|op| {
-            let inverse = op.inverse();
-            let note = if op.is_destructive() {
-                Some(format!(
-                    "-- dieselkit: restores the structure undone by `{}`, not the data it removed",
-                    op.describe()
-                ))
-            } else if inverse.is_destructive() {
-                Some(format!(
-                    "-- dieselkit: DESTRUCTIVE: {}; data added since up.sql ran is lost",
-                    inverse.describe()
-                ))
-            } else {
-                None
-            };
-            (note, inverse)
-        })
-        .collect();
-    (script(&up, backend), script(&down, backend))
+    let down: Vec<Op> = ops.iter().rev().map(Op::inverse).collect();
+    (script(ops, backend, false), script(&down, backend, true))
 }
 
-/// The SQL of `ops` in order, each after its note. On SQLite, a run of operations on one
-/// table of which two or more would each rebuild it gets one rebuild (see [`sqlite_merged`]).
-fn script(ops: &[(Option<String>, Op)], backend: Backend) -> String {
+/// The comment put before a step: what it destroys. Going down, `step` undoes a step of
+/// up.sql, which may have destroyed what this step only restores the shape of.
+fn note(step: &Step, down: bool) -> Option<String> {
+    let undone = step.inverse();
+    if down && undone.is_destructive() {
+        Some(format!(
+            "-- dieselkit: restores the structure undone by `{}`, not the data it removed",
+            undone.describe()
+        ))
+    } else if step.is_destructive() {
+        Some(if down {
+            format!(
+                "-- dieselkit: DESTRUCTIVE: {}; data added since up.sql ran is lost",
+                step.describe()
+            )
+        } else {
+            format!(
+                "-- dieselkit: DESTRUCTIVE: {}; the data it removes cannot be restored by down.sql",
+                step.describe()
+            )
+        })
+    } else {
+        None
+    }
+}
+
+/// The SQL of `ops` in order, each step after its note. On SQLite, a table two or more of
+/// whose changes would each rebuild it gets one rebuild (see [`sqlite_merged`]).
+fn script(ops: &[Op], backend: Backend, down: bool) -> String {
+    let d = dialect::of(backend);
     let mut out = String::new();
     let mut push = |statement: &str| {
         out.push_str(statement);
@@ -436,32 +425,46 @@ fn script(ops: &[(Option<String>, Op)], backend: Backend) -> String {
             ";\n"
         });
     };
-    let mut i = 0;
-    while i < ops.len() {
-        let table = ops[i].1.table();
-        let run = ops[i..]
+    for op in ops {
+        let Op::ChangeTable(change) = op else {
+            if let Some(note) = note(&Step::Table(op.clone()), down) {
+                push(&note);
+            }
+            for statement in statements(op, backend) {
+                push(&statement);
+            }
+            continue;
+        };
+        let walk = change.walk();
+        let notes: Vec<Option<String>> = walk
             .iter()
-            .take_while(|(_, op)| op.table() == table)
-            .count();
-        let run = &ops[i..i + run];
-        // Each operation's SQL, rendered once: for the output, and on SQLite to see how many
+            .map(|(_, c, _)| {
+                let step = Step::Change {
+                    table: change.name().to_string(),
+                    change: c.clone(),
+                };
+                note(&step, down)
+            })
+            .collect();
+        // Each change's SQL, rendered once: for the output, and on SQLite to see how many
         // of them would rebuild the table.
-        let rendered: Vec<Vec<String>> =
-            run.iter().map(|(_, op)| statements(op, backend)).collect();
+        let rendered: Vec<Vec<String>> = walk
+            .iter()
+            .map(|(before, c, after)| change_statements(before, c, after, d))
+            .collect();
         let rebuilding = rendered
             .iter()
             .filter(|sql| sql.iter().any(|s| rebuilds_a_table(s)))
             .count();
-        if !dialect::of(backend).alters_in_place() && rebuilding >= 2 {
-            for note in run.iter().filter_map(|(note, _)| note.as_deref()) {
+        if !d.alters_in_place() && rebuilding >= 2 {
+            for note in notes.iter().flatten() {
                 push(note);
             }
-            let run_ops: Vec<&Op> = run.iter().map(|(_, op)| op).collect();
-            for statement in sqlite_merged(&run_ops) {
+            for statement in sqlite_merged(&walk) {
                 push(&statement);
             }
         } else {
-            for ((note, _), sql) in run.iter().zip(&rendered) {
+            for (note, sql) in notes.iter().zip(&rendered) {
                 if let Some(note) = note {
                     push(note);
                 }
@@ -470,105 +473,65 @@ fn script(ops: &[(Option<String>, Op)], backend: Backend) -> String {
                 }
             }
         }
-        i += run.len();
     }
     out
 }
 
-/// The table as it is after `op`, when the operation says (a column rename does not).
-fn state_after(op: &Op) -> Option<Table> {
-    match op {
-        Op::AddColumn { after, .. }
-        | Op::AlterColumn { after, .. }
-        | Op::AddForeignKey { after, .. }
-        | Op::DropForeignKey { after, .. } => Some(after.clone()),
-        Op::DropColumn { before, .. }
-        | Op::CreateIndex { on: before, .. }
-        | Op::DropIndex { on: before, .. } => {
-            let applied = crate::diff::apply(
-                &crate::schema::Schema {
-                    tables: vec![before.clone()],
-                },
-                std::slice::from_ref(op),
-            );
-            applied.tables.into_iter().next()
-        }
-        _ => None,
-    }
-}
-
-/// SQLite: the operations of `run` (all on one table, two or more of which would rebuild
-/// it) with one rebuild instead of one each, so a big table is copied once per migration.
-/// First what changes the table in place, in order (columns added, renamed or dropped, index
-/// drops, backfills); then one copy into the table's final shape, which brings every type,
+/// SQLite: the changes to one table (two or more of which would rebuild it) with one
+/// rebuild instead of one each, so a big table is copied once per migration. First what
+/// changes the table in place, in order (columns added, renamed or dropped, index drops,
+/// backfills); then one copy into the table's final shape, which brings every type,
 /// nullability, default and foreign-key change at once and recreates its indexes.
-fn sqlite_merged(run: &[&Op]) -> Vec<String> {
+fn sqlite_merged(walk: &[(Table, Change, Table)]) -> Vec<String> {
+    let sqlite = dialect::of(Backend::Sqlite);
     let mut out = Vec::new();
-    for op in run {
-        match op {
-            Op::AddColumn {
-                table,
+    for (before, change, after) in walk {
+        let table = &after.name;
+        match change {
+            Change::AddColumn {
                 column,
                 backfill,
-                after,
+                foreign_key,
+                indexes,
             } if !column.nullable && column.default.is_none() => {
                 // Added nullable, filled, made NOT NULL by the rebuild.
-                let relax = |c: &mut Column| {
-                    if c.name == column.name {
-                        c.nullable = true;
-                    }
+                let mut nullable = column.clone();
+                nullable.nullable = true;
+                let add = Change::AddColumn {
+                    column: nullable,
+                    backfill: None,
+                    foreign_key: foreign_key.clone(),
+                    indexes: indexes.clone(),
                 };
-                let mut relaxed = column.clone();
-                relax(&mut relaxed);
-                let mut relaxed_after = after.clone();
-                relaxed_after.columns.iter_mut().for_each(relax);
-                out.extend(statements(
-                    &Op::AddColumn {
-                        table: table.clone(),
-                        column: relaxed,
-                        backfill: None,
-                        after: relaxed_after,
-                    },
-                    Backend::Sqlite,
+                out.extend(change_statements(
+                    before,
+                    &add,
+                    &relaxed(after, &column.name),
+                    sqlite,
                 ));
                 out.push(match backfill {
                     Some(expr) => backfill_update(table, &column.name, expr),
                     None => format!("-- dieselkit: no backfill given for {table}.{}; rows must get a value before NOT NULL", column.name),
                 });
             }
-            Op::AlterColumn {
-                table,
-                from,
-                to,
-                backfill,
-                ..
-            } => {
+            Change::AlterColumn { from, to, backfill } => {
                 if let (Some(expr), true) = (backfill, from.nullable && !to.nullable) {
                     out.push(backfill_update(table, &to.name, expr));
                 }
             }
-            Op::DropColumn { column, before, .. }
+            Change::DropColumn { column, .. }
                 if before
                     .foreign_keys
                     .iter()
                     .any(|fk| fk.column == column.name) => {}
             // The rebuild brings foreign keys and creates the indexes.
-            Op::AddForeignKey { .. } | Op::DropForeignKey { .. } | Op::CreateIndex { .. } => {}
-            other => out.extend(statements(other, Backend::Sqlite)),
+            Change::AddForeignKey(_) | Change::DropForeignKey(_) | Change::CreateIndex(_) => {}
+            other => out.extend(change_statements(before, other, after, sqlite)),
         }
     }
-    // The final shape: the last operation that says, then the rest applied to it.
-    let Some(last) = run.iter().rposition(|op| state_after(op).is_some()) else {
-        return out;
-    };
-    let mut schema = crate::schema::Schema {
-        tables: state_after(run[last]).into_iter().collect(),
-    };
-    let rest: Vec<Op> = run[last + 1..].iter().map(|op| (*op).clone()).collect();
-    schema = crate::diff::apply(&schema, &rest);
-    if let Some(shape) = schema.tables.first() {
+    if let Some((_, _, shape)) = walk.last() {
         // Every column of the final shape is in the table by now, under its final name.
-        out.extend(sqlite_rebuild(shape, shape, None));
+        out.extend(sqlite_rebuild(shape, shape));
     }
     out
 }
@@ -636,11 +599,20 @@ mod tests {
         crate::schema::from_model(&crate::spec::Model::from_file(&file).expect("model"))
     }
 
-    /// Does `op`'s own SQL rebuild its table on SQLite?
-    fn rebuilds_on_sqlite(op: &Op) -> bool {
-        statements(op, Backend::Sqlite)
-            .iter()
-            .any(|s| rebuilds_a_table(s))
+    /// How many of `ops`' changes would each rebuild their table on SQLite, on their own.
+    fn rebuilding_on_sqlite(ops: &[Op]) -> usize {
+        let sqlite = dialect::of(Backend::Sqlite);
+        ops.iter()
+            .flat_map(|op| match op {
+                Op::ChangeTable(change) => change.walk(),
+                _ => Vec::new(),
+            })
+            .filter(|(before, c, after)| {
+                change_statements(before, c, after, sqlite)
+                    .iter()
+                    .any(|s| rebuilds_a_table(s))
+            })
+            .count()
     }
 
     /// How many table copies a script makes.
@@ -689,8 +661,7 @@ mod tests {
             ..Hints::default()
         };
         let ops = diff_with(&before, &after, &hints).expect("diff");
-        let rebuilding = ops.iter().filter(|op| rebuilds_on_sqlite(op)).count();
-        assert!(rebuilding >= 3, "{ops:#?}");
+        assert!(rebuilding_on_sqlite(&ops) >= 3, "{ops:#?}");
         let sql = migration_sql(&ops, Backend::Sqlite);
         assert_eq!(copies(&sql.up), 1, "{}", sql.up);
         assert_eq!(copies(&sql.down), 1, "{}", sql.down);
@@ -747,7 +718,10 @@ mod tests {
             ..Hints::default()
         };
         let ops = diff_with(&before, &after, &hints).expect("diff");
-        assert!(matches!(ops[0], Op::RenameColumn { .. }), "{ops:#?}");
+        assert!(
+            matches!(&ops[0], Op::ChangeTable(c) if matches!(c.changes()[0], Change::RenameColumn { .. })),
+            "{ops:#?}"
+        );
         let sql = migration_sql(&ops, Backend::Sqlite);
         assert_eq!((copies(&sql.up), copies(&sql.down)), (1, 1), "{}", sql.up);
 

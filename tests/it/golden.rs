@@ -66,14 +66,13 @@ fn migrations_match_the_golden_sql_on_every_backend() {
                 "{}: the case changes nothing",
                 dir.display()
             );
-            for op in &ops {
-                kinds.insert(
-                    format!("{op:?}")
-                        .split([' ', '(', '{'])
-                        .next()
-                        .unwrap_or("")
-                        .to_string(),
-                );
+            // The kind of each step: a whole-table operation or a change to a table.
+            for step in ops.iter().flat_map(dieselkit::diff::Op::steps) {
+                let kind = match step {
+                    dieselkit::diff::Step::Table(op) => format!("{op:?}"),
+                    dieselkit::diff::Step::Change { change, .. } => format!("{change:?}"),
+                };
+                kinds.insert(kind.split([' ', '(', '{']).next().unwrap_or("").to_string());
             }
             for (file, actual) in [
                 (format!("{backend}.up.sql"), up),
@@ -100,7 +99,7 @@ fn migrations_match_the_golden_sql_on_every_backend() {
         differ.len(),
         differ.join("\n")
     );
-    // Every kind of operation the diff engine emits has a case.
+    // Every kind of operation and table change the diff engine emits has a case.
     let all = [
         "CreateTable",
         "DropTable",
