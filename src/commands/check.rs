@@ -4,8 +4,7 @@
 use super::advice;
 use crate::cli::GlobalArgs;
 use crate::error::{Error, Result};
-use crate::evolve;
-use crate::migrations::{resolve_database_url, Migrator};
+use crate::ops::check::{self, Finding};
 use crate::spec::Backend;
 use crate::ui::Ui;
 use serde::Serialize;
@@ -154,148 +153,123 @@ pub fn run(json: bool, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
         .project_dir
         .clone()
         .unwrap_or_else(|| PathBuf::from("."));
-    let (_, model) = evolve::read_model(&project_dir)?;
-    let url = resolve_database_url(global.database_url.as_deref(), &project_dir).ok();
-    let server = crate::dialect::of(model.backend)
-        .server_name()
-        .and(url.as_ref().map(|u| u.url.clone()));
-    // 0. Migrations from two branches that change the same thing without knowing of each
-    // other. Before the replay: such a pair may not apply at all.
-    let files = crate::migrations::source::load(&project_dir.join("migrations"))?;
-    let mut drift: Vec<Drift> = crate::migrations::engine::collisions(&files)
+    let checked = check::check(&project_dir, global.database_url.as_deref())?;
+    let drift: Vec<Drift> = checked
+        .findings
         .iter()
-        .map(|c| {
-            let after = if c.parent.is_empty() {
-                "on an empty history".to_string()
-            } else {
-                let parent = files.iter().find(|f| f.version == c.parent);
-                format!("after `{}`", parent.map_or(c.parent.as_str(), |f| f.name.as_str()))
+        .map(|f| word(f, checked.backend))
+        .collect();
+    let replayed = !drift.iter().any(|d| d.kind == "migrations-do-not-apply");
+    if !checked.live_compared && replayed {
+        ui.warn("no database URL, so the live database was not compared (pass `--database-url` or set DATABASE_URL)");
+    }
+    report(drift, json, ui)
+}
+
+/// A finding as `check` reports it: its kind, what differs, and what to do.
+fn word(finding: &Finding, backend: Backend) -> Drift {
+    let quoted = |items: &[String]| {
+        if items.is_empty() {
+            "-".to_string()
+        } else {
+            items
+                .iter()
+                .map(|l| format!("`{l}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    };
+    match finding {
+        Finding::Colliding {
+            earlier,
+            later,
+            parent,
+            overlap,
+        } => {
+            let after = match parent {
+                None => "on an empty history".to_string(),
+                Some(parent) => format!("after `{parent}`"),
             };
             Drift {
                 kind: "colliding-migrations",
-                table: c.overlap.first().map(|o| o.split('.').next().unwrap_or(o).to_string()),
+                table: overlap.first().map(|o| o.split('.').next().unwrap_or(o).to_string()),
                 detail: format!(
-                    "`{}` and `{}` were both generated {after}, each without the other (merged from two branches?), and both change {}: whichever runs second was written for a schema that is not there (its down.sql restores the wrong state; a SQLite rebuild copies the columns of another time). Settle dieselkit.toml, then run `dieselkit generate migration --rebase`: it sets the merged one aside and writes it again from dieselkit.toml, after the other",
-                    c.earlier.name,
-                    c.later.name,
-                    c.overlap.iter().map(|o| format!("`{o}`")).collect::<Vec<_>>().join(", "),
+                    "`{earlier}` and `{later}` were both generated {after}, each without the other (merged from two branches?), and both change {}: whichever runs second was written for a schema that is not there (its down.sql restores the wrong state; a SQLite rebuild copies the columns of another time). Settle dieselkit.toml, then run `dieselkit generate migration --rebase`: it sets the merged one aside and writes it again from dieselkit.toml, after the other",
+                    overlap.iter().map(|o| format!("`{o}`")).collect::<Vec<_>>().join(", "),
                 ),
                 ..Drift::default()
             }
-        })
-        .collect();
-    let replayed = match evolve::replay(&project_dir, model.backend, server.as_deref()) {
-        Ok(replayed) => replayed,
-        // The collision explains the failure: report both.
-        Err(e) if !drift.is_empty() => {
-            drift.push(Drift::plain(
-                "migrations-do-not-apply",
-                format!("the migrations do not apply in order on a scratch database: {e}"),
-            ));
-            return report(drift, json, ui);
         }
-        Err(e) => return Err(e),
-    };
-
-    // 1. The model against the migrations.
-    let hints = evolve::hints(&model, &[], true)?;
-    match crate::diff::diff_with(&replayed, &evolve::desired(&model), &hints) {
-        Ok(ops) => drift.extend(ops.iter().flat_map(crate::diff::Op::steps).map(|op| {
+        Finding::DoesNotApply(e) => Drift::plain(
+            "migrations-do-not-apply",
+            format!("the migrations do not apply in order on a scratch database: {e}"),
+        ),
+        Finding::ModelChange(step) => {
             let mut d = drift_of(
                 "model-without-migration",
-                &op,
+                step,
                 "dieselkit.toml",
                 "the migrations",
-                model.backend,
+                backend,
             );
             d.detail = format!(
                 "{}; run `dieselkit generate migration -m \"...\"`",
                 d.detail
             );
             d
-        })),
-        Err(problems) => drift.extend(
-            problems
-                .into_iter()
-                .map(|p| Drift::plain("model-without-migration", advice::problem(&p))),
-        ),
-    }
-
-    // 2. schema.rs against the migrations.
-    let schema_rs = project_dir.join("src/schema.rs");
-    let expected = crate::schema::rust::render_schema_rs(&replayed, model.backend);
-    match fs_err::read_to_string(&schema_rs) {
-        Ok(actual) if actual == expected => {}
-        Ok(actual) => {
-            let missing: Vec<&str> = expected
-                .lines()
-                .filter(|l| !actual.lines().any(|a| a == *l))
-                .collect();
-            let extra: Vec<&str> = actual
-                .lines()
-                .filter(|l| !expected.lines().any(|e| e == *l))
-                .collect();
-            drift.push(Drift::plain(
-                "schema-rs",
-                format!(
-                    "src/schema.rs differs from what the migrations produce (missing: {}; unexpected: {}); regenerate it with `diesel print-schema` after `dieselkit migrate run`, or `dieselkit generate migration`",
-                    if missing.is_empty() { "-".into() } else { missing.iter().map(|l| format!("`{}`", l.trim())).collect::<Vec<_>>().join(", ") },
-                    if extra.is_empty() { "-".into() } else { extra.iter().map(|l| format!("`{}`", l.trim())).collect::<Vec<_>>().join(", ") }
-                ),
-            ));
         }
-        Err(_) => drift.push(Drift::plain(
+        Finding::ModelProblem(p) => Drift::plain("model-without-migration", advice::problem(p)),
+        Finding::SchemaRs { missing, unexpected } => Drift::plain(
             "schema-rs",
-            format!("`{}` is missing", schema_rs.display()),
-        )),
-    }
-
-    // 3. The live database against the migrations.
-    match &url {
-        None => ui.warn("no database URL, so the live database was not compared (pass `--database-url` or set DATABASE_URL)"),
-        Some(u) => {
-            let mut live = Migrator::open_with(&u.url, &project_dir, false)?;
-            // What `migrate run` refuses, `check` reports: an applied migration edited since.
-            let (files, applied) = (live.files()?, live.applied()?);
-            drift.extend(crate::migrations::engine::edited(&files, &applied, false).into_iter().map(|f| Drift {
-                kind: "edited-migration",
-                expected: Some(f.checksum.clone()),
-                actual: applied.checksums.get(&f.version).cloned(),
-                detail: crate::migrations::engine::edited_advice(&f.dir, &f.version),
-                ..Drift::default()
-            }));
-            // A pending migration older than one this database applied came in from another
-            // branch: here it would run after the newer one, on a fresh database before it.
-            let newest = crate::migrations::engine::newest_applied(&files, &applied).unwrap_or_default();
-            drift.extend(crate::migrations::engine::out_of_order(&files, &applied).into_iter().map(|name| Drift::plain(
-                "out-of-order-migration",
-                format!(
-                    "`{name}` is pending but older than `{newest}`, which this database applied already (merged from another branch?): here it would run after it, on a fresh database before it; run `dieselkit generate migration --rebase` to renumber it after the newest migration"
-                ),
-            )));
-            let pending: Vec<String> = crate::migrations::engine::pending(&files, &applied).into_iter().map(|f| f.name.clone()).collect();
-            if !pending.is_empty() {
-                drift.push(Drift::plain(
-                    "pending-migrations",
-                    format!("the live database has not applied {}; run `dieselkit migrate run`", pending.join(", ")),
-                ));
-            } else {
-                let actual = live.introspect()?;
-                match crate::diff::diff(&replayed, &actual) {
-                    Ok(ops) => drift.extend(ops.iter().flat_map(crate::diff::Op::steps).map(|op| {
-                        let mut d = drift_of("live-database", &op, "the database", "the migrations", model.backend);
-                        // Here the migrations are what is expected.
-                        std::mem::swap(&mut d.expected, &mut d.actual);
-                        d.detail = format!("{} (a change made by hand?)", d.detail);
-                        d
-                    })),
-                    Err(problems) => drift.extend(problems.iter().map(|p| Drift::plain("live-database", advice::problem(p)))),
-                }
-            }
+            format!(
+                "src/schema.rs differs from what the migrations produce (missing: {}; unexpected: {}); regenerate it with `diesel print-schema` after `dieselkit migrate run`, or `dieselkit generate migration`",
+                quoted(missing),
+                quoted(unexpected)
+            ),
+        ),
+        Finding::SchemaRsMissing(path) => {
+            Drift::plain("schema-rs", format!("`{}` is missing", path.display()))
         }
+        Finding::Edited {
+            dir,
+            version,
+            checksum,
+            applied,
+        } => Drift {
+            kind: "edited-migration",
+            expected: Some(checksum.clone()),
+            actual: applied.clone(),
+            detail: crate::migrations::engine::edited_advice(dir, version),
+            ..Drift::default()
+        },
+        Finding::OutOfOrder { name, newest } => Drift::plain(
+            "out-of-order-migration",
+            format!(
+                "`{name}` is pending but older than `{newest}`, which this database applied already (merged from another branch?): here it would run after it, on a fresh database before it; run `dieselkit generate migration --rebase` to renumber it after the newest migration"
+            ),
+        ),
+        Finding::Pending(pending) => Drift::plain(
+            "pending-migrations",
+            format!(
+                "the live database has not applied {}; run `dieselkit migrate run`",
+                pending.join(", ")
+            ),
+        ),
+        Finding::LiveChange(step) => {
+            let mut d = drift_of(
+                "live-database",
+                step,
+                "the database",
+                "the migrations",
+                backend,
+            );
+            // Here the migrations are what is expected.
+            std::mem::swap(&mut d.expected, &mut d.actual);
+            d.detail = format!("{} (a change made by hand?)", d.detail);
+            d
+        }
+        Finding::LiveProblem(p) => Drift::plain("live-database", advice::problem(p)),
     }
-
-    report(drift, json, ui)
 }
 
 /// Print the differences (as JSON with `--json`); exit 3 when there are any.

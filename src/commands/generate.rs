@@ -4,55 +4,19 @@ use super::advice;
 use crate::cli::{EvolveArgs, GenerateCommand, GlobalArgs};
 use crate::diff::{Hints, Op, Problem};
 use crate::error::{Error, Result};
-use crate::evolve::{self, FileOutcome};
+use crate::ops::adopt::{self, Adopted};
+use crate::ops::evolve::{self, FileOutcome};
+use crate::ops::rebase;
 use crate::plan::NewMigration;
 use crate::render::PlannedFile;
 use crate::schema::Schema;
-use crate::spec::{Backend, FieldSpec, Model, ProjectFile, ResourceSection};
+use crate::spec::{FieldSpec, Model, ProjectFile, ResourceSection};
 use crate::ui::Ui;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 fn ask(question: &str) -> Result<bool> {
     crate::wizard::yes_no(question, false)
-}
-
-/// Write `renamed_from=OLD` into the field spec whose column is `new` in `table`.
-fn record_rename(
-    file: &mut crate::spec::ProjectFile,
-    table: &str,
-    old: &str,
-    new: &str,
-) -> Result<()> {
-    for r in &mut file.resources {
-        if crate::spec::names::plural(&r.name) != table {
-            continue;
-        }
-        for spec in &mut r.fields {
-            let mut f = FieldSpec::parse(spec)?;
-            if f.column() == new {
-                f.renamed_from = Some(old.trim_end_matches("_id").to_string())
-                    .filter(|_| matches!(f.ty, crate::spec::FieldType::References { .. }))
-                    .or(Some(old.to_string()));
-                *spec = f.to_string();
-                return Ok(());
-            }
-        }
-    }
-    Err(Error::Internal(format!(
-        "no field for column `{table}.{new}`"
-    )))
-}
-
-/// Write `renamed_from = "OLD"` into the resource whose table is `new`.
-fn record_table_rename(file: &mut crate::spec::ProjectFile, old: &str, new: &str) -> Result<()> {
-    let section = file
-        .resources
-        .iter_mut()
-        .find(|r| crate::spec::names::plural(&r.name) == new)
-        .ok_or_else(|| Error::Internal(format!("no resource for table `{new}`")))?;
-    section.renamed_from = Some(crate::spec::names::singular(old));
-    Ok(())
 }
 
 /// `RESOURCE.FIELD=SQL` (or `FIELD=SQL` when `default_resource` is given).
@@ -80,13 +44,6 @@ fn parse_backfills(
             Ok((resource, field, expr.to_string()))
         })
         .collect()
-}
-
-pub fn server_url(global: &GlobalArgs, project_dir: &Path, backend: Backend) -> Option<String> {
-    crate::dialect::of(backend).server_name()?;
-    crate::migrations::resolve_database_url(global.database_url.as_deref(), project_dir)
-        .ok()
-        .map(|u| u.url)
 }
 
 /// What a `generate` subcommand asks for once its change is in the model file: a migration
@@ -234,7 +191,7 @@ fn diff_asking_about_renames(
                 Problem::DropTable { table, rename_candidate: Some(new) } => {
                     if ask(&format!("Is table `{new}` the table `{table}` renamed? (no: `{table}` is dropped with all its rows)"))? {
                         hints.renamed_tables.push((table.clone(), new.clone()));
-                        record_table_rename(file, table, new)?;
+                        evolve::record_table_rename(file, table, new)?;
                     } else if ask(&format!("Drop table `{table}` and all its rows?"))? {
                         hints.allow_drop = true;
                     } else {
@@ -244,7 +201,7 @@ fn diff_asking_about_renames(
                 Problem::DropColumn { table, column, rename_candidate: Some(new) } => {
                     if ask(&format!("In `{table}`, is `{new}` the column `{column}` renamed? (no: `{column}` is dropped with its data)"))? {
                         hints.renamed_columns.push((table.clone(), column.clone(), new.clone()));
-                        record_rename(file, table, column, new)?;
+                        evolve::record_column_rename(file, table, column, new)?;
                     } else if ask(&format!("Drop column `{table}.{column}` and all its data?"))? {
                         hints.allow_drop = true;
                     } else {
@@ -289,7 +246,8 @@ pub fn run(cmd: GenerateCommand, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
         let current = evolve::replay(
             &project_dir,
             model.backend,
-            server_url(global, &project_dir, model.backend).as_deref(),
+            evolve::server_url(global.database_url.as_deref(), &project_dir, model.backend)
+                .as_deref(),
         )?;
         (
             vec![NewMigration {
@@ -309,7 +267,8 @@ pub fn run(cmd: GenerateCommand, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
         let mut replayed = evolve::Replayed::open(
             &project_dir,
             model.backend,
-            server_url(global, &project_dir, model.backend).as_deref(),
+            evolve::server_url(global.database_url.as_deref(), &project_dir, model.backend)
+                .as_deref(),
         )?;
         let current = replayed.schema()?;
         let ops = diff_asking_about_renames(&current, &mut model, &mut file, &mut hints)?;
@@ -461,10 +420,8 @@ pub fn update(args: UpdateArgs, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
         }
         return Ok(0);
     }
-    let copy = tempfile::tempdir()?;
-    let shadow = copy.path().join("project");
-    copy_project(&project_dir, &shadow)?;
-    let outcomes = evolve::update(&shadow, fmt, args.templates.as_deref())?;
+    let (_copy, shadow, outcomes) =
+        evolve::update_on_a_copy(&project_dir, fmt, args.templates.as_deref())?;
     if outcomes.is_empty() {
         ui.note("Up to date: nothing to change.");
         return Ok(0);
@@ -506,162 +463,33 @@ pub fn update(args: UpdateArgs, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
     Ok(0)
 }
 
-/// Copy what `update` reads of a project (everything but build output, version control and
-/// SQLite databases) to `to`.
-fn copy_project(from: &Path, to: &Path) -> Result<()> {
-    crate::write::copy_dir(from, to, &|name, is_dir| {
-        if is_dir {
-            matches!(name, "target" | ".git" | "node_modules")
-        } else {
-            [".db", ".db-wal", ".db-shm", ".sqlite", ".sqlite3"]
-                .iter()
-                .any(|ext| name.ends_with(ext))
-        }
-    })
-}
-
-/// `dieselkit generate migration --rebase`. Pending migrations older than the newest one
-/// the database applied (merged from another branch) are renumbered after it and recorded
-/// as coming after the migration now before them; all must still apply in the new order on a
-/// scratch database, or everything is put back. Of two colliding migrations (see
-/// [`crate::migrations::engine::collisions`]) the one written without the other (the merged,
-/// pending one; else the later) is moved to `.dieselkit/rebased/` and its message returned:
-/// the caller writes it again from the merged dieselkit.toml, after every other migration.
+/// `dieselkit generate migration --rebase` (see [`rebase::rebase`]), reported. Returns the
+/// message of a colliding migration that was set aside, for the caller to write it again.
 fn rebase(project_dir: &Path, global: &GlobalArgs, ui: &Ui) -> Result<Option<String>> {
-    let (_, model) = evolve::read_model(project_dir)?;
-    let dir = project_dir.join("migrations");
-    let files = crate::migrations::source::load(&dir)?;
-    let collisions = crate::migrations::engine::collisions(&files);
-    let url = crate::migrations::resolve_database_url(global.database_url.as_deref(), project_dir);
-    let (mut late, applied): (Vec<String>, Vec<String>) = match url {
-        Ok(url) => {
-            let mut live = crate::migrations::Migrator::open_with(&url.url, project_dir, false)?;
-            let (files, applied) = (live.files()?, live.applied()?);
-            (
-                crate::migrations::engine::out_of_order(&files, &applied),
-                applied.versions.keys().cloned().collect(),
-            )
-        }
-        // Colliding migrations can be put in order without a database.
-        Err(_) if !collisions.is_empty() => (Vec::new(), Vec::new()),
-        Err(_) => return Err(Error::usage(
-            "`--rebase` compares the migrations with a database that applied the merged ones: pass `--database-url` or set DATABASE_URL",
-        )),
-    };
-    // Of each colliding pair, the one written without the other.
-    let mut stale: Vec<&crate::migrations::source::MigrationFile> = Vec::new();
-    for c in &collisions {
-        let pick = if late.contains(&c.earlier.name) && !late.contains(&c.later.name) {
-            c.earlier
-        } else {
-            c.later
-        };
-        if applied.contains(&pick.version) {
-            return Err(Error::usage(format!(
-                "`{}` and `{}` collide (both change {} from the same migration), and this database applied both: revert `{}` with `dieselkit migrate revert`, then run `--rebase` again",
-                c.earlier.name,
-                c.later.name,
-                c.overlap.join(", "),
-                pick.name
-            )));
-        }
-        if !stale.iter().any(|f| f.name == pick.name) {
-            stale.push(pick);
-        }
-    }
-    late.retain(|name| !stale.iter().any(|f| &f.name == name));
-    if late.is_empty() && stale.is_empty() {
+    let rebased = rebase::rebase(project_dir, global.database_url.as_deref())?;
+    if rebased.renamed.is_empty() && rebased.set_aside.is_empty() {
         ui.status(
             "Rebased",
             "nothing to do: no pending migration is older than the newest one the database applied, and no two migrations collide",
         );
         return Ok(None);
     }
-    let mut undo = Undo::default();
-    let result = (|| -> Result<()> {
-        let aside = project_dir.join(REBASED_DIR);
-        for f in &stale {
-            let target = aside.join(&f.name);
-            if target.exists() {
-                return Err(Error::usage(format!(
-                    "`{}` is in the way: move it elsewhere, then run `--rebase` again",
-                    target.display()
-                )));
-            }
-            fs_err::create_dir_all(&aside)?;
-            fs_err::rename(&f.dir, &target)?;
-            undo.set_aside.push((f.dir.clone(), target));
-        }
-        for name in &late {
-            let rest = name
-                .split_once('_')
-                .map_or(name.as_str(), |(_, rest)| rest)
-                .to_string();
-            let new = format!("{}_{rest}", evolve::next_version(project_dir)?);
-            fs_err::rename(dir.join(name), dir.join(&new))?;
-            undo.renamed.push((name.clone(), new));
-        }
-        // Each renumbered migration now comes after the migration before it.
-        let files = crate::migrations::source::load(&dir)?;
-        for (i, f) in files.iter().enumerate() {
-            let Some(lineage) = &f.lineage else { continue };
-            let before = if i == 0 {
-                String::new()
-            } else {
-                files[i - 1].version.clone()
-            };
-            if !undo.renamed.iter().any(|(_, new)| *new == f.name) || lineage.parent == before {
-                continue;
-            }
-            let path = f.dir.join("metadata.toml");
-            let text = fs_err::read_to_string(&path)?;
-            let mut doc: toml_edit::DocumentMut = text.parse().map_err(|e| Error::Toml {
-                path: path.clone(),
-                message: format!("{e}"),
-            })?;
-            doc["dieselkit"]["parent"] = toml_edit::value(before.as_str());
-            fs_err::write(&path, doc.to_string())?;
-            undo.rewritten.push((path, text));
-        }
-        // Everything must still apply in the new order, from an empty database.
-        evolve::replay(
-            project_dir,
-            model.backend,
-            server_url(global, project_dir, model.backend).as_deref(),
-        )
-        .map_err(|e| {
-            Error::usage(format!(
-                "in the new order, the migrations do not apply on a scratch database, so nothing was changed: {e}"
-            ))
-        })?;
-        Ok(())
-    })();
-    if let Err(e) = result {
-        undo.run(&dir);
-        return Err(e);
-    }
-    for (old, new) in &undo.renamed {
+    for (old, new) in &rebased.renamed {
         ui.status("Renamed", format!("migrations/{old} -> migrations/{new}"));
     }
-    if stale.is_empty() {
+    let Some(message) = rebased.message else {
         ui.note("\nNext: `dieselkit migrate run`, then `dieselkit check`.");
         return Ok(None);
-    }
-    for f in &stale {
+    };
+    for name in &rebased.set_aside {
         ui.status(
             "Set aside",
             format!(
-                "migrations/{} -> {REBASED_DIR}/{} (it was written without the migration it collides with; carry over any SQL you added to it by hand)",
-                f.name, f.name
+                "migrations/{name} -> {}/{name} (it was written without the migration it collides with; carry over any SQL you added to it by hand)",
+                rebase::REBASED_DIR
             ),
         );
     }
-    // The message it was written with, from its directory name.
-    let message = stale[0]
-        .name
-        .split_once('_')
-        .map_or("rebased", |(_, rest)| rest)
-        .replace('_', " ");
     ui.status(
         "Writing",
         format!("`{message}` again, from dieselkit.toml, after every other migration"),
@@ -669,35 +497,7 @@ fn rebase(project_dir: &Path, global: &GlobalArgs, ui: &Ui) -> Result<Option<Str
     Ok(Some(message))
 }
 
-/// Where `--rebase` moves a colliding migration it writes again.
-const REBASED_DIR: &str = ".dieselkit/rebased";
-
-/// What `--rebase` changed, to put back when it fails.
-#[derive(Default)]
-struct Undo {
-    /// (old, new) directory names.
-    renamed: Vec<(String, String)>,
-    /// metadata.toml files and their text before.
-    rewritten: Vec<(PathBuf, String)>,
-    /// Migration directories moved to `.dieselkit/rebased/`: (from, to).
-    set_aside: Vec<(PathBuf, PathBuf)>,
-}
-
-impl Undo {
-    fn run(&self, dir: &Path) {
-        for (path, text) in self.rewritten.iter().rev() {
-            let _ = fs_err::write(path, text);
-        }
-        for (old, new) in self.renamed.iter().rev() {
-            let _ = fs_err::rename(dir.join(new), dir.join(old));
-        }
-        for (from, to) in self.set_aside.iter().rev() {
-            let _ = fs_err::rename(to, from);
-        }
-    }
-}
-
-/// `dieselkit generate migration --from-database`.
+/// `dieselkit generate migration --from-database` (see [`adopt::from_database`]), reported.
 fn adopt(
     project_dir: &Path,
     message: &str,
@@ -705,110 +505,41 @@ fn adopt(
     global: &GlobalArgs,
     ui: &Ui,
 ) -> Result<i32> {
-    let (file, model) = evolve::read_model(project_dir)?;
-    let url = crate::migrations::resolve_database_url(global.database_url.as_deref(), project_dir)
-        .map_err(|_| {
-            Error::usage(
-                "`--from-database` reads the drift from a live database: pass `--database-url` or set DATABASE_URL",
-            )
-        })?;
-    let live = {
-        let mut m = crate::migrations::Migrator::open_with(&url.url, project_dir, false)?;
-        let (files, applied) = (m.files()?, m.applied()?);
-        let pending: Vec<&str> = crate::migrations::engine::pending(&files, &applied)
-            .into_iter()
-            .map(|f| f.name.as_str())
-            .collect();
-        if !pending.is_empty() {
-            return Err(Error::usage(format!(
-                "the database has pending migrations ({}); drift is measured on an up-to-date database: run `dieselkit migrate run` first",
-                pending.join(", ")
-            )));
+    match adopt::from_database(project_dir, global.database_url.as_deref(), message, fmt, ui)? {
+        Adopted::Unchanged => {
+            ui.status(
+                "Unchanged",
+                "the database matches the migrations: no drift to adopt",
+            );
+            Ok(0)
         }
-        m.introspect()?
-    };
-    ui.status("Replaying", "existing migrations on a scratch database");
-    let mut replayed = evolve::Replayed::open(
-        project_dir,
-        model.backend,
-        server_url(global, project_dir, model.backend).as_deref(),
-    )?;
-    let current = replayed.schema()?;
-    let ops = crate::diff::diff(&current, &live).map_err(|problems| {
-        Error::usage(format!(
+        Adopted::Refused(problems) => Err(Error::usage(format!(
             "the database differs from the migrations in ways dieselkit cannot adopt:\n{}",
             advice::list(&problems)
-        ))
-    })?;
-    if ops.is_empty() {
-        ui.status(
-            "Unchanged",
-            "the database matches the migrations: no drift to adopt",
-        );
-        return Ok(0);
-    }
-    for step in ops.iter().flat_map(crate::diff::Op::steps) {
-        ui.status("Adopting", step.describe());
-    }
-    let adopted = crate::adopt::adopt_into(&file, &ops)?;
-    let new_model = Model::from_file(&adopted)?;
-    let remaining: Vec<String> = match crate::adopt::remaining(&live, &evolve::desired(&new_model))
-    {
-        Ok(ops) => ops
-            .iter()
-            .flat_map(crate::diff::Op::steps)
-            .map(|step| step.describe())
-            .collect(),
-        Err(problems) => problems.iter().map(advice::problem).collect(),
-    };
-    if !remaining.is_empty() {
-        return Err(Error::usage(format!(
+        ))),
+        Adopted::Inexact(left) => Err(Error::usage(format!(
             "dieselkit.toml cannot describe this drift exactly, so nothing was written:\n  - {}\nwrite a migration for it with `dieselkit generate migration --empty` and record it with `dieselkit migrate stamp VERSION`",
-            remaining.join("\n  - ")
-        )));
+            match left {
+                Ok(steps) => steps.iter().map(|step| step.describe()).collect::<Vec<_>>(),
+                Err(problems) => problems.iter().map(advice::problem).collect(),
+            }
+            .join("\n  - ")
+        ))),
+        Adopted::Written {
+            outcomes,
+            stamped,
+            url,
+        } => {
+            report_outcomes(&outcomes, ui);
+            ui.status(
+                "Stamped",
+                format!(
+                    "{stamped} as applied on {} (it describes what is there already)",
+                    crate::migrations::redact(&url)
+                ),
+            );
+            ui.note("\nNext: review the migration and dieselkit.toml, then `cargo test` and commit.");
+            Ok(0)
+        }
     }
-    let version = evolve::next_version(project_dir)?;
-    let message = if message.trim().is_empty() {
-        "adopt drift"
-    } else {
-        message
-    };
-    let parent = evolve::newest_version(project_dir).unwrap_or_default();
-    let migrations = evolve::migrations_for(
-        &ops,
-        model.backend,
-        &version,
-        message,
-        false,
-        false,
-        &parent,
-    )?;
-    ui.status(
-        "Trying",
-        "the migration (up and down) on a scratch database",
-    );
-    replayed.try_migrations(project_dir, &migrations)?;
-    let extra: Vec<PlannedFile> = migrations.iter().flat_map(NewMigration::files).collect();
-    let schema_after = crate::diff::apply(&current, &ops);
-    let outcomes = evolve::regenerate(project_dir, &new_model, &schema_after, extra, fmt)?;
-    report_outcomes(&outcomes, ui);
-    let last = migrations
-        .last()
-        .map(|m| m.dir_name.clone())
-        .unwrap_or_default();
-    let mut m = crate::migrations::Migrator::open_with(&url.url, project_dir, false)?;
-    m.stamp(
-        &crate::migrations::source::version_of(&last),
-        &mut || {},
-        &mut |_, _| {},
-    )?;
-    ui.status(
-        "Stamped",
-        format!(
-            "{last} as applied on {} (it describes what is there already)",
-            crate::migrations::redact(&url.url)
-        ),
-    );
-    ui.note("\nNext: review the migration and dieselkit.toml, then `cargo test` and commit.");
-    Ok(0)
 }

@@ -15,7 +15,7 @@ pub fn run(path: Option<PathBuf>, json: bool, global: &GlobalArgs, ui: &Ui) -> R
         .unwrap_or_else(|| PathBuf::from("."));
     let path = path.unwrap_or_else(|| project_dir.join("migrations"));
     // The backend decides PostgreSQL-only rules: from dieselkit.toml when there is one.
-    let backend = crate::evolve::read_model(&project_dir)
+    let backend = crate::ops::evolve::read_model(&project_dir)
         .map(|(_, m)| m.backend)
         .unwrap_or(Backend::Sqlite);
     let migrations = if path.join("up.sql").is_file() {

@@ -197,7 +197,7 @@ fn offline_script(
     let backend = match (backend, url) {
         (Some(b), _) => b,
         (None, Some(u)) => migrations::backend_of(&u.url),
-        (None, None) => crate::evolve::read_model(project_dir)
+        (None, None) => crate::ops::evolve::read_model(project_dir)
             .map(|(_, model)| model.backend)
             .map_err(|e| {
                 Error::usage(format!(
@@ -255,10 +255,11 @@ fn squash(
     global: &GlobalArgs,
     ui: &Ui,
 ) -> Result<i32> {
-    let (_, model) = crate::evolve::read_model(project_dir)?;
-    let server = crate::commands::generate::server_url(global, project_dir, model.backend);
+    let (_, model) = crate::ops::evolve::read_model(project_dir)?;
+    let server =
+        crate::ops::evolve::server_url(global.database_url.as_deref(), project_dir, model.backend);
     ui.status("Squashing", "replaying the migrations on scratch databases");
-    let plan = crate::squash::plan(
+    let plan = crate::ops::squash::plan(
         project_dir,
         model.backend,
         server.as_deref(),
@@ -266,7 +267,7 @@ fn squash(
         message,
         allow_data,
     )?;
-    let moved = crate::squash::write(project_dir, &plan)?;
+    let moved = crate::ops::squash::write(project_dir, &plan)?;
     for path in &moved {
         ui.status("Moved", path.display().to_string());
     }
@@ -280,7 +281,7 @@ fn squash(
     );
     ui.note(format!(
         "\nDatabases that applied them need nothing; fresh ones get the baseline. Commit, then delete `{}` when you no longer need the old files.",
-        crate::squash::SQUASHED_DIR
+        crate::ops::squash::SQUASHED_DIR
     ));
     Ok(0)
 }
@@ -294,7 +295,7 @@ fn warn_about_order(m: &mut Migrator, ui: &Ui, strict: bool) -> Result<()> {
             "`{}` replaces migrations this database applied only in part (it lacks {}); apply the old ones first (they are in `{}` or in version control), then run again",
             baseline.name,
             lacking.join(", "),
-            crate::squash::SQUASHED_DIR
+            crate::ops::squash::SQUASHED_DIR
         )));
     }
     for v in engine::missing(&files, &applied) {

@@ -42,10 +42,11 @@ fn migration(dir: &Path, backend: Backend) -> (String, String, Vec<dieselkit::di
         .unwrap_or_default();
     let before = model(dir, "before.toml", backend);
     let after = model(dir, "after.toml", backend);
-    let hints = dieselkit::evolve::hints(&after, &hints.backfill, hints.allow_drop).expect("hints");
+    let hints =
+        dieselkit::ops::evolve::hints(&after, &hints.backfill, hints.allow_drop).expect("hints");
     let ops = dieselkit::diff::diff_with(
-        &dieselkit::evolve::desired(&before),
-        &dieselkit::evolve::desired(&after),
+        &dieselkit::ops::evolve::desired(&before),
+        &dieselkit::ops::evolve::desired(&after),
         &hints,
     )
     .unwrap_or_else(|problems| panic!("{}: {problems:?}", dir.display()));

@@ -6,8 +6,13 @@
 
 use crate::diff::{Change, Op, Problem, Step};
 use crate::error::{Error, Result};
+use crate::ops::evolve::{self, FileOutcome};
+use crate::plan::NewMigration;
+use crate::render::PlannedFile;
 use crate::schema::{ColumnDefault, Schema, SqlType};
-use crate::spec::{DefaultValue, FieldSpec, FieldType, ProjectFile};
+use crate::spec::{DefaultValue, FieldSpec, FieldType, Model, ProjectFile};
+use crate::ui::Ui;
+use std::path::Path;
 
 /// The field spec for a column added by hand.
 fn field_for(column: &crate::schema::Column) -> FieldSpec {
@@ -194,4 +199,126 @@ mod tests {
             assert_eq!(FieldSpec::parse(spec).expect("parses"), field, "{spec}");
         }
     }
+}
+
+/// What [`from_database`] did.
+#[derive(Debug)]
+pub enum Adopted {
+    /// The live database matches the migrations.
+    Unchanged,
+    /// The drift holds changes dieselkit does not make on its own: nothing written.
+    Refused(Vec<Problem>),
+    /// dieselkit.toml cannot describe the drift exactly: nothing written. What is left
+    /// between the database and the adopted model.
+    Inexact(std::result::Result<Vec<Step>, Vec<Problem>>),
+    /// The model, the generated code and a migration were written, and the migration
+    /// `stamped` as applied on the database at `url`.
+    Written {
+        outcomes: Vec<FileOutcome>,
+        stamped: String,
+        url: String,
+    },
+}
+
+/// `dieselkit generate migration --from-database`: the live database's drift from the
+/// migrations (columns and indexes added by hand) written into dieselkit.toml, with a
+/// migration that makes the same change (tried up and down on a scratch database) and is
+/// recorded as applied on the live database, which has it already. `database_url` is the
+/// `--database-url` flag (else `DATABASE_URL` and `.env`).
+pub fn from_database(
+    project_dir: &Path,
+    database_url: Option<&str>,
+    message: &str,
+    fmt: bool,
+    ui: &Ui,
+) -> Result<Adopted> {
+    let (file, model) = evolve::read_model(project_dir)?;
+    let url = crate::migrations::resolve_database_url(database_url, project_dir).map_err(|_| {
+        Error::usage(
+            "`--from-database` reads the drift from a live database: pass `--database-url` or set DATABASE_URL",
+        )
+    })?;
+    let live = {
+        let mut m = crate::migrations::Migrator::open_with(&url.url, project_dir, false)?;
+        let (files, applied) = (m.files()?, m.applied()?);
+        let pending: Vec<&str> = crate::migrations::engine::pending(&files, &applied)
+            .into_iter()
+            .map(|f| f.name.as_str())
+            .collect();
+        if !pending.is_empty() {
+            return Err(Error::usage(format!(
+                "the database has pending migrations ({}); drift is measured on an up-to-date database: run `dieselkit migrate run` first",
+                pending.join(", ")
+            )));
+        }
+        m.introspect()?
+    };
+    ui.status("Replaying", "existing migrations on a scratch database");
+    let mut replayed = evolve::Replayed::open(
+        project_dir,
+        model.backend,
+        evolve::server_url(database_url, project_dir, model.backend).as_deref(),
+    )?;
+    let current = replayed.schema()?;
+    let ops = match crate::diff::diff(&current, &live) {
+        Ok(ops) => ops,
+        Err(problems) => return Ok(Adopted::Refused(problems)),
+    };
+    if ops.is_empty() {
+        return Ok(Adopted::Unchanged);
+    }
+    for step in ops.iter().flat_map(Op::steps) {
+        ui.status("Adopting", step.describe());
+    }
+    let adopted = adopt_into(&file, &ops)?;
+    let new_model = Model::from_file(&adopted)?;
+    match remaining(&live, &evolve::desired(&new_model)) {
+        Ok(ops) if ops.is_empty() => {}
+        Ok(ops) => {
+            return Ok(Adopted::Inexact(Ok(ops
+                .iter()
+                .flat_map(Op::steps)
+                .collect())))
+        }
+        Err(problems) => return Ok(Adopted::Inexact(Err(problems))),
+    }
+    let version = evolve::next_version(project_dir)?;
+    let message = if message.trim().is_empty() {
+        "adopt drift"
+    } else {
+        message
+    };
+    let parent = evolve::newest_version(project_dir).unwrap_or_default();
+    let migrations = evolve::migrations_for(
+        &ops,
+        model.backend,
+        &version,
+        message,
+        false,
+        false,
+        &parent,
+    )?;
+    ui.status(
+        "Trying",
+        "the migration (up and down) on a scratch database",
+    );
+    replayed.try_migrations(project_dir, &migrations)?;
+    let extra: Vec<PlannedFile> = migrations.iter().flat_map(NewMigration::files).collect();
+    let schema_after = crate::diff::apply(&current, &ops);
+    let outcomes = evolve::regenerate(project_dir, &new_model, &schema_after, extra, fmt)?;
+    let last = migrations
+        .last()
+        .map(|m| m.dir_name.clone())
+        .unwrap_or_default();
+    let mut m = crate::migrations::Migrator::open_with(&url.url, project_dir, false)?;
+    m.stamp(
+        &crate::migrations::source::version_of(&last),
+        &mut || {},
+        &mut |_, _| {},
+    )?;
+    Ok(Adopted::Written {
+        outcomes,
+        stamped: last,
+        url: url.url,
+    })
 }

@@ -31,6 +31,48 @@ pub fn read_model(project_dir: &Path) -> Result<(ProjectFile, Model)> {
     Ok((file, model))
 }
 
+/// Write `renamed_from=OLD` into the field spec whose column is `new` in `table`.
+pub fn record_column_rename(
+    file: &mut crate::spec::ProjectFile,
+    table: &str,
+    old: &str,
+    new: &str,
+) -> Result<()> {
+    for r in &mut file.resources {
+        if crate::spec::names::plural(&r.name) != table {
+            continue;
+        }
+        for spec in &mut r.fields {
+            let mut f = crate::spec::FieldSpec::parse(spec)?;
+            if f.column() == new {
+                f.renamed_from = Some(old.trim_end_matches("_id").to_string())
+                    .filter(|_| matches!(f.ty, crate::spec::FieldType::References { .. }))
+                    .or(Some(old.to_string()));
+                *spec = f.to_string();
+                return Ok(());
+            }
+        }
+    }
+    Err(Error::Internal(format!(
+        "no field for column `{table}.{new}`"
+    )))
+}
+
+/// Write `renamed_from = "OLD"` into the resource whose table is `new`.
+pub fn record_table_rename(
+    file: &mut crate::spec::ProjectFile,
+    old: &str,
+    new: &str,
+) -> Result<()> {
+    let section = file
+        .resources
+        .iter_mut()
+        .find(|r| crate::spec::names::plural(&r.name) == new)
+        .ok_or_else(|| Error::Internal(format!("no resource for table `{new}`")))?;
+    section.renamed_from = Some(crate::spec::names::singular(old));
+    Ok(())
+}
+
 /// The project's migrations replayed on a scratch database (a temporary SQLite database,
 /// or a throwaway database on the server of `server_url`), kept open so that a new
 /// migration can be tried on top of them without replaying them again.
@@ -111,6 +153,20 @@ impl Replayed {
             ))
         })
     }
+}
+
+/// The server to replay migrations on, when the backend has one: the database URL
+/// (`database_url` is the `--database-url` flag, else `DATABASE_URL` and `.env`), whose
+/// server gets a scratch database.
+pub fn server_url(
+    database_url: Option<&str>,
+    project_dir: &Path,
+    backend: Backend,
+) -> Option<String> {
+    crate::dialect::of(backend).server_name()?;
+    crate::migrations::resolve_database_url(database_url, project_dir)
+        .ok()
+        .map(|u| u.url)
 }
 
 /// The schema the project's migrations produce, replayed on a scratch database.
@@ -482,6 +538,35 @@ pub fn regenerate(
     refuse_0_1_layout(project_dir)?;
     let planned = plan_files(project_dir, model, schema_after, extra, fmt)?;
     apply(project_dir, &planned, Vec::new(), false)
+}
+
+/// [`update`] run on a copy of the project (in a temporary directory, returned with the
+/// copy's path and the outcomes): what `update --check` and `--dry-run` report is exactly
+/// what `update` would do, and nothing of the project is written.
+pub fn update_on_a_copy(
+    project_dir: &Path,
+    fmt: bool,
+    templates: Option<&Path>,
+) -> Result<(tempfile::TempDir, PathBuf, Vec<FileOutcome>)> {
+    let copy = tempfile::tempdir()?;
+    let shadow = copy.path().join("project");
+    copy_project(project_dir, &shadow)?;
+    let outcomes = update(&shadow, fmt, templates)?;
+    Ok((copy, shadow, outcomes))
+}
+
+/// Copy what `update` reads of a project (everything but build output, version control and
+/// SQLite databases) to `to`.
+fn copy_project(from: &Path, to: &Path) -> Result<()> {
+    crate::write::copy_dir(from, to, &|name, is_dir| {
+        if is_dir {
+            matches!(name, "target" | ".git" | "node_modules")
+        } else {
+            [".db", ".db-wal", ".db-shm", ".sqlite", ".sqlite3"]
+                .iter()
+                .any(|ext| name.ends_with(ext))
+        }
+    })
 }
 
 /// `dieselkit update`: rewrite dieselkit's files with this version's templates, create the

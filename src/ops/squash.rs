@@ -9,8 +9,8 @@
 //! and unedited. The replaced directories are moved to `.dieselkit/squashed/`, not deleted.
 
 use crate::error::{Error, Result};
-use crate::evolve::{self, Replayed};
 use crate::migrations::source::{self, MigrationFile};
+use crate::ops::evolve::{self, Replayed};
 use crate::plan::NewMigration;
 use crate::schema::Schema;
 use crate::spec::Backend;
