@@ -19,6 +19,9 @@ pub struct Manifest {
     files: BTreeMap<String, String>,
     /// path → sha256 of the layout-free form (Rust files only)
     layout_free: BTreeMap<String, String>,
+    /// path → sha256 of a Rust file as rendered, before rustfmt formatted it into the bytes
+    /// of `files` (so an unchanged render need not be formatted again)
+    rendered: BTreeMap<String, String>,
 }
 
 fn is_rust(path: &str) -> bool {
@@ -51,10 +54,17 @@ impl Manifest {
         Manifest {
             files: section("files"),
             layout_free: section("layout_free"),
+            rendered: section("rendered"),
         }
     }
 
-    pub fn record(&mut self, path: &str, contents: &[u8]) {
+    /// Record a file as generated: its bytes and, for a Rust file rustfmt formatted, the hash
+    /// of what was rendered.
+    pub fn record(&mut self, path: &str, contents: &[u8], rendered: Option<&str>) {
+        match rendered {
+            Some(hash) => self.rendered.insert(path.to_string(), hash.to_string()),
+            None => self.rendered.remove(path),
+        };
         self.files.insert(path.to_string(), sha256_hex(contents));
         if is_rust(path) {
             let text = String::from_utf8_lossy(contents);
@@ -70,6 +80,26 @@ impl Manifest {
     pub fn forget(&mut self, path: &str) {
         self.files.remove(path);
         self.layout_free.remove(path);
+        self.rendered.remove(path);
+    }
+
+    /// What rustfmt made of `rendered` (the hash of a file as rendered) last time, if this
+    /// manifest says: the first of `candidates` (the file as written, a copy of it) whose
+    /// bytes are exactly the ones recorded.
+    pub fn formatted(
+        &self,
+        path: &str,
+        rendered: &str,
+        candidates: &[std::path::PathBuf],
+    ) -> Option<Vec<u8>> {
+        if self.rendered.get(path).map(String::as_str) != Some(rendered) {
+            return None;
+        }
+        let recorded = self.files.get(path)?;
+        candidates
+            .iter()
+            .filter_map(|c| fs_err::read(c).ok())
+            .find(|bytes| sha256_hex(bytes) == *recorded)
     }
 
     pub fn paths(&self) -> impl Iterator<Item = &String> {
@@ -113,6 +143,10 @@ impl Manifest {
         section(&mut text, &self.files);
         text.push_str("\n[layout_free]\n");
         section(&mut text, &self.layout_free);
+        if !self.rendered.is_empty() {
+            text.push_str("\n[rendered]\n");
+            section(&mut text, &self.rendered);
+        }
         text
     }
 }
@@ -286,8 +320,8 @@ fn f() {
     fn manifest_round_trips_and_tolerates_cargo_fmt() {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut m = Manifest::default();
-        m.record("src/a.rs", b"fn a() { call(x, y,) }\n");
-        m.record("README.md", b"# hi\n");
+        m.record("src/a.rs", b"fn a() { call(x, y,) }\n", None);
+        m.record("README.md", b"# hi\n", None);
         fs_err::create_dir_all(dir.path().join(".dieselkit")).expect("dir");
         fs_err::write(dir.path().join(PATH), m.to_text()).expect("write");
         let back = Manifest::read(dir.path());

@@ -121,6 +121,7 @@ fn file(path: impl Into<PathBuf>, contents: impl Into<Vec<u8>>) -> PlannedFile {
     PlannedFile {
         path: path.into(),
         contents: contents.into(),
+        rendered: None,
     }
 }
 

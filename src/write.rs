@@ -48,11 +48,16 @@ pub fn write_bases(project_dir: &std::path::Path, files: &[PlannedFile]) -> Resu
 pub fn manifest(files: &[PlannedFile]) -> PlannedFile {
     let mut m = crate::manifest::Manifest::default();
     for f in files {
-        m.record(&f.path.to_string_lossy().replace('\\', "/"), &f.contents);
+        m.record(
+            &f.path.to_string_lossy().replace('\\', "/"),
+            &f.contents,
+            f.rendered.as_deref(),
+        );
     }
     PlannedFile {
         path: PathBuf::from(MANIFEST_PATH),
         contents: m.to_text().into_bytes(),
+        rendered: None,
     }
 }
 
@@ -226,10 +231,12 @@ mod tests {
             PlannedFile {
                 path: "a.txt".into(),
                 contents: b"one".to_vec(),
+                rendered: None,
             },
             PlannedFile {
                 path: "dir/b.txt".into(),
                 contents: b"two".to_vec(),
+                rendered: None,
             },
         ]
     }
@@ -285,10 +292,12 @@ mod tests {
         old.push(PlannedFile {
             path: "migrations/old/up.sql".into(),
             contents: b"CREATE TABLE x;".to_vec(),
+            rendered: None,
         });
         old.push(PlannedFile {
             path: "edited.txt".into(),
             contents: b"generated".to_vec(),
+            rendered: None,
         });
         write_project(&dest, &old, false).expect("write");
         fs_err::write(dest.join("edited.txt"), "mine now").expect("edit");

@@ -116,7 +116,7 @@ fn generate(
     }
     let mut files = plan::new_project(&model, epoch, templates.as_deref())?;
     if crate::format::wanted(args.fmt, args.no_fmt, ui) {
-        crate::format::rustfmt(&mut files, None)?;
+        crate::format::rustfmt(&mut files, None, &|_, _| None)?;
     }
     let dest = destination(args, global, &model);
 

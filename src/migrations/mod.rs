@@ -162,6 +162,8 @@ pub struct Migrator {
     #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     url: String,
     pub migrations_dir: PathBuf,
+    /// Migrations not written yet (a new one being tried), run after those on disk.
+    pub unwritten: Vec<MigrationFile>,
     pub backend: crate::spec::Backend,
     /// How long to wait for another process's migration lock.
     pub lock_timeout: Duration,
@@ -240,6 +242,7 @@ impl Migrator {
             conn,
             url: url.to_string(),
             migrations_dir,
+            unwritten: Vec::new(),
             backend,
             lock_timeout: Duration::from_secs(60),
             strict: false,
@@ -248,7 +251,10 @@ impl Migrator {
     }
 
     pub fn files(&self) -> Result<Vec<MigrationFile>> {
-        source::load(&self.migrations_dir)
+        let mut files = source::load(&self.migrations_dir)?;
+        files.extend(self.unwritten.iter().cloned());
+        files.sort_by(|a, b| a.version.cmp(&b.version));
+        Ok(files)
     }
 
     pub fn applied(&mut self) -> Result<engine::Applied> {

@@ -214,6 +214,51 @@ struct SquashMetadata {
     checksums: Vec<String>,
 }
 
+/// One migration from its texts: the directory `path` (its name gives the version), up.sql,
+/// down.sql and metadata.toml when they exist.
+pub fn parse(
+    path: &Path,
+    up: String,
+    down: Option<String>,
+    metadata: Option<String>,
+) -> Result<MigrationFile> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let version = version_of(&name);
+    if version.is_empty() || !version.chars().all(|c| c.is_ascii_digit()) {
+        return Err(Error::Migration(format!(
+            "`{}`: a migration directory name must start with a version (`2024-01-15-093000_name`)",
+            path.display()
+        )));
+    }
+    let metadata = match metadata {
+        Some(text) => toml::from_str::<Metadata>(&text).map_err(|e| Error::Toml {
+            path: path.join("metadata.toml"),
+            message: e.to_string(),
+        })?,
+        None => Metadata {
+            run_in_transaction: true,
+            squash: SquashMetadata::default(),
+            dieselkit: None,
+        },
+    };
+    Ok(MigrationFile {
+        checksum: checksum(&up),
+        text_checksum: text_checksum(&up),
+        name,
+        version,
+        dir: path.to_path_buf(),
+        up,
+        down,
+        run_in_transaction: metadata.run_in_transaction,
+        squash_replaces: metadata.squash.replaces,
+        squash_checksums: metadata.squash.checksums,
+        lineage: metadata.dieselkit,
+    })
+}
+
 /// Every migration under `dir`, sorted by version.
 pub fn load(dir: &Path) -> Result<Vec<MigrationFile>> {
     if !dir.is_dir() {
@@ -243,46 +288,15 @@ pub fn load(dir: &Path) -> Result<Vec<MigrationFile>> {
                 path.display()
             )));
         }
-        let version = version_of(&name);
-        if version.is_empty() || !version.chars().all(|c| c.is_ascii_digit()) {
-            return Err(Error::Migration(format!(
-                "`{}`: a migration directory name must start with a version (`2024-01-15-093000_name`)",
-                path.display()
-            )));
-        }
-        let up = read(&up_path)?;
         let down_path = path.join("down.sql");
-        let down = if down_path.is_file() {
-            Some(read(&down_path)?)
-        } else {
-            None
-        };
         let meta_path = path.join("metadata.toml");
-        let metadata = if meta_path.is_file() {
-            toml::from_str::<Metadata>(&read(&meta_path)?).map_err(|e| Error::Toml {
-                path: meta_path.clone(),
-                message: e.to_string(),
-            })?
-        } else {
-            Metadata {
-                run_in_transaction: true,
-                squash: SquashMetadata::default(),
-                dieselkit: None,
-            }
-        };
-        let file = MigrationFile {
-            checksum: checksum(&up),
-            text_checksum: text_checksum(&up),
-            name: name.clone(),
-            version: version.clone(),
-            dir: path.clone(),
-            up,
-            down,
-            run_in_transaction: metadata.run_in_transaction,
-            squash_replaces: metadata.squash.replaces,
-            squash_checksums: metadata.squash.checksums,
-            lineage: metadata.dieselkit,
-        };
+        let file = parse(
+            &path,
+            read(&up_path)?,
+            down_path.is_file().then(|| read(&down_path)).transpose()?,
+            meta_path.is_file().then(|| read(&meta_path)).transpose()?,
+        )?;
+        let version = file.version.clone();
         if let Some(other) = by_version.insert(version.clone(), file) {
             return Err(Error::Migration(format!(
                 "two migrations share version {version}: `{}` and `{name}`; Diesel would silently run only one. Rename one with a new version (`dieselkit` uses YYYY-MM-DD-HHMMSS)",

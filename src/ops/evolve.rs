@@ -118,23 +118,25 @@ impl Replayed {
 
     /// Apply `new` (up, then down) after the project's migrations, so a migration that
     /// fails is an error before anything is written. The scratch database already has the
-    /// project's migrations; a copy of the directory with the new ones added gives the
-    /// migrator the files it checks them against.
+    /// project's migrations; the new ones are read from memory, under the paths they will be
+    /// written to.
     pub fn try_migrations(mut self, project_dir: &Path, new: &[NewMigration]) -> Result<()> {
-        let copy = tempfile::tempdir()?;
-        for m in migrations::source::load(&project_dir.join("migrations"))? {
-            let dir = copy.path().join("migrations").join(&m.name);
-            fs_err::create_dir_all(&dir)?;
-            for file in ["up.sql", "down.sql", "metadata.toml"] {
-                if m.dir.join(file).is_file() {
-                    fs_err::copy(m.dir.join(file), dir.join(file))?;
-                }
-            }
-        }
+        let dir = project_dir.join("migrations");
         for migration in new {
-            migration.write_into(&copy.path().join("migrations"))?;
+            let text = |name: &str| {
+                migration
+                    .files()
+                    .into_iter()
+                    .find(|f| f.path.file_name().is_some_and(|n| n == name))
+                    .map(|f| String::from_utf8_lossy(&f.contents).into_owned())
+            };
+            self.migrator.unwritten.push(migrations::source::parse(
+                &dir.join(&migration.dir_name),
+                text("up.sql").unwrap_or_default(),
+                text("down.sql"),
+                text("metadata.toml"),
+            )?);
         }
-        self.migrator.migrations_dir = copy.path().join("migrations");
         let m = &mut self.migrator;
         let result = m.run(None, &mut || {}, &mut |_| {}).and_then(|_| {
             m.revert(
@@ -145,11 +147,8 @@ impl Replayed {
         });
         drop(self);
         result.map(|_| ()).map_err(|e| {
-            let text = e
-                .to_string()
-                .replace(&copy.path().display().to_string(), &project_dir.display().to_string());
             Error::usage(format!(
-                "the new migration fails on a scratch database with the existing migrations applied, so nothing was written: {text}"
+                "the new migration fails on a scratch database with the existing migrations applied, so nothing was written: {e}"
             ))
         })
     }
@@ -642,14 +641,24 @@ fn plan_files(
     planned.push(PlannedFile {
         path: "src/schema.rs".into(),
         contents: schema::rust::render_schema_rs(schema_after, model.backend).into_bytes(),
+        rendered: None,
     });
     planned.push(PlannedFile {
         path: MODEL_FILE.into(),
         contents: model.to_toml().into_bytes(),
+        rendered: None,
     });
     planned.extend(extra);
     if fmt {
-        crate::format::rustfmt(&mut planned, Some(project_dir))?;
+        // What rustfmt made of an unchanged render last time: the file as written (a
+        // user-owned one: its base copy, if the user edited it).
+        let manifest = Manifest::read(project_dir);
+        let base = project_dir.join(crate::ownership::BASE_DIR);
+        let previous = |path: &Path, rendered: &str| {
+            let key = path.to_string_lossy().replace('\\', "/");
+            manifest.formatted(&key, rendered, &[project_dir.join(path), base.join(path)])
+        };
+        crate::format::rustfmt(&mut planned, Some(project_dir), &previous)?;
     }
     Ok(planned)
 }
@@ -787,17 +796,17 @@ fn apply(
                 write_atomically(&base, &f.contents)?;
             }
             outcomes.push(FileOutcome::Created(f.path.clone()));
-            recorded.record(&key, &f.contents);
+            recorded.record(&key, &f.contents, f.rendered.as_deref());
             continue;
         };
         if same_up_to_layout(&key, &existing, &f.contents) {
             // Already the new version, or the new version after `cargo fmt`.
-            recorded.record(&key, &f.contents);
+            recorded.record(&key, &f.contents, f.rendered.as_deref());
             continue;
         }
         if key == MODEL_FILE {
             write_atomically(&target, &f.contents)?;
-            recorded.record(&key, &f.contents);
+            recorded.record(&key, &f.contents, f.rendered.as_deref());
             continue;
         }
         match crate::ownership::owner(&key) {
@@ -813,7 +822,7 @@ fn apply(
                     });
                 }
                 write_atomically(&target, &f.contents)?;
-                recorded.record(&key, &f.contents);
+                recorded.record(&key, &f.contents, f.rendered.as_deref());
             }
             // The user's files are never rewritten, but Cargo.toml gains what the generated
             // code needs. The manifest keeps the version dieselkit created.
@@ -831,7 +840,7 @@ fn apply(
             Owner::User if merge && crate::ownership::merged_by_update(&key) => {
                 if let Some(outcome) = merge_user_file(project_dir, f, &existing)? {
                     if matches!(outcome, FileOutcome::Updated(_)) {
-                        recorded.record(&key, &f.contents);
+                        recorded.record(&key, &f.contents, f.rendered.as_deref());
                     }
                     outcomes.push(outcome);
                 }

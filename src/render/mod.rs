@@ -188,6 +188,10 @@ fn build_tera(templates: &[&TemplateFile]) -> Result<tera::Tera> {
 pub struct PlannedFile {
     pub path: PathBuf,
     pub contents: Vec<u8>,
+    /// For a Rust file rustfmt formatted: the SHA-256 of the contents as rendered, before
+    /// formatting, with the project's rustfmt configuration (recorded in the manifest, so an
+    /// unchanged render is not formatted again).
+    pub rendered: Option<String>,
 }
 
 /// Split `templates` into `n` groups of about equal size (parsing and rendering cost grow
@@ -263,6 +267,7 @@ fn render_group(
             out.push(PlannedFile {
                 contents: crate::ownership::with_header(&path, contents),
                 path: PathBuf::from(path),
+                rendered: None,
             });
         }
     }
@@ -320,6 +325,7 @@ pub fn render_templates(model: &Model, overrides: Option<&Path>) -> Result<Vec<P
         out.push(PlannedFile {
             path: PathBuf::from(openapi::PATH),
             contents: openapi::render(&ctx),
+            rendered: None,
         });
     }
     out.sort_by(|a, b| a.path.cmp(&b.path));
