@@ -65,15 +65,18 @@ impl Manifest {
             Some(hash) => self.rendered.insert(path.to_string(), hash.to_string()),
             None => self.rendered.remove(path),
         };
-        self.files.insert(path.to_string(), sha256_hex(contents));
-        if is_rust(path) {
+        let hash = sha256_hex(contents);
+        // The same bytes as recorded: the layout-free hash recorded with them still holds.
+        let same = self.files.get(path) == Some(&hash) && self.layout_free.contains_key(path);
+        self.files.insert(path.to_string(), hash);
+        if !is_rust(path) {
+            self.layout_free.remove(path);
+        } else if !same {
             let text = String::from_utf8_lossy(contents);
             self.layout_free.insert(
                 path.to_string(),
                 sha256_hex(layout_free_rust(&text).as_bytes()),
             );
-        } else {
-            self.layout_free.remove(path);
         }
     }
 

@@ -164,6 +164,9 @@ pub struct Migrator {
     pub migrations_dir: PathBuf,
     /// Migrations not written yet (a new one being tried), run after those on disk.
     pub unwritten: Vec<MigrationFile>,
+    /// The migrations on disk, read once (a replay asks for them several times; a
+    /// Migrator never writes a migration file).
+    on_disk: std::cell::OnceCell<Vec<MigrationFile>>,
     pub backend: crate::spec::Backend,
     /// How long to wait for another process's migration lock.
     pub lock_timeout: Duration,
@@ -243,6 +246,7 @@ impl Migrator {
             url: url.to_string(),
             migrations_dir,
             unwritten: Vec::new(),
+            on_disk: std::cell::OnceCell::new(),
             backend,
             lock_timeout: Duration::from_secs(60),
             strict: false,
@@ -251,7 +255,13 @@ impl Migrator {
     }
 
     pub fn files(&self) -> Result<Vec<MigrationFile>> {
-        let mut files = source::load(&self.migrations_dir)?;
+        let mut files = match self.on_disk.get() {
+            Some(files) => files.clone(),
+            None => {
+                let files = source::load(&self.migrations_dir)?;
+                self.on_disk.get_or_init(|| files).clone()
+            }
+        };
         files.extend(self.unwritten.iter().cloned());
         files.sort_by(|a, b| a.version.cmp(&b.version));
         Ok(files)

@@ -19,6 +19,52 @@ pub struct Context {
     /// Which of the generated tests that check a kind of field or relation have something
     /// to check in this model (the others are left out rather than pass doing nothing).
     pub checks: Checks,
+    /// The resources' names in the order rustfmt sorts `mod` and `use` lists (a template's
+    /// `resources | sort` copies every resource: quadratic at hundreds of resources).
+    pub sorted: Sorted,
+}
+
+/// See [`Context::sorted`].
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Sorted {
+    /// Each resource's module with its model types, by module name.
+    pub modules: Vec<ModuleRef>,
+    /// `NewThing` of each resource, by name.
+    pub new_types: Vec<String>,
+    /// Each resource's table, by name.
+    pub tables: Vec<String>,
+}
+
+/// See [`Sorted::modules`].
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ModuleRef {
+    pub module: String,
+    pub model_types: Vec<String>,
+}
+
+impl Sorted {
+    fn of(resources: &[ResourceCtx]) -> Self {
+        let mut modules: Vec<ModuleRef> = resources
+            .iter()
+            .map(|r| ModuleRef {
+                module: r.module.clone(),
+                model_types: r.model_types.clone(),
+            })
+            .collect();
+        modules.sort_by(|a, b| a.module.cmp(&b.module));
+        let mut new_types: Vec<String> = resources
+            .iter()
+            .map(|r| format!("New{}", r.struct_name))
+            .collect();
+        new_types.sort();
+        let mut tables: Vec<String> = resources.iter().map(|r| r.table.clone()).collect();
+        tables.sort();
+        Sorted {
+            modules,
+            new_types,
+            tables,
+        }
+    }
 }
 
 /// See [`Context::checks`].
@@ -636,6 +682,7 @@ pub fn build(model: &Model) -> Context {
     let resources = with_delete_rules(resources);
     let any_referenced = resources.iter().any(|r| r.referenced);
     let checks = Checks::of(&resources);
+    let sorted = Sorted::of(&resources);
     Context {
         dieselkit_version: env!("CARGO_PKG_VERSION"),
         project: ProjectCtx {
@@ -649,6 +696,7 @@ pub fn build(model: &Model) -> Context {
         resources,
         any_referenced,
         checks,
+        sorted,
     }
 }
 
@@ -677,6 +725,15 @@ mod tests {
             .expect("book");
         assert_eq!(book.model_types, ["Book", "BookPatch", "NewBook"]);
         assert!(ctx.any_referenced);
+        let modules: Vec<&str> = ctx
+            .sorted
+            .modules
+            .iter()
+            .map(|m| m.module.as_str())
+            .collect();
+        assert_eq!(modules, ["book", "zebra"]);
+        assert_eq!(ctx.sorted.new_types, ["NewBook", "NewZebra"]);
+        assert_eq!(ctx.sorted.tables, ["books", "zebras"]);
     }
 
     fn child(table: &str, field: &str) -> RelationCtx {
