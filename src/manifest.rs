@@ -159,55 +159,52 @@ impl Manifest {
 /// body in braces (`=> { expr }`) counts the same as one without (`=> expr,`). Two files
 /// with the same layout-free form differ at most in formatting.
 pub fn layout_free_rust(source: &str) -> String {
-    // Tokens: string literals whole (their whitespace is content), other characters one by
-    // one, whitespace dropped.
-    let mut tokens: Vec<String> = Vec::new();
-    let mut chars = source.chars().peekable();
-    while let Some(c) = chars.next() {
+    // Tokens, as slices of `source`: string literals whole (their whitespace is content),
+    // other characters one by one, whitespace dropped. A token rewritten away below becomes
+    // "" (so no token moves).
+    let mut tokens: Vec<&str> = Vec::new();
+    let bytes = source.as_bytes();
+    let mut chars = source.char_indices().peekable();
+    let end_of = |chars: &mut std::iter::Peekable<std::str::CharIndices>| {
+        chars.peek().map_or(source.len(), |&(i, _)| i)
+    };
+    while let Some((start, c)) = chars.next() {
         if c.is_whitespace() {
             continue;
         }
         // A double quote as a char literal (`'"'`) does not open a string.
-        if c == '\'' {
-            let mut ahead = chars.clone();
-            if let (Some('"'), Some('\'')) = (ahead.next(), ahead.next()) {
-                chars.next();
-                chars.next();
-                tokens.push("'\"'".into());
-                continue;
-            }
+        if c == '\'' && bytes.get(start + 1) == Some(&b'"') && bytes.get(start + 2) == Some(&b'\'')
+        {
+            chars.next();
+            chars.next();
+            tokens.push(&source[start..start + 3]);
+            continue;
         }
-        let raw_start = c == 'r' && matches!(chars.peek(), Some('"') | Some('#'));
+        let raw_start = c == 'r' && matches!(chars.peek(), Some((_, '"')) | Some((_, '#')));
         if c == '"' || raw_start {
-            let mut lit = String::from(c);
             let mut hashes = 0;
             if raw_start {
-                while chars.peek() == Some(&'#') {
+                while matches!(chars.peek(), Some((_, '#'))) {
                     hashes += 1;
-                    lit.push('#');
                     chars.next();
                 }
-                if chars.peek() != Some(&'"') {
+                if !matches!(chars.peek(), Some((_, '"'))) {
                     // `r#ident` or an identifier ending in `r`: not a raw string.
-                    tokens.extend(lit.chars().map(String::from));
+                    let stop = end_of(&mut chars);
+                    tokens.extend((start..stop).map(|i| &source[i..i + 1]));
                     continue;
                 }
-                lit.push('"');
                 chars.next();
             }
-            while let Some(d) = chars.next() {
-                lit.push(d);
+            while let Some((_, d)) = chars.next() {
                 if !raw_start && d == '\\' {
-                    if let Some(escaped) = chars.next() {
-                        lit.push(escaped);
-                    }
+                    chars.next();
                     continue;
                 }
                 if d == '"' {
                     let mut closing = 0;
-                    while closing < hashes && chars.peek() == Some(&'#') {
+                    while closing < hashes && matches!(chars.peek(), Some((_, '#'))) {
                         closing += 1;
-                        lit.push('#');
                         chars.next();
                     }
                     if closing == hashes {
@@ -215,50 +212,47 @@ pub fn layout_free_rust(source: &str) -> String {
                     }
                 }
             }
-            tokens.push(lit);
+            let stop = end_of(&mut chars);
+            tokens.push(&source[start..stop]);
         } else {
-            tokens.push(c.to_string());
+            tokens.push(&source[start..start + c.len_utf8()]);
         }
     }
+    // The index of the first token after `k` that was not rewritten away.
+    let next = |tokens: &[&str], k: usize| (k + 1..tokens.len()).find(|&j| !tokens[j].is_empty());
     // `=> { body }` becomes `=> body,`.
-    let mut i = 0;
-    while i + 2 < tokens.len() {
-        if tokens[i] == "=" && tokens[i + 1] == ">" && tokens[i + 2] == "{" {
-            let mut depth = 0;
-            let mut close = None;
-            for (j, t) in tokens.iter().enumerate().skip(i + 2) {
-                match t.as_str() {
-                    "{" => depth += 1,
-                    "}" => {
-                        depth -= 1;
-                        if depth == 0 {
-                            close = Some(j);
-                            break;
-                        }
+    for i in 0..tokens.len() {
+        if tokens[i] != "=" || tokens.get(i + 1) != Some(&">") {
+            continue;
+        }
+        let Some(open) = next(&tokens, i + 1).filter(|&j| tokens[j] == "{") else {
+            continue;
+        };
+        let mut depth = 0;
+        let mut close = None;
+        for (j, t) in tokens.iter().enumerate().skip(open) {
+            match *t {
+                "{" => depth += 1,
+                "}" => {
+                    depth -= 1;
+                    if depth == 0 {
+                        close = Some(j);
+                        break;
                     }
-                    _ => {}
                 }
-            }
-            if let Some(close) = close {
-                let followed_by_comma = tokens.get(close + 1).is_some_and(|t| t == ",");
-                if followed_by_comma {
-                    tokens.remove(close);
-                } else {
-                    tokens[close] = ",".into();
-                }
-                tokens.remove(i + 2);
+                _ => {}
             }
         }
-        i += 1;
+        if let Some(close) = close {
+            let followed_by_comma = next(&tokens, close).is_some_and(|j| tokens[j] == ",");
+            tokens[close] = if followed_by_comma { "" } else { "," };
+            tokens[open] = "";
+        }
     }
     // Trailing commas.
-    let mut out = String::new();
+    let mut out = String::with_capacity(source.len());
     for (k, t) in tokens.iter().enumerate() {
-        if t == ","
-            && tokens
-                .get(k + 1)
-                .is_some_and(|n| matches!(n.as_str(), ")" | "]" | "}"))
-        {
+        if *t == "," && next(&tokens, k).is_some_and(|j| matches!(tokens[j], ")" | "]" | "}")) {
             continue;
         }
         out.push_str(t);
