@@ -456,6 +456,9 @@ pub struct LockOptions<'a> {
     /// How long one statement may wait for a table lock before the migration gives up
     /// (and is retried, see [`RETRY_AFTER`]).
     pub ddl_lock_timeout: Duration,
+    /// No other process can reach the database (an in-memory scratch database), so what is
+    /// applied need not be read again before each step.
+    pub private: bool,
     pub on_wait: &'a mut dyn FnMut(),
 }
 
@@ -825,6 +828,7 @@ pub fn run<D: Db>(
     on_apply: &mut dyn FnMut(&str),
 ) -> Result<Vec<String>> {
     let opts_strict = opts.strict;
+    let private = opts.private;
     let (ddl_lock_timeout, lock_wait) = (opts.ddl_lock_timeout, opts.timeout);
     let mut known: Option<Applied> = None;
     steps_under_lock(
@@ -837,8 +841,8 @@ pub fn run<D: Db>(
             }
             // PostgreSQL and MySQL hold one lock for the whole run, so what is applied is
             // read once and then kept up to date here; SQLite locks each step, so each step
-            // reads it again.
-            let per_step = crate::dialect::of(db.backend()).locks_each_step();
+            // reads it again (unless no other process can reach the database).
+            let per_step = crate::dialect::of(db.backend()).locks_each_step() && !private;
             let applied = match &mut known {
                 Some(known) if !per_step => {
                     for name in done {

@@ -159,7 +159,6 @@ impl Drop for Scratch {
 pub struct Migrator {
     conn: Conn,
     /// The URL it was opened with (a PostgreSQL lock takes a second connection to it).
-    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     url: String,
     pub migrations_dir: PathBuf,
     /// Migrations not written yet (a new one being tried), run after those on disk.
@@ -309,6 +308,7 @@ impl Migrator {
             strict: self.strict,
             held: false,
             ddl_lock_timeout: self.ddl_lock_timeout,
+            private: self.url == ":memory:",
             on_wait,
         }
     }
