@@ -195,6 +195,49 @@ mod tests {
     use super::{is_crate_root, is_module_of};
     use std::path::Path;
 
+    /// Only a file whose render changed is formatted; one reused from last time keeps its
+    /// bytes, even when declared through `#[path]` (a team's template), where the scratch
+    /// tree needs every file.
+    #[test]
+    fn only_changed_renders_are_formatted() {
+        let available = std::process::Command::new(super::rustfmt_program())
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !available {
+            assert!(
+                std::env::var("CI").map_or(true, |v| v != "true"),
+                "rustfmt is missing"
+            );
+            return;
+        }
+        let file = |path: &str, text: &str| crate::render::PlannedFile {
+            path: path.into(),
+            contents: text.as_bytes().to_vec(),
+            rendered: None,
+        };
+        let mut files = vec![
+            file(
+                "src/lib.rs",
+                "#[path = \"other/x.rs\"]\nmod x;\npub fn  f( ){}\n",
+            ),
+            file("src/other/x.rs", "pub fn  g( ){}\n"),
+        ];
+        let x_hash = crate::digest::sha256_hex(&files[1].contents);
+        let previous = |path: &Path, hash: &str| {
+            (path == Path::new("src/other/x.rs") && hash == x_hash)
+                .then(|| b"// as formatted last time\n".to_vec())
+        };
+        super::rustfmt(&mut files, None, &previous).expect("rustfmt");
+        assert_eq!(
+            String::from_utf8_lossy(&files[0].contents),
+            "#[path = \"other/x.rs\"]\nmod x;\npub fn f() {}\n"
+        );
+        assert_eq!(files[1].contents, b"// as formatted last time\n");
+        assert_eq!(files[1].rendered.as_deref(), Some(x_hash.as_str()));
+        assert!(files[0].rendered.is_some());
+    }
+
     #[test]
     fn a_module_is_found_where_rustc_looks_for_it() {
         for (child, parent) in [
