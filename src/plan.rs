@@ -46,6 +46,26 @@ impl NewMigration {
         files
     }
 
+    /// It as a migration read from `migrations_dir`, without writing it there first.
+    pub fn parsed(
+        &self,
+        migrations_dir: &Path,
+    ) -> Result<crate::migrations::source::MigrationFile> {
+        let files = self.files();
+        let text = |name: &str| {
+            files
+                .iter()
+                .find(|f| f.path.file_name().is_some_and(|n| n == name))
+                .map(|f| String::from_utf8_lossy(&f.contents).into_owned())
+        };
+        crate::migrations::source::parse(
+            &migrations_dir.join(&self.dir_name),
+            text("up.sql").unwrap_or_default(),
+            text("down.sql"),
+            text("metadata.toml"),
+        )
+    }
+
     /// Write it into the migrations directory `migrations_dir`.
     pub fn write_into(&self, migrations_dir: &Path) -> Result<()> {
         for f in self.files() {

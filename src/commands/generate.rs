@@ -319,14 +319,13 @@ pub fn run(cmd: GenerateCommand, global: &GlobalArgs, ui: &Ui) -> Result<i32> {
     let extra: Vec<PlannedFile> = migrations.iter().flat_map(NewMigration::files).collect();
     let outcomes = evolve::regenerate(&project_dir, &model, &schema_after, extra, fmt)?;
     report_outcomes(&outcomes, ui);
-    let files = crate::migrations::source::load(&project_dir.join("migrations"))?;
     for migration in &migrations {
         let dir = Path::new("migrations").join(&migration.dir_name);
         if !global.quiet {
             ui.data(format!("-- {}/up.sql\n{}", dir.display(), migration.up));
         }
-        if let Some(m) = files.iter().find(|m| m.name == migration.dir_name) {
-            let findings = crate::lint::lint_migration(m, model.backend);
+        if let Ok(m) = migration.parsed(&project_dir.join("migrations")) {
+            let findings = crate::lint::lint_migration(&m, model.backend);
             if !findings.is_empty() {
                 ui.warn(format!(
                     "lint findings for the new migration:\n{}",

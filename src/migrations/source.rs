@@ -259,14 +259,8 @@ pub fn parse(
     })
 }
 
-/// Every migration under `dir`, sorted by version.
-pub fn load(dir: &Path) -> Result<Vec<MigrationFile>> {
-    if !dir.is_dir() {
-        return Err(Error::NoMigrations {
-            path: dir.to_path_buf(),
-        });
-    }
-    let mut by_version: BTreeMap<String, MigrationFile> = BTreeMap::new();
+/// The migration directories under `dir` (hidden ones aside), sorted.
+fn migration_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut entries: Vec<PathBuf> = fs_err::read_dir(dir)?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.is_dir())
@@ -276,7 +270,30 @@ pub fn load(dir: &Path) -> Result<Vec<MigrationFile>> {
         })
         .collect();
     entries.sort();
-    for path in entries {
+    Ok(entries)
+}
+
+/// The versions of the migrations under `dir`, from their directory names alone (none when
+/// it cannot be read; a name without a version is left to [`load`] to report).
+pub fn versions(dir: &Path) -> Vec<String> {
+    migration_dirs(dir)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|p| p.file_name())
+        .map(|n| version_of(&n.to_string_lossy()))
+        .filter(|v| !v.is_empty() && v.chars().all(|c| c.is_ascii_digit()))
+        .collect()
+}
+
+/// Every migration under `dir`, sorted by version.
+pub fn load(dir: &Path) -> Result<Vec<MigrationFile>> {
+    if !dir.is_dir() {
+        return Err(Error::NoMigrations {
+            path: dir.to_path_buf(),
+        });
+    }
+    let mut by_version: BTreeMap<String, MigrationFile> = BTreeMap::new();
+    for path in migration_dirs(dir)? {
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())

@@ -123,19 +123,7 @@ impl Replayed {
     pub fn try_migrations(mut self, project_dir: &Path, new: &[NewMigration]) -> Result<()> {
         let dir = project_dir.join("migrations");
         for migration in new {
-            let text = |name: &str| {
-                migration
-                    .files()
-                    .into_iter()
-                    .find(|f| f.path.file_name().is_some_and(|n| n == name))
-                    .map(|f| String::from_utf8_lossy(&f.contents).into_owned())
-            };
-            self.migrator.unwritten.push(migrations::source::parse(
-                &dir.join(&migration.dir_name),
-                text("up.sql").unwrap_or_default(),
-                text("down.sql"),
-                text("metadata.toml"),
-            )?);
+            self.migrator.unwritten.push(migration.parsed(&dir)?);
         }
         let m = &mut self.migrator;
         let result = m.run(None, &mut || {}, &mut |_| {}).and_then(|_| {
@@ -265,10 +253,8 @@ pub fn next_version(project_dir: &Path) -> Result<String> {
 
 /// The version of the newest migration in the project, if any.
 pub fn newest_version(project_dir: &Path) -> Option<String> {
-    migrations::source::load(&project_dir.join("migrations"))
-        .unwrap_or_default()
+    migrations::source::versions(&project_dir.join("migrations"))
         .into_iter()
-        .map(|m| m.version)
         .max()
 }
 
