@@ -14,6 +14,14 @@ fn rustfmt_program() -> std::ffi::OsString {
     std::env::var_os("RUSTFMT").unwrap_or_else(|| "rustfmt".into())
 }
 
+/// Whether rustfmt answers `--version`.
+fn available() -> bool {
+    Command::new(rustfmt_program())
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
 /// Whether to run rustfmt: `--no-fmt` no, `--fmt` yes (failing later if it cannot run),
 /// else yes when rustfmt answers `--version`, with a warning when it does not.
 pub fn wanted(fmt: bool, no_fmt: bool, ui: &crate::ui::Ui) -> bool {
@@ -23,10 +31,7 @@ pub fn wanted(fmt: bool, no_fmt: bool, ui: &crate::ui::Ui) -> bool {
     if fmt {
         return true;
     }
-    let available = Command::new(rustfmt_program())
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
+    let available = available();
     if !available {
         ui.warn(
             "rustfmt is not installed, so the generated Rust is not formatted (`cargo fmt --check` will fail until you run `cargo fmt`); install it with `rustup component add rustfmt`, or pass `--no-fmt` to silence this",
@@ -59,6 +64,7 @@ pub fn rustfmt(
         })
         .unwrap_or_default();
     let mut todo = Vec::new();
+    let mut to_format = vec![false; files.len()];
     for &i in &rust {
         let hash = match config.is_empty() {
             true => crate::digest::sha256_hex(&files[i].contents),
@@ -66,7 +72,10 @@ pub fn rustfmt(
         };
         match previous(&files[i].path, &hash) {
             Some(formatted) => files[i].contents = formatted,
-            None => todo.push(i),
+            None => {
+                todo.push(i);
+                to_format[i] = true;
+            }
         }
         files[i].rendered = Some(hash);
     }
@@ -80,7 +89,7 @@ pub fn rustfmt(
     let todo_paths: Vec<&Path> = todo.iter().map(|&i| files[i].path.as_path()).collect();
     let mut skipped = Vec::new();
     for &i in &rust {
-        let contents: &[u8] = if todo.contains(&i) {
+        let contents: &[u8] = if to_format[i] {
             &files[i].contents
         } else if todo_paths.iter().any(|t| is_module_of(&files[i].path, t)) {
             b""
@@ -200,11 +209,7 @@ mod tests {
     /// tree needs every file.
     #[test]
     fn only_changed_renders_are_formatted() {
-        let available = std::process::Command::new(super::rustfmt_program())
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !available {
+        if !super::available() {
             assert!(
                 std::env::var("CI").map_or(true, |v| v != "true"),
                 "rustfmt is missing"
