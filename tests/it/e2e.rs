@@ -1008,6 +1008,29 @@ fn every_type_journey(backend: Backend, test: &str) {
         .current_dir(&project)
         .run()
         .success();
+    // On the emptied tables: the sample data of every field type passes the decoding and
+    // validation of a `POST` body (the seed program writes through them).
+    let seed = ["run", "--quiet", "--bin", "seed"];
+    cargo(&project, &seed, &[("DATABASE_URL", db.url.as_str())]);
+    let counts = dieselkit::migrations::Migrator::open(&db.url, &project)
+        .expect("open the database")
+        .row_counts()
+        .expect("row counts");
+    assert!(
+        counts
+            .iter()
+            .all(|(table, &n)| table.starts_with("__") || n == 2),
+        "two sample rows per table: {counts:?}"
+    );
+    cargo(&project, &seed, &[("DATABASE_URL", db.url.as_str())]);
+    assert_eq!(
+        dieselkit::migrations::Migrator::open(&db.url, &project)
+            .expect("open the database")
+            .row_counts()
+            .expect("row counts"),
+        counts,
+        "a second seed adds nothing"
+    );
     dk().args(["migrate", "revert", "--all", "--database-url", &db.url])
         .current_dir(&project)
         .run()
@@ -1043,6 +1066,36 @@ fn every_field_type_project_on_postgres_builds_and_passes_its_tests() {
 #[test]
 fn every_field_type_project_on_mysql_builds_and_passes_its_tests() {
     every_type_journey(Backend::Mysql, "every_type_e2e_mysql");
+}
+
+/// Without CRUD routes but with seed data (`crud = false`, `seed = true`): the resources'
+/// query modules remain (the seed program writes through them), the project builds without
+/// warnings, passes clippy, and seeds once.
+#[test]
+fn project_without_routes_still_seeds() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let model = std::fs::read_to_string(example("bookstore.toml"))
+        .expect("example")
+        .replace("crud = true", "crud = false")
+        .replace("ci = true", "ci = false");
+    assert!(model.contains("crud = false") && model.contains("seed = true"));
+    let model_path = tmp.path().join("no-routes.toml");
+    std::fs::write(&model_path, model).expect("model");
+    let project = generate(&model_path, Backend::Sqlite, "no-routes-bookstore", tmp.path());
+    let routes =
+        std::fs::read_to_string(project.join("src/generated/routes/author.rs")).expect("routes");
+    assert!(
+        !routes.contains("async fn") && routes.contains("pub fn insert("),
+        "queries without handlers:\n{routes}"
+    );
+    build_without_warnings(&project);
+    clippy_clean(&project);
+    let db = tmp.path().join("no-routes.db").to_string_lossy().into_owned();
+    dk().args(["migrate", "run", "--database-url", &db])
+        .current_dir(&project)
+        .run()
+        .success();
+    seed_fills_empty_tables_once(&project, &db);
 }
 
 /// Every option off (`crud = false`, `seed = false`, `ci = false`): models and migrations
