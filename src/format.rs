@@ -82,11 +82,11 @@ pub fn rustfmt(
     if todo.is_empty() {
         return Ok(());
     }
-    let tmp = tempfile::tempdir()?;
     // A file formatted already is written empty, and only where a file to format declares
     // it as a module (rustfmt reads the modules a file declares); empty is the fastest to
     // format again. On a 200-resource project that is a handful of files, not 800.
     let todo_paths: Vec<&Path> = todo.iter().map(|&i| files[i].path.as_path()).collect();
+    let mut tree: Vec<(&Path, &[u8])> = Vec::new();
     let mut skipped = Vec::new();
     for &i in &rust {
         let contents: &[u8] = if to_format[i] {
@@ -97,14 +97,7 @@ pub fn rustfmt(
             skipped.push(files[i].path.as_path());
             continue;
         };
-        write_under(tmp.path(), &files[i].path, contents)?;
-    }
-    if let Some(project) = config_from {
-        for name in ["rustfmt.toml", ".rustfmt.toml"] {
-            if project.join(name).is_file() {
-                fs_err::copy(project.join(name), tmp.path().join(name))?;
-            }
-        }
+        tree.push((files[i].path.as_path(), contents));
     }
     // rustfmt formats a file with the modules it declares, as `cargo fmt` does from each
     // target's root: when everything is to be formatted, naming only the roots formats every
@@ -120,13 +113,92 @@ pub fn rustfmt(
         if todo.len() == rust.len() && roots.iter().any(|p| p.starts_with("src")) {
             roots
         } else {
-            todo.iter().map(|&i| files[i].path.as_path()).collect()
+            todo_paths.clone()
         };
+    // rustfmt is single-threaded: the names are split in two by size (the library's root
+    // holds most of the code) and formatted by two processes at once, each in a scratch
+    // tree of its own, so that a module both reach is never written by both at once.
+    let size = |p: &Path| {
+        files
+            .iter()
+            .filter(|f| f.path == p || (p == Path::new("src/lib.rs") && !is_crate_root(&f.path)))
+            .map(|f| f.contents.len())
+            .sum::<usize>()
+    };
+    let shards = split_by_size(names, size);
+    let config_from = config_from.filter(|project| {
+        ["rustfmt.toml", ".rustfmt.toml"]
+            .iter()
+            .any(|name| project.join(name).is_file())
+    });
+    let formatted: Vec<Result<tempfile::TempDir>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = shards
+            .iter()
+            .filter(|names| !names.is_empty())
+            .map(|names| {
+                scope.spawn(|| format_in_scratch_tree(&tree, &skipped, names, config_from))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(Error::Internal("a rustfmt thread panicked".into())))
+            })
+            .collect()
+    });
+    let trees = formatted.into_iter().collect::<Result<Vec<_>>>()?;
+    // A file is formatted in the tree whose names reach it (in both when both do, alike).
+    for &i in &todo {
+        for tree in &trees {
+            let out = fs_err::read(tree.path().join(&files[i].path))?;
+            if out != files[i].contents {
+                files[i].contents = out;
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `names` in two groups of about equal `size`, biggest first.
+fn split_by_size(mut names: Vec<&Path>, size: impl Fn(&Path) -> usize) -> [Vec<&Path>; 2] {
+    let mut sized: Vec<(usize, &Path)> = names.drain(..).map(|n| (size(n), n)).collect();
+    sized.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+    let mut shards = [Vec::new(), Vec::new()];
+    let mut totals = [0usize; 2];
+    for (n, name) in sized {
+        let k = usize::from(totals[1] < totals[0]);
+        totals[k] += n;
+        shards[k].push(name);
+    }
+    shards
+}
+
+/// Run rustfmt on `names` in a new scratch tree holding `tree` (and the project's rustfmt
+/// configuration); returns the tree, formatted.
+fn format_in_scratch_tree(
+    tree: &[(&Path, &[u8])],
+    skipped: &[&Path],
+    names: &[&Path],
+    config_from: Option<&Path>,
+) -> Result<tempfile::TempDir> {
+    let tmp = tempfile::tempdir()?;
+    for (path, contents) in tree {
+        write_under(tmp.path(), path, contents)?;
+    }
+    if let Some(project) = config_from {
+        for name in ["rustfmt.toml", ".rustfmt.toml"] {
+            if project.join(name).is_file() {
+                fs_err::copy(project.join(name), tmp.path().join(name))?;
+            }
+        }
+    }
     let program = rustfmt_program();
     let run = || {
         Command::new(&program)
             .args(["--edition", "2021"])
-            .args(&names)
+            .args(names)
             .current_dir(tmp.path())
             .output()
             .map_err(|e| {
@@ -150,10 +222,7 @@ pub fn rustfmt(
             String::from_utf8_lossy(&output.stderr).trim()
         )));
     }
-    for &i in &todo {
-        files[i].contents = fs_err::read(tmp.path().join(&files[i].path))?;
-    }
-    Ok(())
+    Ok(tmp)
 }
 
 /// Write `contents` to `path` under `root`, creating its directory.
@@ -272,6 +341,23 @@ mod tests {
                 "{child} in {parent}"
             );
         }
+    }
+
+    /// Two rustfmt processes get about equal shares, the biggest file first, every name once.
+    #[test]
+    fn names_are_split_in_two_by_size() {
+        let names = ["a.rs", "b.rs", "c.rs", "d.rs"].map(Path::new).to_vec();
+        let size = |p: &Path| match p.to_str() {
+            Some("a.rs") => 10,
+            Some("b.rs") => 70,
+            Some("c.rs") => 20,
+            _ => 40,
+        };
+        let [first, second] = super::split_by_size(names, size);
+        assert_eq!(first, ["b.rs"].map(Path::new));
+        assert_eq!(second, ["d.rs", "c.rs", "a.rs"].map(Path::new));
+        let [one, none] = super::split_by_size(vec![Path::new("x.rs")], size);
+        assert_eq!((one.len(), none.len()), (1, 0));
     }
 
     #[test]

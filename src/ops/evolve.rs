@@ -835,9 +835,11 @@ fn apply(
         }
     }
     // Files the plan no longer has (a removed or renamed resource). Migrations stay.
+    let in_plan: std::collections::HashSet<&Path> =
+        planned.iter().map(|p| p.path.as_path()).collect();
     for key in manifest.paths() {
         let rel = PathBuf::from(key);
-        if planned.iter().any(|p| p.path == rel)
+        if in_plan.contains(rel.as_path())
             || key.starts_with("migrations/")
             || !is_relative_inside(key)
         {

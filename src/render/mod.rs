@@ -229,49 +229,74 @@ fn render_group(
             .filter_map(|t| variants.get(t.path.as_str()).copied()),
     );
     let tera = build_tera(&sources)?;
-    // One context for every render: per-resource templates get `resource` inserted (and
-    // replaced) rather than a clone of the whole context each time, which would make
-    // rendering quadratic in the number of resources.
+    // One context for every render. Per-resource templates are rendered resource by
+    // resource, so each resource is serialized into it once per group rather than once per
+    // template (and never a clone of the whole context per render, which would make
+    // rendering quadratic in the number of resources).
     let mut context = tera::Context::from_serialize(ctx).map_err(|e| tera_error("(context)", e))?;
-    let mut out = Vec::new();
-    for t in group {
-        let per_resource = t.path.contains("__resource__");
-        let targets: Vec<Option<&context::ResourceCtx>> = if per_resource {
-            ctx.resources.iter().map(Some).collect()
-        } else {
-            vec![None]
-        };
-        for resource in targets {
-            let path = output_path(&t.path, resource.map(|r| r.module.as_str()));
-            let contents = if t.path.ends_with(".tera") {
-                match resource {
-                    Some(r) => context.insert("resource", r),
-                    None => {
-                        context.remove("resource");
+    let (per_resource, single): (Vec<&TemplateFile>, Vec<&TemplateFile>) = group
+        .iter()
+        .copied()
+        .partition(|t| t.path.contains("__resource__"));
+    let render = |t: &TemplateFile, context: &tera::Context, module: Option<&str>| {
+        let path = output_path(&t.path, module);
+        let contents = if t.path.ends_with(".tera") {
+            let name = variants.get(t.path.as_str()).map_or(&t.path, |v| &v.path);
+            tera.render(name, context)
+                .map_err(|e| {
+                    // Name the file at fault: the shared template when it fails on its
+                    // own (its slots left empty), else the backend's part.
+                    match tera.render(&t.path, context) {
+                        Err(shared) if *name != t.path => tera_error(&t.path, shared),
+                        _ => tera_error(name, e),
                     }
-                }
-                let name = variants.get(t.path.as_str()).map_or(&t.path, |v| &v.path);
-                tera.render(name, &context)
-                    .map_err(|e| {
-                        // Name the file at fault: the shared template when it fails on its
-                        // own (its slots left empty), else the backend's part.
-                        match tera.render(&t.path, &context) {
-                            Err(shared) if *name != t.path => tera_error(&t.path, shared),
-                            _ => tera_error(name, e),
-                        }
-                    })?
-                    .into_bytes()
-            } else {
-                t.bytes.clone()
-            };
-            out.push(PlannedFile {
-                contents: crate::ownership::with_header(&path, contents),
-                path: PathBuf::from(path),
-                rendered: None,
-            });
+                })?
+                .into_bytes()
+        } else {
+            t.bytes.clone()
+        };
+        Ok(PlannedFile {
+            contents: crate::ownership::with_header(&path, contents),
+            path: PathBuf::from(path),
+            rendered: None,
+        })
+    };
+    let mut out = Vec::new();
+    // The first error of each template (by resource order); the first template's is
+    // reported, whatever the order of rendering.
+    let mut failed: BTreeMap<&str, Error> = BTreeMap::new();
+    for t in single {
+        match render(t, &context, None) {
+            Ok(file) => out.push(file),
+            Err(e) => {
+                failed.insert(&t.path, e);
+            }
         }
     }
-    Ok(out)
+    for r in &ctx.resources {
+        if per_resource
+            .iter()
+            .all(|t| failed.contains_key(t.path.as_str()))
+        {
+            break;
+        }
+        context.insert("resource", r);
+        for t in &per_resource {
+            if failed.contains_key(t.path.as_str()) {
+                continue;
+            }
+            match render(t, &context, Some(&r.module)) {
+                Ok(file) => out.push(file),
+                Err(e) => {
+                    failed.insert(&t.path, e);
+                }
+            }
+        }
+    }
+    match failed.into_values().next() {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
 }
 
 /// Render every template for `model`. The result is sorted by path. Templates are parsed
@@ -293,20 +318,27 @@ pub fn render_templates(model: &Model, overrides: Option<&Path>) -> Result<Vec<P
             Some((t.path.as_str(), variant))
         })
         .collect();
+    // The OpenAPI document is built in Rust (beside the templates, on a thread of its own),
+    // unless a team's template set renders its own.
+    let own_document = wanted
+        .iter()
+        .any(|t| output_path(&t.path, None) == openapi::PATH);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
     let groups = balanced_groups(wanted, threads);
-    let results: Vec<Result<Vec<PlannedFile>>> = std::thread::scope(|scope| {
+    let (results, document): (Vec<Result<Vec<PlannedFile>>>, _) = std::thread::scope(|scope| {
+        let document = (!own_document).then(|| scope.spawn(|| openapi::render(&ctx)));
         let handles: Vec<_> = groups
             .iter()
             .map(|g| scope.spawn(|| render_group(g, &variants, &ctx)))
             .collect();
-        handles
+        let results = handles
             .into_iter()
             .map(|h| {
                 h.join()
                     .unwrap_or_else(|_| Err(Error::Internal("a rendering thread panicked".into())))
             })
-            .collect()
+            .collect();
+        (results, document.map(|h| h.join()))
     });
     let mut out = Vec::new();
     let mut errors = Vec::new();
@@ -320,11 +352,12 @@ pub fn render_templates(model: &Model, overrides: Option<&Path>) -> Result<Vec<P
     if let Some(e) = errors.into_iter().min_by_key(|e| e.to_string()) {
         return Err(e);
     }
-    // The OpenAPI document is built in Rust, unless a team's template set renders its own.
-    if !out.iter().any(|f| f.path == Path::new(openapi::PATH)) {
+    if let Some(document) = document {
+        let contents = document
+            .map_err(|_| Error::Internal("the OpenAPI document's thread panicked".into()))?;
         out.push(PlannedFile {
             path: PathBuf::from(openapi::PATH),
-            contents: openapi::render(&ctx),
+            contents,
             rendered: None,
         });
     }

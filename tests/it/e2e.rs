@@ -1081,7 +1081,12 @@ fn project_without_routes_still_seeds() {
     assert!(model.contains("crud = false") && model.contains("seed = true"));
     let model_path = tmp.path().join("no-routes.toml");
     std::fs::write(&model_path, model).expect("model");
-    let project = generate(&model_path, Backend::Sqlite, "no-routes-bookstore", tmp.path());
+    let project = generate(
+        &model_path,
+        Backend::Sqlite,
+        "no-routes-bookstore",
+        tmp.path(),
+    );
     let routes =
         std::fs::read_to_string(project.join("src/generated/routes/author.rs")).expect("routes");
     assert!(
@@ -1090,7 +1095,11 @@ fn project_without_routes_still_seeds() {
     );
     build_without_warnings(&project);
     clippy_clean(&project);
-    let db = tmp.path().join("no-routes.db").to_string_lossy().into_owned();
+    let db = tmp
+        .path()
+        .join("no-routes.db")
+        .to_string_lossy()
+        .into_owned();
     dk().args(["migrate", "run", "--database-url", &db])
         .current_dir(&project)
         .run()
