@@ -126,11 +126,6 @@ pub fn rustfmt(
             .sum::<usize>()
     };
     let shards = split_by_size(names, size);
-    let config_from = config_from.filter(|project| {
-        ["rustfmt.toml", ".rustfmt.toml"]
-            .iter()
-            .any(|name| project.join(name).is_file())
-    });
     let formatted: Vec<Result<tempfile::TempDir>> = std::thread::scope(|scope| {
         let handles: Vec<_> = shards
             .iter()

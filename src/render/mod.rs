@@ -486,6 +486,47 @@ mod tests {
         assert!(!file(&files, "src/generated/db.rs").contains("TeamConnection"));
     }
 
+    /// dieselkit builds the OpenAPI document in Rust unless the team's template set renders
+    /// its own, which then is the only one.
+    #[test]
+    fn a_team_template_can_render_the_openapi_document() {
+        let built = render_templates(&model("sqlite"), None).expect("renders");
+        assert!(file(&built, openapi::PATH).starts_with('{'));
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join(format!("{}.tera", openapi::PATH));
+        fs_err::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        fs_err::write(&path, "{\"team\": \"{{ project.name }}\"}\n").expect("write");
+        let files = render_templates(&model("sqlite"), Some(dir.path())).expect("renders");
+        let documents: Vec<&PlannedFile> = files
+            .iter()
+            .filter(|f| f.path == Path::new(openapi::PATH))
+            .collect();
+        assert_eq!(documents.len(), 1);
+        assert!(file(&files, openapi::PATH).starts_with("{\"team\": "));
+    }
+
+    /// With several templates failing, the error reported is the first template's, for its
+    /// first resource, however the templates are split between threads.
+    #[test]
+    fn the_first_failing_template_is_reported() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for name in [
+            "src/generated/models/__resource__.rs.tera",
+            "src/generated/routes/__resource__.rs.tera",
+        ] {
+            let path = dir.path().join(name);
+            fs_err::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+            fs_err::write(&path, "{{ resource.no_such_key }}\n").expect("write");
+        }
+        let err = render_templates(&model("sqlite"), Some(dir.path()))
+            .expect_err("fails")
+            .to_string();
+        assert!(
+            err.contains("src/generated/models/__resource__.rs.tera"),
+            "{err}"
+        );
+    }
+
     /// A render error names the file at fault: the shared template or the backend's part.
     #[test]
     fn render_errors_name_the_file_at_fault() {
