@@ -206,15 +206,16 @@ fn resource_schemas(r: &ResourceCtx, schemas: &mut Map<String, Value>) {
             json!({"type": "string", "readOnly": true, "description": format!("When the {} was {when} (UTC, without a time zone).", r.name)}),
         );
     }
-    schemas.insert(
-        r.struct_name.clone(),
-        json!({
-            "type": "object",
-            "description": format!("{}, as stored and returned.", capitalized(&article(&r.name))),
-            "required": row_required,
-            "properties": row_properties
-        }),
-    );
+    // Big values are moved in after `json!`, which would copy them.
+    let mut row = json!({
+        "type": "object",
+        "description": format!("{}, as stored and returned.", capitalized(&article(&r.name))),
+        "required": [],
+        "properties": {}
+    });
+    row["required"] = Value::Array(row_required);
+    row["properties"] = Value::Object(row_properties);
+    schemas.insert(r.struct_name.clone(), row);
     let mut new = Map::new();
     new.insert("type".into(), json!("object"));
     new.insert("description".into(), json!(format!(
@@ -232,14 +233,13 @@ fn resource_schemas(r: &ResourceCtx, schemas: &mut Map<String, Value>) {
     }
     new.insert("properties".into(), Value::Object(field_properties.clone()));
     schemas.insert(format!("New{}", r.struct_name), Value::Object(new));
-    schemas.insert(
-        format!("{}Patch", r.struct_name),
-        json!({
-            "type": "object",
-            "description": format!("The body of `PATCH /{}/{{id}}`: a field left out is unchanged; null clears a nullable field.", r.table),
-            "properties": field_properties
-        }),
-    );
+    let mut patch = json!({
+        "type": "object",
+        "description": format!("The body of `PATCH /{}/{{id}}`: a field left out is unchanged; null clears a nullable field.", r.table),
+        "properties": {}
+    });
+    patch["properties"] = Value::Object(field_properties);
+    schemas.insert(format!("{}Patch", r.struct_name), patch);
     schemas.insert(
         format!("{}Page", r.struct_name),
         json!({
@@ -357,7 +357,7 @@ pub fn document(ctx: &Context) -> Value {
         answer.insert("content".into(), json_content(schema_ref("Error")));
         error_responses.insert(code.to_string(), Value::Object(answer));
     }
-    json!({
+    let mut document = json!({
         "openapi": "3.0.3",
         "info": {
             "title": ctx.project.name,
@@ -366,17 +366,22 @@ pub fn document(ctx: &Context) -> Value {
         },
         "servers": [{"url": ".", "description": "Where this document is served (so behind a proxy's path prefix too)."}],
         "tags": tags,
-        "paths": paths,
+        "paths": {},
         "components": {
             "parameters": {
                 "id": {"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "format": "int32"}},
                 "page": {"name": "page", "in": "query", "required": false, "description": "The page to return, from 1.", "schema": {"type": "integer", "format": "int64", "minimum": 1, "default": 1}},
                 "per_page": {"name": "per_page", "in": "query", "required": false, "description": "Rows per page.", "schema": {"type": "integer", "format": "int64", "minimum": 1, "maximum": 100, "default": 20}}
             },
-            "responses": error_responses,
-            "schemas": schemas
+            "responses": {},
+            "schemas": {}
         }
-    })
+    });
+    // Moved in rather than written into `json!`, which would copy the whole document.
+    document["paths"] = Value::Object(paths);
+    document["components"]["responses"] = Value::Object(error_responses);
+    document["components"]["schemas"] = Value::Object(schemas);
+    document
 }
 
 /// The document as the generated project's file: pretty-printed, with a final newline.
