@@ -20,12 +20,8 @@ unset RUSTFLAGS CARGO_TARGET_DIR
 
 secs() { local start end; start=$(date +%s.%N); "$@" >/dev/null 2>&1; end=$(date +%s.%N); awk -v a="$start" -v b="$end" 'BEGIN {printf "%.1f", b - a}'; }
 
-{ printf '[project]\nname = "fifty"\nbackend = "sqlite"\n\n'
-  for i in $(seq -w 1 50); do
-    printf '[[resources]]\nname = "thing%s"\nfields = ["name:string(100)", "note:text?", "amount:int:default=0"' "$i"
-    [ "$((10#$i))" -gt 1 ] && printf ', "parent:references(thing%02d)?:on_delete=set_null"' "$((10#$i - 1))"
-    printf ']\n\n'
-  done; } > "$work/fifty.toml"
+. bench/model.sh
+model fifty 50 > "$work/fifty.toml"
 
 echo "| project | dependencies alone, cold (s) | generated code on built deps (s) | whole project, cold (s) | generated code share |"
 echo "|---|---|---|---|---|"

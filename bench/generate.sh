@@ -15,14 +15,7 @@ cargo build --release -q
 DK="$PWD/target/release/dieselkit"
 export SOURCE_DATE_EPOCH=1700000000
 
-model() { # model NAME COUNT
-  printf '[project]\nname = "%s"\nbackend = "sqlite"\n\n' "$1"
-  for i in $(seq -w 1 "$2"); do
-    printf '[[resources]]\nname = "thing%s"\nfields = ["name:string(100)", "note:text?", "amount:int:default=0"' "$i"
-    [ "$((10#$i))" -gt 1 ] && printf ', "parent:references(thing%s)?:on_delete=set_null"' "$(printf "%0${#i}d" $((10#$i - 1)))"
-    printf ']\n\n'
-  done
-}
+. bench/model.sh
 model bench50 50 > "$work/m50.toml"
 model bench200 200 > "$work/m200.toml"
 

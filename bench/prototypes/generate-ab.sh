@@ -3,17 +3,11 @@
 #   OLD=path/to/old/dieselkit NEW=target/release/dieselkit bench/prototypes/generate-ab.sh
 # Used for results/generate-2026-12-02b.md.
 set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
 OLD="$(realpath "${OLD:?set OLD to the old build}")"; NEW="$(realpath "${NEW:?set NEW to the new build}")"
 export SOURCE_DATE_EPOCH=1700000000
 w=$(mktemp -d); cd "$w"
-model() { # model NAME COUNT (as bench/generate.sh)
-  printf '[project]\nname = "%s"\nbackend = "sqlite"\n\n' "$1"
-  for i in $(seq -w 1 "$2"); do
-    printf '[[resources]]\nname = "thing%s"\nfields = ["name:string(100)", "note:text?", "amount:int:default=0"' "$i"
-    [ "$((10#$i))" -gt 1 ] && printf ', "parent:references(thing%s)?:on_delete=set_null"' "$(printf "%0${#i}d" $((10#$i - 1)))"
-    printf ']\n\n'
-  done
-}
+. "$here/../model.sh"
 model bench50 50 > m50.toml; model bench200 200 > m200.toml
 ms() { date +%s%N; }
 for v in OLD NEW; do bin=${!v}; $bin -q new-project --from m200.toml --output p200-$v; $bin -q new-project --no-fmt --from m200.toml --output n200-$v; done
