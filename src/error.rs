@@ -97,3 +97,11 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The result of a scoped worker thread: its own, or an internal error naming `what` ran
+/// on it when it panicked.
+pub fn joined<T>(handle: std::thread::ScopedJoinHandle<'_, Result<T>>, what: &str) -> Result<T> {
+    handle
+        .join()
+        .unwrap_or_else(|_| Err(Error::Internal(format!("a {what} thread panicked"))))
+}

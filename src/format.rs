@@ -53,16 +53,20 @@ pub fn rustfmt(
     let rust: Vec<usize> = (0..files.len())
         .filter(|&i| files[i].path.extension().is_some_and(|e| e == "rs"))
         .collect();
-    // The project's rustfmt configuration is part of what a file was formatted from.
-    let config: Vec<u8> = config_from
+    // The project's rustfmt configuration, read once: part of what a file was formatted from
+    // (its hash), and copied into each scratch tree.
+    let configs: Vec<(&str, Vec<u8>)> = config_from
         .map(|project| {
             ["rustfmt.toml", ".rustfmt.toml"]
-                .iter()
-                .filter_map(|name| fs_err::read(project.join(name)).ok())
-                .flatten()
+                .into_iter()
+                .filter_map(|name| Some((name, fs_err::read(project.join(name)).ok()?)))
                 .collect()
         })
         .unwrap_or_default();
+    let config: Vec<u8> = configs
+        .iter()
+        .flat_map(|(_, bytes)| bytes.clone())
+        .collect();
     let mut todo = Vec::new();
     let mut to_format = vec![false; files.len()];
     for &i in &rust {
@@ -130,16 +134,11 @@ pub fn rustfmt(
         let handles: Vec<_> = shards
             .iter()
             .filter(|names| !names.is_empty())
-            .map(|names| {
-                scope.spawn(|| format_in_scratch_tree(&tree, &skipped, names, config_from))
-            })
+            .map(|names| scope.spawn(|| format_in_scratch_tree(&tree, &skipped, names, &configs)))
             .collect();
         handles
             .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(Error::Internal("a rustfmt thread panicked".into())))
-            })
+            .map(|h| crate::error::joined(h, "rustfmt"))
             .collect()
     });
     let trees = formatted.into_iter().collect::<Result<Vec<_>>>()?;
@@ -170,24 +169,20 @@ fn split_by_size(mut names: Vec<&Path>, size: impl Fn(&Path) -> usize) -> [Vec<&
     shards
 }
 
-/// Run rustfmt on `names` in a new scratch tree holding `tree` (and the project's rustfmt
-/// configuration); returns the tree, formatted.
+/// Run rustfmt on `names` in a new scratch tree holding `tree` and the project's rustfmt
+/// configuration files (`configs`, by name); returns the tree, formatted.
 fn format_in_scratch_tree(
     tree: &[(&Path, &[u8])],
     skipped: &[&Path],
     names: &[&Path],
-    config_from: Option<&Path>,
+    configs: &[(&str, Vec<u8>)],
 ) -> Result<tempfile::TempDir> {
     let tmp = tempfile::tempdir()?;
     for (path, contents) in tree {
         write_under(tmp.path(), path, contents)?;
     }
-    if let Some(project) = config_from {
-        for name in ["rustfmt.toml", ".rustfmt.toml"] {
-            if project.join(name).is_file() {
-                fs_err::copy(project.join(name), tmp.path().join(name))?;
-            }
-        }
+    for (name, bytes) in configs {
+        fs_err::write(tmp.path().join(name), bytes)?;
     }
     let program = rustfmt_program();
     let run = || {

@@ -91,10 +91,9 @@ fn write_tree(root: &Path, files: &[PlannedFile]) -> Result<()> {
                 })
             })
             .collect();
-        handles.into_iter().try_for_each(|h| {
-            h.join()
-                .unwrap_or_else(|_| Err(Error::Internal("a writing thread panicked".into())))
-        })
+        handles
+            .into_iter()
+            .try_for_each(|h| crate::error::joined(h, "writing"))
     })
 }
 

@@ -326,19 +326,19 @@ pub fn render_templates(model: &Model, overrides: Option<&Path>) -> Result<Vec<P
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
     let groups = balanced_groups(wanted, threads);
     let (results, document): (Vec<Result<Vec<PlannedFile>>>, _) = std::thread::scope(|scope| {
-        let document = (!own_document).then(|| scope.spawn(|| openapi::render(&ctx)));
+        let document = (!own_document).then(|| scope.spawn(|| Ok(openapi::render(&ctx))));
         let handles: Vec<_> = groups
             .iter()
             .map(|g| scope.spawn(|| render_group(g, &variants, &ctx)))
             .collect();
         let results = handles
             .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(Error::Internal("a rendering thread panicked".into())))
-            })
+            .map(|h| crate::error::joined(h, "rendering"))
             .collect();
-        (results, document.map(|h| h.join()))
+        (
+            results,
+            document.map(|h| crate::error::joined(h, "OpenAPI document")),
+        )
     });
     let mut out = Vec::new();
     let mut errors = Vec::new();
@@ -353,11 +353,9 @@ pub fn render_templates(model: &Model, overrides: Option<&Path>) -> Result<Vec<P
         return Err(e);
     }
     if let Some(document) = document {
-        let contents = document
-            .map_err(|_| Error::Internal("the OpenAPI document's thread panicked".into()))?;
         out.push(PlannedFile {
             path: PathBuf::from(openapi::PATH),
-            contents,
+            contents: document?,
             rendered: None,
         });
     }
