@@ -140,6 +140,8 @@ pub struct ResourceCtx {
     pub model_types: Vec<String>,
     /// The patch and insert types, sorted the same way (what the validation hooks take).
     pub input_types: Vec<String>,
+    /// The row and insert types, sorted the same way (what the queries use without routes).
+    pub query_types: Vec<String>,
     /// The parents for diesel's `belongs_to`: one per parent type (diesel allows no
     /// more), none for a self-reference.
     pub belongs_to: Vec<RelationCtx>,
@@ -653,12 +655,18 @@ pub fn build(model: &Model) -> Context {
                 .filter(|t| **t != struct_name)
                 .cloned()
                 .collect();
+            let query_types: Vec<String> = model_types
+                .iter()
+                .filter(|t| **t != format!("{struct_name}Patch"))
+                .cloned()
+                .collect();
             ResourceCtx {
                 name: resource.name.clone(),
                 module: resource.name.clone(),
                 struct_name,
                 model_types,
                 input_types,
+                query_types,
                 table: resource.table.clone(),
                 parents,
                 children,
@@ -718,12 +726,14 @@ mod tests {
             .expect("zebra");
         assert_eq!(zebra.model_types, ["NewZebra", "Zebra", "ZebraPatch"]);
         assert_eq!(zebra.input_types, ["NewZebra", "ZebraPatch"]);
+        assert_eq!(zebra.query_types, ["NewZebra", "Zebra"]);
         let book = ctx
             .resources
             .iter()
             .find(|r| r.name == "book")
             .expect("book");
         assert_eq!(book.model_types, ["Book", "BookPatch", "NewBook"]);
+        assert_eq!(book.query_types, ["Book", "NewBook"]);
         assert!(ctx.any_referenced);
         let modules: Vec<&str> = ctx
             .sorted
