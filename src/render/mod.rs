@@ -419,6 +419,13 @@ mod tests {
         Model::from_file(&toml::from_str(&text).expect("toml")).expect("model")
     }
 
+    /// Writes `text` as the template `path` of a team's template set in `dir`.
+    fn team_template(dir: &Path, path: &str, text: &str) {
+        let path = dir.join(path);
+        fs_err::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        fs_err::write(&path, text).expect("write");
+    }
+
     fn file<'a>(files: &'a [PlannedFile], path: &str) -> &'a str {
         let f = files
             .iter()
@@ -457,15 +464,11 @@ mod tests {
     #[test]
     fn a_team_can_override_one_backends_part() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir
-            .path()
-            .join("_backend/postgres/src/generated/db.rs.tera");
-        fs_err::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-        fs_err::write(
-            &path,
+        team_template(
+            dir.path(),
+            "_backend/postgres/src/generated/db.rs.tera",
             "{% extends \"src/generated/db.rs.tera\" %}\n{% block connection_type %}\npub type DbConnection = TeamConnection;{%- endblock connection_type %}\n",
-        )
-        .expect("write");
+        );
         let files = render_templates(&model("postgres"), Some(dir.path())).expect("renders");
         let db = file(&files, "src/generated/db.rs");
         assert!(
@@ -491,9 +494,11 @@ mod tests {
         let built = render_templates(&model("sqlite"), None).expect("renders");
         assert!(file(&built, openapi::PATH).starts_with('{'));
         let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join(format!("{}.tera", openapi::PATH));
-        fs_err::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-        fs_err::write(&path, "{\"team\": \"{{ project.name }}\"}\n").expect("write");
+        team_template(
+            dir.path(),
+            &format!("{}.tera", openapi::PATH),
+            "{\"team\": \"{{ project.name }}\"}\n",
+        );
         let files = render_templates(&model("sqlite"), Some(dir.path())).expect("renders");
         let documents: Vec<&PlannedFile> = files
             .iter()
@@ -512,9 +517,7 @@ mod tests {
             "src/generated/models/__resource__.rs.tera",
             "src/generated/routes/__resource__.rs.tera",
         ] {
-            let path = dir.path().join(name);
-            fs_err::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-            fs_err::write(&path, "{{ resource.no_such_key }}\n").expect("write");
+            team_template(dir.path(), name, "{{ resource.no_such_key }}\n");
         }
         let err = render_templates(&model("sqlite"), Some(dir.path()))
             .expect_err("fails")
@@ -541,9 +544,7 @@ mod tests {
             ),
         ] {
             let dir = tempfile::tempdir().expect("tempdir");
-            let file = dir.path().join(path);
-            fs_err::create_dir_all(file.parent().expect("parent")).expect("mkdir");
-            fs_err::write(&file, text).expect("write");
+            team_template(dir.path(), path, text);
             let err = render_templates(&model("mysql"), Some(dir.path()))
                 .expect_err("refused")
                 .to_string();
@@ -564,9 +565,7 @@ mod tests {
             ),
         ] {
             let dir = tempfile::tempdir().expect("tempdir");
-            let file = dir.path().join(path);
-            fs_err::create_dir_all(file.parent().expect("parent")).expect("mkdir");
-            fs_err::write(&file, "x").expect("write");
+            team_template(dir.path(), path, "x");
             let err = render_templates(&model("sqlite"), Some(dir.path()))
                 .expect_err("refused")
                 .to_string();
@@ -579,9 +578,11 @@ mod tests {
     #[test]
     fn an_overridden_shared_template_without_slots_renders_as_written() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("src/generated/db.rs.tera");
-        fs_err::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-        fs_err::write(&path, "// team db for {{ project.backend }}\n").expect("write");
+        team_template(
+            dir.path(),
+            "src/generated/db.rs.tera",
+            "// team db for {{ project.backend }}\n",
+        );
         let files = render_templates(&model("postgres"), Some(dir.path())).expect("renders");
         assert!(file(&files, "src/generated/db.rs").ends_with("// team db for postgres\n"));
     }
