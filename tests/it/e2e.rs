@@ -1068,19 +1068,29 @@ fn every_field_type_project_on_mysql_builds_and_passes_its_tests() {
     every_type_journey(Backend::Mysql, "every_type_e2e_mysql");
 }
 
+/// The bookstore example with the `[options]` named in `off` set to false, written to
+/// `dir/NAME.toml`.
+fn bookstore_with_options(dir: &Path, name: &str, off: &[&str]) -> PathBuf {
+    let mut model = std::fs::read_to_string(example("bookstore.toml")).expect("example");
+    for option in off {
+        let on = format!("{option} = true");
+        assert!(model.contains(&on), "the example sets `{on}`");
+        model = model.replace(&on, &format!("{option} = false"));
+    }
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, model).expect("model");
+    path
+}
+
 /// Without CRUD routes but with seed data (`crud = false`, `seed = true`): the resources'
 /// query modules remain (the seed program writes through them), the project builds without
 /// warnings, passes clippy, and seeds once.
 #[test]
 fn project_without_routes_still_seeds() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let model = std::fs::read_to_string(example("bookstore.toml"))
-        .expect("example")
-        .replace("crud = true", "crud = false")
-        .replace("ci = true", "ci = false");
+    let model_path = bookstore_with_options(tmp.path(), "no-routes", &["crud", "ci"]);
+    let model = std::fs::read_to_string(&model_path).expect("model");
     assert!(model.contains("crud = false") && model.contains("seed = true"));
-    let model_path = tmp.path().join("no-routes.toml");
-    std::fs::write(&model_path, model).expect("model");
     let project = generate(
         &model_path,
         Backend::Sqlite,
@@ -1113,14 +1123,9 @@ fn project_without_routes_still_seeds() {
 #[test]
 fn project_with_every_option_off_builds_and_passes_its_tests() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let model = std::fs::read_to_string(example("bookstore.toml"))
-        .expect("example")
-        .replace("crud = true", "crud = false")
-        .replace("seed = true", "seed = false")
-        .replace("ci = true", "ci = false");
+    let model_path = bookstore_with_options(tmp.path(), "bare", &["crud", "seed", "ci"]);
+    let model = std::fs::read_to_string(&model_path).expect("model");
     assert!(model.contains("crud = false") && model.contains("seed = false"));
-    let model_path = tmp.path().join("bare.toml");
-    std::fs::write(&model_path, model).expect("model");
     let project = generate(&model_path, Backend::Sqlite, "bare-bookstore", tmp.path());
     assert!(!project.join("src/bin/seed.rs").exists());
     assert!(!project.join(".github").exists());
