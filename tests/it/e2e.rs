@@ -1103,8 +1103,16 @@ fn project_without_routes_still_seeds() {
         !routes.contains("async fn") && routes.contains("pub fn insert("),
         "queries without handlers:\n{routes}"
     );
+    // A rule of the user's that dieselkit's sample names ("name 1") break: the seed stops,
+    // names the row, the rule's message and the way out, and inserts nothing.
+    let models = project.join("src/models/author.rs");
+    let theirs = std::fs::read_to_string(&models).expect("read").replace(
+        "pub fn validate_new(_new: &NewAuthor, _errors: &mut Vec<FieldError>) {}",
+        NO_DIGITS_IN_NAMES,
+    );
+    assert!(theirs.contains("must be a real name"), "the hook is there");
+    std::fs::write(&models, &theirs).expect("write");
     build_without_warnings(&project);
-    clippy_clean(&project);
     let db = tmp
         .path()
         .join("no-routes.db")
@@ -1114,8 +1122,57 @@ fn project_without_routes_still_seeds() {
         .current_dir(&project)
         .run()
         .success();
+    let refused = Command::new(env!("CARGO"))
+        .args(["run", "--quiet", "--bin", "seed"])
+        .current_dir(&project)
+        .env("CARGO_TARGET_DIR", generated_target_dir())
+        .env_remove("RUSTFLAGS")
+        .env("DATABASE_URL", &db)
+        .output()
+        .expect("run cargo");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{stderr}");
+    for expected in [
+        "a sample row for `authors` is rejected",
+        "must be a real name",
+        "hint: change the sample rows with `impl NewAuthor { pub fn seed_rows(rows: Vec<Self>) -> Vec<Self> { .. } }` in `src/models/author.rs`",
+    ] {
+        assert!(stderr.contains(expected), "{expected}:\n{stderr}");
+    }
+    assert!(!stderr.contains("migrate run"), "{stderr}");
+    // Then the user's own sample rows, through the hook: the seed inserts those.
+    std::fs::write(&models, format!("{theirs}{MY_SAMPLE_AUTHORS}")).expect("write");
+    build_without_warnings(&project);
+    clippy_clean(&project);
     seed_fills_empty_tables_once(&project, &db);
+    assert_eq!(
+        crate::evolve::query(
+            Path::new(&db),
+            "SELECT name AS line FROM authors ORDER BY id"
+        ),
+        ["Ada Lovelace", "Alan Turing"]
+    );
 }
+
+/// A validation rule of the user's that dieselkit's sample rows do not pass.
+const NO_DIGITS_IN_NAMES: &str = r#"pub fn validate_new(new: &NewAuthor, errors: &mut Vec<FieldError>) {
+    if new.name.chars().any(|c| c.is_ascii_digit()) {
+        errors.push(FieldError::new("name", "must be a real name, without digits"));
+    }
+}"#;
+
+/// The user's sample authors, replacing dieselkit's.
+const MY_SAMPLE_AUTHORS: &str = r#"
+impl NewAuthor {
+    /// Sample authors that pass my rules.
+    pub fn seed_rows(mut rows: Vec<Self>) -> Vec<Self> {
+        for (row, name) in rows.iter_mut().zip(["Ada Lovelace", "Alan Turing"]) {
+            row.name = name.to_owned();
+        }
+        rows
+    }
+}
+"#;
 
 /// Every option off (`crud = false`, `seed = false`, `ci = false`): models and migrations
 /// without routes, seed binary or workflow still build without warnings, pass clippy and

@@ -13,7 +13,7 @@ struct Row {
     line: String,
 }
 
-fn query(db: &Path, sql: &str) -> Vec<String> {
+pub(crate) fn query(db: &Path, sql: &str) -> Vec<String> {
     let mut c = diesel::SqliteConnection::establish(&db.to_string_lossy()).expect("open");
     let rows: Vec<Row> = diesel::sql_query(sql).load(&mut c).expect(sql);
     rows.into_iter().map(|r| r.line).collect()
