@@ -1,0 +1,138 @@
+//! Does diesel-async 0.9 work through PgBouncer in transaction mode? Runs CLIENTS tasks,
+//! each with its own `AsyncPgConnection` to URL, for SECONDS, each doing a select by id
+//! through diesel's query builder, either as is (`plain`) or inside a transaction
+//! (`tx`), with diesel-async's statement cache on or off. Prints the number of queries
+//! that succeeded and failed, and the distinct errors.
+//!
+//!   async-pgbouncer URL plain|tx cache|nocache CLIENTS SECONDS
+//!
+//! The table `dk_probe_items (id int primary key, name text)` must exist with ids 1..=100
+//! (run.sh creates it).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use diesel::connection::CacheSize;
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+
+diesel::table! {
+    dk_probe_items (id) {
+        id -> Integer,
+        name -> Text,
+    }
+}
+
+#[derive(Default)]
+struct Tally {
+    ok: u64,
+    failed: u64,
+    errors: BTreeMap<String, u64>,
+    time_zones: BTreeMap<String, u64>,
+}
+
+async fn one(conn: &mut AsyncPgConnection, id: i32, in_tx: bool) -> QueryResult<(String, String)> {
+    use dk_probe_items::dsl;
+    let tz = diesel::dsl::sql::<diesel::sql_types::Text>("current_setting('TimeZone')");
+    if in_tx {
+        conn.transaction(async move |conn| {
+            dsl::dk_probe_items
+                .find(id)
+                .select((dsl::name, tz))
+                .first::<(String, String)>(conn)
+                .await
+        })
+        .await
+    } else {
+        dsl::dk_probe_items
+            .find(id)
+            .select((dsl::name, tz))
+            .first::<(String, String)>(conn)
+            .await
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.len() != 6 {
+        eprintln!("usage: async-pgbouncer URL plain|tx cache|nocache CLIENTS SECONDS");
+        std::process::exit(2);
+    }
+    let url = args[1].clone();
+    let in_tx = args[2] == "tx";
+    let cache = args[3] == "cache";
+    let clients: usize = args[4].parse().expect("CLIENTS");
+    let seconds: u64 = args[5].parse().expect("SECONDS");
+    let tally = Arc::new(Mutex::new(Tally::default()));
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let mut tasks = Vec::new();
+    for client in 0..clients {
+        let (url, tally) = (url.clone(), tally.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut conn = match AsyncPgConnection::establish(&url).await {
+                Ok(conn) => conn,
+                Err(err) => {
+                    let mut t = tally.lock().unwrap();
+                    t.failed += 1;
+                    *t.errors.entry(format!("establish: {err}")).or_default() += 1;
+                    return;
+                }
+            };
+            if !cache {
+                conn.set_prepared_statement_cache_size(CacheSize::Disabled);
+            }
+            let mut id = client as i32;
+            while Instant::now() < deadline {
+                id = id % 100 + 1;
+                let result = one(&mut conn, id, in_tx).await;
+                let mut t = tally.lock().unwrap();
+                match result {
+                    Ok((_, tz)) => {
+                        t.ok += 1;
+                        *t.time_zones.entry(tz).or_default() += 1;
+                    }
+                    Err(err) => {
+                        t.failed += 1;
+                        *t.errors
+                            .entry(without_digits(&err.to_string()))
+                            .or_default() += 1;
+                    }
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("task");
+    }
+    let t = tally.lock().unwrap();
+    println!(
+        "mode={} cache={} clients={clients} seconds={seconds}: ok={} failed={}",
+        if in_tx { "tx" } else { "plain" },
+        cache,
+        t.ok,
+        t.failed
+    );
+    for (tz, n) in &t.time_zones {
+        println!("  TimeZone {tz}: {n}");
+    }
+    for (err, n) in &t.errors {
+        println!("  error x{n}: {err}");
+    }
+}
+
+/// `prepared statement "s123" already exists` -> `prepared statement "sN" already exists`.
+fn without_digits(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            if !out.ends_with('N') {
+                out.push('N');
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
