@@ -56,5 +56,11 @@ for mode in plain tx; do
     cat "$work/a.out" "$work/b.out"
   done
 done
+echo "== unnamed (tokio-postgres query_typed, no diesel), 2 processes x 8 clients, ${SECONDS_EACH}s"
+"$PROBE" "$pooled" unnamed nocache 8 "$SECONDS_EACH" > "$work/a.out" &
+a=$!
+"$PROBE" "$pooled" unnamed nocache 8 "$SECONDS_EACH" > "$work/b.out"
+wait "$a" || true
+cat "$work/a.out" "$work/b.out"
 echo "== direct to PostgreSQL (no pooler), plain, cache, 1 process x 8 clients"
 "$PROBE" "$PGURL/$DB" plain cache 8 "$SECONDS_EACH"

@@ -1,10 +1,12 @@
 //! Does diesel-async 0.9 work through PgBouncer in transaction mode? Runs CLIENTS tasks,
 //! each with its own `AsyncPgConnection` to URL, for SECONDS, each doing a select by id
 //! through diesel's query builder, either as is (`plain`) or inside a transaction
-//! (`tx`), with diesel-async's statement cache on or off. Prints the number of queries
+//! (`tx`), with diesel-async's statement cache on or off; or (`unnamed`) the same query
+//! through tokio-postgres's `query_typed` (an unnamed statement: Parse, Bind, Execute and
+//! Sync in one round trip), without diesel. Prints the number of queries
 //! that succeeded and failed, and the distinct errors.
 //!
-//!   async-pgbouncer URL plain|tx cache|nocache CLIENTS SECONDS
+//!   async-pgbouncer URL plain|tx|unnamed cache|nocache CLIENTS SECONDS
 //!
 //! The table `dk_probe_items (id int primary key, name text)` must exist with ids 1..=100
 //! (run.sh creates it).
@@ -57,11 +59,12 @@ async fn one(conn: &mut AsyncPgConnection, id: i32, in_tx: bool) -> QueryResult<
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() != 6 {
-        eprintln!("usage: async-pgbouncer URL plain|tx cache|nocache CLIENTS SECONDS");
+        eprintln!("usage: async-pgbouncer URL plain|tx|unnamed cache|nocache CLIENTS SECONDS");
         std::process::exit(2);
     }
     let url = args[1].clone();
-    let in_tx = args[2] == "tx";
+    let mode = args[2].clone();
+    let in_tx = mode == "tx";
     let cache = args[3] == "cache";
     let clients: usize = args[4].parse().expect("CLIENTS");
     let seconds: u64 = args[5].parse().expect("SECONDS");
@@ -69,8 +72,11 @@ async fn main() {
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let mut tasks = Vec::new();
     for client in 0..clients {
-        let (url, tally) = (url.clone(), tally.clone());
+        let (url, tally, mode) = (url.clone(), tally.clone(), mode.clone());
         tasks.push(tokio::spawn(async move {
+            if mode == "unnamed" {
+                return unnamed(&url, client, deadline, &tally).await;
+            }
             let mut conn = match AsyncPgConnection::establish(&url).await {
                 Ok(conn) => conn,
                 Err(err) => {
@@ -109,10 +115,7 @@ async fn main() {
     let t = tally.lock().unwrap();
     println!(
         "mode={} cache={} clients={clients} seconds={seconds}: ok={} failed={}",
-        if in_tx { "tx" } else { "plain" },
-        cache,
-        t.ok,
-        t.failed
+        mode, cache, t.ok, t.failed
     );
     for (tz, n) in &t.time_zones {
         println!("  TimeZone {tz}: {n}");
@@ -135,4 +138,42 @@ fn without_digits(text: &str) -> String {
         }
     }
     out
+}
+
+/// The `unnamed` mode: tokio-postgres's `query_typed`, no prepared statement by name.
+async fn unnamed(url: &str, client: usize, deadline: Instant, tally: &Mutex<Tally>) {
+    use tokio_postgres::types::Type;
+    let (db, connection) = match tokio_postgres::connect(url, tokio_postgres::NoTls).await {
+        Ok(pair) => pair,
+        Err(err) => {
+            let mut t = tally.lock().unwrap();
+            t.failed += 1;
+            *t.errors.entry(format!("connect: {err}")).or_default() += 1;
+            return;
+        }
+    };
+    tokio::spawn(connection);
+    let sql = "SELECT name, current_setting('TimeZone') FROM dk_probe_items WHERE id = $1";
+    let mut id = client as i32;
+    while Instant::now() < deadline {
+        id = id % 100 + 1;
+        let result = db.query_typed(sql, &[(&id, Type::INT4)]).await;
+        let mut t = tally.lock().unwrap();
+        match result {
+            Ok(rows) if rows.len() == 1 => {
+                t.ok += 1;
+                *t.time_zones.entry(rows[0].get::<_, String>(1)).or_default() += 1;
+            }
+            Ok(rows) => {
+                t.failed += 1;
+                *t.errors.entry(format!("{} rows", rows.len())).or_default() += 1;
+            }
+            Err(err) => {
+                t.failed += 1;
+                *t.errors
+                    .entry(without_digits(&err.to_string()))
+                    .or_default() += 1;
+            }
+        }
+    }
 }
