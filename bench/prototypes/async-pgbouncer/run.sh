@@ -64,3 +64,25 @@ wait "$a" || true
 cat "$work/a.out" "$work/b.out"
 echo "== direct to PostgreSQL (no pooler), plain, cache, 1 process x 8 clients"
 "$PROBE" "$PGURL/$DB" plain cache 8 "$SECONDS_EACH"
+
+# diesel-async with diesel-async-unnamed.patch: every query an unnamed statement.
+cp -r "$(dirname "$(cargo metadata --format-version 1 | python3 -c 'import json,sys; print([p["manifest_path"] for p in json.load(sys.stdin)["packages"] if p["name"] == "diesel-async"][0])')")" "$work/diesel-async"
+chmod -R u+w "$work/diesel-async"
+patch -s -d "$work/diesel-async" -p1 < diesel-async-unnamed.patch
+cargo build --release -q --features unnamed-patch --target-dir target/patched \
+  --config "patch.crates-io.diesel-async.path='$work/diesel-async'"
+PATCHED="$PWD/target/patched/release/async-pgbouncer"
+echo "== patched diesel-async (unnamed statements), 2 processes x 8 clients, ${SECONDS_EACH}s"
+"$PATCHED" "$pooled" patched nocache 8 "$SECONDS_EACH" > "$work/a.out" &
+a=$!
+"$PATCHED" "$pooled" patched nocache 8 "$SECONDS_EACH" > "$work/b.out"
+wait "$a" || true
+cat "$work/a.out" "$work/b.out"
+echo "== patched diesel-async, in transactions, 2 processes x 8 clients, ${SECONDS_EACH}s"
+"$PATCHED" "$pooled" patched-tx nocache 8 "$SECONDS_EACH" > "$work/a.out" &
+a=$!
+"$PATCHED" "$pooled" patched-tx nocache 8 "$SECONDS_EACH" > "$work/b.out"
+wait "$a" || true
+cat "$work/a.out" "$work/b.out"
+echo "== patched diesel-async, direct to PostgreSQL, 1 process x 8 clients"
+"$PATCHED" "$PGURL/$DB" patched nocache 8 "$SECONDS_EACH"

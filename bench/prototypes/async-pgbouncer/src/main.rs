@@ -3,10 +3,12 @@
 //! through diesel's query builder, either as is (`plain`) or inside a transaction
 //! (`tx`), with diesel-async's statement cache on or off; or (`unnamed`) the same query
 //! through tokio-postgres's `query_typed` (an unnamed statement: Parse, Bind, Execute and
-//! Sync in one round trip), without diesel. Prints the number of queries
+//! Sync in one round trip), without diesel; or (`patched`, built with the `unnamed-patch`
+//! feature against diesel-async with `diesel-async-unnamed.patch`) diesel-async sending
+//! every query that way. Prints the number of queries
 //! that succeeded and failed, and the distinct errors.
 //!
-//!   async-pgbouncer URL plain|tx|unnamed cache|nocache CLIENTS SECONDS
+//!   async-pgbouncer URL plain|tx|unnamed|patched|patched-tx cache|nocache CLIENTS SECONDS
 //!
 //! The table `dk_probe_items (id int primary key, name text)` must exist with ids 1..=100
 //! (run.sh creates it).
@@ -59,12 +61,18 @@ async fn one(conn: &mut AsyncPgConnection, id: i32, in_tx: bool) -> QueryResult<
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() != 6 {
-        eprintln!("usage: async-pgbouncer URL plain|tx|unnamed cache|nocache CLIENTS SECONDS");
+        eprintln!("usage: async-pgbouncer URL plain|tx|unnamed|patched|patched-tx cache|nocache CLIENTS SECONDS");
         std::process::exit(2);
     }
     let url = args[1].clone();
     let mode = args[2].clone();
-    let in_tx = mode == "tx";
+    if mode.starts_with("patched") {
+        #[cfg(feature = "unnamed-patch")]
+        diesel_async::pg::use_unnamed_statements(true);
+        #[cfg(not(feature = "unnamed-patch"))]
+        panic!("`patched` needs the unnamed-patch feature (run.sh builds it)");
+    }
+    let in_tx = mode.ends_with("tx");
     let cache = args[3] == "cache";
     let clients: usize = args[4].parse().expect("CLIENTS");
     let seconds: u64 = args[5].parse().expect("SECONDS");
