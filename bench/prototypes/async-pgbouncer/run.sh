@@ -46,22 +46,24 @@ pid=$!
 for _ in $(seq 50); do (echo > /dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
 echo "$(/usr/sbin/pgbouncer --version | head -1), transaction mode, 2 server connections; $(date -u +%FT%TZ)"
 pooled="postgres://postgres@127.0.0.1:$port/$DB"
+# PROGRAM ARGS...: two processes at once through the pooler (two replicas), then their output.
+pair() {
+  local program="$1" a
+  shift
+  "$program" "$pooled" "$@" > "$work/a.out" &
+  a=$!
+  "$program" "$pooled" "$@" > "$work/b.out"
+  wait "$a" || true
+  cat "$work/a.out" "$work/b.out"
+}
 for mode in plain tx; do
   for cache in cache nocache; do
     echo "== $mode, statement cache $cache, 2 processes x 8 clients, ${SECONDS_EACH}s"
-    "$PROBE" "$pooled" "$mode" "$cache" 8 "$SECONDS_EACH" > "$work/a.out" &
-    a=$!
-    "$PROBE" "$pooled" "$mode" "$cache" 8 "$SECONDS_EACH" > "$work/b.out"
-    wait "$a" || true
-    cat "$work/a.out" "$work/b.out"
+    pair "$PROBE" "$mode" "$cache" 8 "$SECONDS_EACH"
   done
 done
 echo "== unnamed (tokio-postgres query_typed, no diesel), 2 processes x 8 clients, ${SECONDS_EACH}s"
-"$PROBE" "$pooled" unnamed nocache 8 "$SECONDS_EACH" > "$work/a.out" &
-a=$!
-"$PROBE" "$pooled" unnamed nocache 8 "$SECONDS_EACH" > "$work/b.out"
-wait "$a" || true
-cat "$work/a.out" "$work/b.out"
+pair "$PROBE" unnamed nocache 8 "$SECONDS_EACH"
 echo "== direct to PostgreSQL (no pooler), plain, cache, 1 process x 8 clients"
 "$PROBE" "$PGURL/$DB" plain cache 8 "$SECONDS_EACH"
 
@@ -73,16 +75,8 @@ cargo build --release -q --features unnamed-patch --target-dir target/patched \
   --config "patch.crates-io.diesel-async.path='$work/diesel-async'"
 PATCHED="$PWD/target/patched/release/async-pgbouncer"
 echo "== patched diesel-async (unnamed statements), 2 processes x 8 clients, ${SECONDS_EACH}s"
-"$PATCHED" "$pooled" patched nocache 8 "$SECONDS_EACH" > "$work/a.out" &
-a=$!
-"$PATCHED" "$pooled" patched nocache 8 "$SECONDS_EACH" > "$work/b.out"
-wait "$a" || true
-cat "$work/a.out" "$work/b.out"
+pair "$PATCHED" patched nocache 8 "$SECONDS_EACH"
 echo "== patched diesel-async, in transactions, 2 processes x 8 clients, ${SECONDS_EACH}s"
-"$PATCHED" "$pooled" patched-tx nocache 8 "$SECONDS_EACH" > "$work/a.out" &
-a=$!
-"$PATCHED" "$pooled" patched-tx nocache 8 "$SECONDS_EACH" > "$work/b.out"
-wait "$a" || true
-cat "$work/a.out" "$work/b.out"
+pair "$PATCHED" patched-tx nocache 8 "$SECONDS_EACH"
 echo "== patched diesel-async, direct to PostgreSQL, 1 process x 8 clients"
 "$PATCHED" "$PGURL/$DB" patched nocache 8 "$SECONDS_EACH"
