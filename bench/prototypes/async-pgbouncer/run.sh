@@ -67,6 +67,11 @@ pair "$PROBE" unnamed nocache 8 "$SECONDS_EACH"
 echo "== direct to PostgreSQL (no pooler), plain, cache, 1 process x 8 clients"
 "$PROBE" "$PGURL/$DB" plain cache 8 "$SECONDS_EACH"
 
+echo "== TLS: diesel-async over tokio-postgres with an OpenSSL connector (try_from_client_and_connection)"
+"$PROBE" tls "$PGURL/$DB" "$PGURL/$DB?sslmode=require" "$PGURL/$DB?sslmode=disable" "$PGURL/$DB?sslmode=verify-full"
+echo "== TLS: diesel-async's own establish (NoTls)"
+"$PROBE" "$PGURL/$DB?sslmode=require" plain cache 1 1 | sed 's/^/  /'
+
 # diesel-async with diesel-async-unnamed.patch: every query an unnamed statement.
 cp -r "$(dirname "$(cargo metadata --format-version 1 | python3 -c 'import json,sys; print([p["manifest_path"] for p in json.load(sys.stdin)["packages"] if p["name"] == "diesel-async"][0])')")" "$work/diesel-async"
 chmod -R u+w "$work/diesel-async"

@@ -5,7 +5,12 @@
 //! through tokio-postgres's `query_typed` (an unnamed statement: Parse, Bind, Execute and
 //! Sync in one round trip), without diesel; or (`patched`, built with the `unnamed-patch`
 //! feature against diesel-async with `diesel-async-unnamed.patch`) diesel-async sending
-//! every query that way. Prints the number of queries
+//! every query that way.
+//!
+//!   async-pgbouncer tls URL...
+//!
+//! connects diesel-async to each URL over tokio-postgres with an OpenSSL connector and
+//! prints whether the session is encrypted (`pg_stat_ssl`), or the error. Prints the number of queries
 //! that succeeded and failed, and the distinct errors.
 //!
 //!   async-pgbouncer URL plain|tx|unnamed|patched|patched-tx cache|nocache CLIENTS SECONDS
@@ -60,6 +65,12 @@ async fn one(conn: &mut AsyncPgConnection, id: i32, in_tx: bool) -> QueryResult<
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if args.get(1).is_some_and(|a| a == "tls") {
+        for url in &args[2..] {
+            println!("{url}: {}", tls_session(url).await);
+        }
+        return;
+    }
     if args.len() != 6 {
         eprintln!("usage: async-pgbouncer URL plain|tx|unnamed|patched|patched-tx cache|nocache CLIENTS SECONDS");
         std::process::exit(2);
@@ -183,5 +194,34 @@ async fn unnamed(url: &str, client: usize, deadline: Instant, tally: &Mutex<Tall
                     .or_default() += 1;
             }
         }
+    }
+}
+
+/// Connects diesel-async to `url` through a TLS connector and says whether the session is
+/// encrypted. Certificates are not verified, as libpq's `sslmode=require` does not.
+async fn tls_session(url: &str) -> String {
+    let connector = match native_tls::TlsConnector::builder()
+        .danger_accept_invalid_certs(true)
+        .build()
+    {
+        Ok(connector) => postgres_native_tls::MakeTlsConnector::new(connector),
+        Err(err) => return format!("TLS setup: {err}"),
+    };
+    let (client, connection) = match tokio_postgres::connect(url, connector).await {
+        Ok(pair) => pair,
+        Err(err) => return format!("connect: {err}"),
+    };
+    let mut conn = match AsyncPgConnection::try_from_client_and_connection(client, connection).await
+    {
+        Ok(conn) => conn,
+        Err(err) => return format!("diesel-async: {err}"),
+    };
+    let query = diesel::dsl::sql::<diesel::sql_types::Text>(
+        "(SELECT CASE WHEN ssl THEN 'encrypted, ' || version ELSE 'not encrypted' END \
+         FROM pg_stat_ssl WHERE pid = pg_backend_pid())",
+    );
+    match diesel::select(query).get_result::<String>(&mut conn).await {
+        Ok(state) => state,
+        Err(err) => format!("query: {err}"),
     }
 }
