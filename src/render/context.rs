@@ -292,6 +292,17 @@ pub struct FieldCtx {
     pub sample_a: Value,
     pub sample_b: Value,
     pub references: Option<ReferenceCtx>,
+    /// The field as API.md's field table describes it.
+    pub doc: FieldDoc,
+}
+
+/// A field's row in the endpoint reference (API.md): its type in words, whether a create
+/// request must send it, and notes (unique; what deleting the referenced row does).
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct FieldDoc {
+    pub kind: String,
+    pub required: &'static str,
+    pub notes: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -301,6 +312,8 @@ pub struct ReferenceCtx {
     pub struct_name: String,
     pub table: String,
     pub on_delete: crate::spec::OnDelete,
+    /// The field refers to a row of its own table (a tree: `parent:references?`).
+    pub is_self: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -322,6 +335,8 @@ pub struct RelationCtx {
     /// For a child: what deleting the parent does to it (`restrict`, `cascade`,
     /// `set_null`); `restrict` for a parent.
     pub on_delete: crate::spec::OnDelete,
+    /// The relation is the resource's own table (a self-reference).
+    pub is_self: bool,
 }
 
 fn kind(ty: &FieldType) -> &'static str {
@@ -447,6 +462,43 @@ fn relation(field: &str, resource: &Resource) -> RelationCtx {
         segment: String::new(),
         delete_rule: String::new(),
         on_delete: crate::spec::OnDelete::default(),
+        is_self: false,
+    }
+}
+
+/// A field's row in API.md (see [`FieldDoc`]).
+fn field_doc(f: &FieldCtx) -> FieldDoc {
+    // A sample as written in prose: a string without its quotes.
+    let sample = match &f.sample_a {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    };
+    let kind = match (&f.references, f.max_length, f.kind) {
+        (Some(r), _, _) => format!("integer, an id in `/{}`", r.table),
+        (None, Some(max), _) => format!("string, at most {max} characters"),
+        (None, None, "decimal") => format!("exact decimal, as a string (`{sample}`)"),
+        (None, None, "timestamptz") => format!("instant, RFC 3339 (`{sample}`)"),
+        (None, None, "json") => "any JSON value".to_string(),
+        (None, None, other) => other.to_string(),
+    };
+    let required = if f.has_default {
+        "no (database default)"
+    } else if f.nullable {
+        "no (nullable)"
+    } else {
+        "yes"
+    };
+    let mut notes = Vec::new();
+    if f.unique {
+        notes.push("unique".to_string());
+    }
+    if let Some(r) = &f.references {
+        notes.push(format!("when that row is deleted: {}", r.on_delete.words()));
+    }
+    FieldDoc {
+        kind,
+        required,
+        notes: notes.join("; "),
     }
 }
 
@@ -551,6 +603,7 @@ pub fn build(model: &Model) -> Context {
                                 struct_name: names::pascal(&r.name),
                                 table: r.table.clone(),
                                 on_delete: field.on_delete.unwrap_or_default(),
+                                is_self: r.name == resource.name,
                             })
                         }
                         _ => None,
@@ -566,7 +619,7 @@ pub fn build(model: &Model) -> Context {
                         field.nullable,
                         references.is_none().then_some(&sample_a),
                     );
-                    FieldCtx {
+                    let mut ctx = FieldCtx {
                         name: column,
                         kind: kind(&field.ty),
                         nullable: field.nullable,
@@ -586,13 +639,19 @@ pub fn build(model: &Model) -> Context {
                         sample_a,
                         sample_b,
                         references,
-                    }
+                        doc: FieldDoc::default(),
+                    };
+                    ctx.doc = field_doc(&ctx);
+                    ctx
                 })
                 .collect();
             let parents = resource
                 .references()
                 .filter_map(|(field, target)| {
-                    model.resource(target).map(|r| relation(&field.column(), r))
+                    model.resource(target).map(|r| RelationCtx {
+                        is_self: r.name == resource.name,
+                        ..relation(&field.column(), r)
+                    })
                 })
                 .collect();
             let children = with_segments(
@@ -605,6 +664,7 @@ pub fn build(model: &Model) -> Context {
                             .filter(|(_, target)| *target == resource.name)
                             .map(|(field, _)| RelationCtx {
                                 on_delete: field.on_delete.unwrap_or_default(),
+                                is_self: other.name == resource.name,
                                 ..relation(&field.column(), other)
                             })
                             .collect::<Vec<_>>()
@@ -756,6 +816,7 @@ mod tests {
             segment: String::new(),
             delete_rule: String::new(),
             on_delete: crate::spec::OnDelete::default(),
+            is_self: false,
         }
     }
 
@@ -816,6 +877,44 @@ mod tests {
         assert_eq!(books.filter_field, "title");
         assert_eq!(books.bad_filter_field, "published_on");
         assert_eq!(ctx.resources[0].children[0].delete_rule, "Cascade");
+    }
+
+    #[test]
+    fn api_md_describes_each_field() {
+        let ctx = build(&model(include_str!("../../examples/bookstore.toml")));
+        let books = &ctx.resources[1].fields;
+        let doc = |name: &str| {
+            let f = books.iter().find(|f| f.name == name).expect(name);
+            (f.doc.kind.as_str(), f.doc.required, f.doc.notes.as_str())
+        };
+        assert_eq!(doc("title"), ("string, at most 200 characters", "yes", ""));
+        assert_eq!(
+            doc("isbn"),
+            ("string, at most 13 characters", "yes", "unique")
+        );
+        assert_eq!(doc("published_on"), ("date", "no (nullable)", ""));
+        assert_eq!(
+            doc("price"),
+            (
+                "exact decimal, as a string (`1.50`)",
+                "no (database default)",
+                ""
+            )
+        );
+        assert_eq!(
+            doc("author_id"),
+            (
+                "integer, an id in `/authors`",
+                "yes",
+                "when that row is deleted: cascade"
+            )
+        );
+        let tree = build(&model(TREE));
+        let parent = &tree.resources[0].fields[0];
+        assert_eq!(parent.doc.notes, "when that row is deleted: set null");
+        assert!(parent.references.as_ref().is_some_and(|r| r.is_self));
+        assert!(tree.resources[0].children.iter().all(|c| c.is_self));
+        assert!(ctx.resources[1].parents.iter().all(|p| !p.is_self));
     }
 
     /// A model whose one resource refers to itself.
