@@ -289,6 +289,9 @@ pub struct FieldCtx {
     pub filterable: bool,
     /// `?sort=field` orders by it.
     pub sortable: bool,
+    /// Text the generated `validate` checks (no U+0000, which PostgreSQL cannot store; at
+    /// most `max_length` characters): `string` and `text` fields.
+    pub checked_text: bool,
     pub sample_a: Value,
     pub sample_b: Value,
     pub references: Option<ReferenceCtx>,
@@ -636,6 +639,10 @@ pub fn build(model: &Model) -> Context {
                         property,
                         filterable,
                         sortable: api::sortable(&field.ty),
+                        checked_text: matches!(
+                            field.ty,
+                            FieldType::String { .. } | FieldType::Text
+                        ),
                         sample_a,
                         sample_b,
                         references,
@@ -909,6 +916,12 @@ mod tests {
                 "when that row is deleted: cascade"
             )
         );
+        let checked: Vec<&str> = books
+            .iter()
+            .filter(|f| f.checked_text)
+            .map(|f| f.name.as_str())
+            .collect();
+        assert_eq!(checked, ["title", "isbn"], "string and text fields only");
         let tree = build(&model(TREE));
         let parent = &tree.resources[0].fields[0];
         assert_eq!(parent.doc.notes, "when that row is deleted: set null");
