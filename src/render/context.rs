@@ -297,6 +297,62 @@ pub struct FieldCtx {
     pub references: Option<ReferenceCtx>,
     /// The field as API.md's field table describes it.
     pub doc: FieldDoc,
+    /// Its type in each generated struct.
+    pub types: FieldTypes,
+    /// `max_length` as a Rust `Option<usize>` literal: `Some(100)` or `None`.
+    pub max_length_literal: String,
+}
+
+/// A field's type in the row and in the bodies of `POST`/`PUT` (`NewThing`) and `PATCH`
+/// (`ThingPatch`), how serde reads it there, and the pattern that binds a value the body
+/// holds (`value`), for the generated checks.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct FieldTypes {
+    /// `T`, or `Option<T>` when nullable.
+    pub row: String,
+    /// `Option<Option<T>>` when nullable with a default (absent = default, null = NULL),
+    /// `Option<T>` when nullable or with a default, else `T`.
+    pub new: String,
+    /// The `super::` deserializer of `new`: `nullable_field`, `required_field`, or "" (serde's own).
+    pub new_serde: &'static str,
+    /// `Some(Some(value))`, `Some(value)`, or "" when `new` always holds a value.
+    pub new_present: &'static str,
+    /// `Option<Option<T>>` when nullable (absent = unchanged, null = NULL), else `Option<T>`.
+    pub patch: String,
+    /// The `super::` deserializer of `patch`: `nullable_field` or `required_field`.
+    pub patch_serde: &'static str,
+    /// `Some(Some(value))` or `Some(value)`.
+    pub patch_present: &'static str,
+}
+
+/// See [`FieldTypes`].
+fn field_types(rust_type: &str, nullable: bool, has_default: bool) -> FieldTypes {
+    let option = format!("Option<{rust_type}>");
+    let option2 = format!("Option<Option<{rust_type}>>");
+    let (new, new_serde, new_present) = match (nullable, has_default) {
+        (true, true) => (option2.clone(), "nullable_field", "Some(Some(value))"),
+        (false, true) => (option.clone(), "required_field", "Some(value)"),
+        (true, false) => (option.clone(), "", "Some(value)"),
+        (false, false) => (rust_type.to_string(), "", ""),
+    };
+    let (patch, patch_serde, patch_present) = if nullable {
+        (option2, "nullable_field", "Some(Some(value))")
+    } else {
+        (option.clone(), "required_field", "Some(value)")
+    };
+    FieldTypes {
+        row: if nullable {
+            option
+        } else {
+            rust_type.to_string()
+        },
+        new,
+        new_serde,
+        new_present,
+        patch,
+        patch_serde,
+        patch_present,
+    }
 }
 
 /// A field's row in the endpoint reference (API.md): its type in words, whether a create
@@ -647,6 +703,13 @@ pub fn build(model: &Model) -> Context {
                         sample_b,
                         references,
                         doc: FieldDoc::default(),
+                        types: FieldTypes::default(),
+                        max_length_literal: String::new(),
+                    };
+                    ctx.types = field_types(&ctx.rust_type, ctx.nullable, ctx.has_default);
+                    ctx.max_length_literal = match ctx.max_length {
+                        Some(max) => format!("Some({max})"),
+                        None => "None".to_string(),
                     };
                     ctx.doc = field_doc(&ctx);
                     ctx
@@ -928,6 +991,48 @@ mod tests {
         assert!(parent.references.as_ref().is_some_and(|r| r.is_self));
         assert!(tree.resources[0].children.iter().all(|c| c.is_self));
         assert!(ctx.resources[1].parents.iter().all(|p| !p.is_self));
+    }
+
+    #[test]
+    fn each_struct_types_a_field_by_its_nullability_and_default() {
+        let t = field_types("String", true, true);
+        assert_eq!(
+            (t.row.as_str(), t.new.as_str(), t.new_serde, t.new_present),
+            (
+                "Option<String>",
+                "Option<Option<String>>",
+                "nullable_field",
+                "Some(Some(value))"
+            )
+        );
+        let t = field_types("i32", false, true);
+        assert_eq!(
+            (t.row.as_str(), t.new.as_str(), t.new_serde, t.new_present),
+            ("i32", "Option<i32>", "required_field", "Some(value)")
+        );
+        let t = field_types("i32", true, false);
+        assert_eq!(
+            (t.new.as_str(), t.new_serde, t.new_present),
+            ("Option<i32>", "", "Some(value)")
+        );
+        let t = field_types("i32", false, false);
+        assert_eq!(
+            (t.new.as_str(), t.new_serde, t.new_present),
+            ("i32", "", "")
+        );
+        assert_eq!(
+            (t.patch.as_str(), t.patch_serde, t.patch_present),
+            ("Option<i32>", "required_field", "Some(value)")
+        );
+        let t = field_types("i32", true, false);
+        assert_eq!(
+            (t.patch.as_str(), t.patch_serde, t.patch_present),
+            ("Option<Option<i32>>", "nullable_field", "Some(Some(value))")
+        );
+        let ctx = build(&model(include_str!("../../examples/bookstore.toml")));
+        let title = &ctx.resources[1].fields[0];
+        assert_eq!(title.max_length_literal, "Some(200)");
+        assert_eq!(ctx.resources[1].fields[2].max_length_literal, "None");
     }
 
     /// A model whose one resource refers to itself.
