@@ -323,6 +323,19 @@ pub struct FieldTypes {
     pub patch_serde: &'static str,
     /// `Some(Some(value))` or `Some(value)`.
     pub patch_present: &'static str,
+    /// What to write around a `NewThing` field to get the `Option<T>` it sets (`None`:
+    /// NULL or left to the default): `Some(` and `)` around a `T`, nothing around an
+    /// `Option<T>`, `.flatten()` after an `Option<Option<T>>`.
+    pub new_option_open: &'static str,
+    pub new_option_close: &'static str,
+    /// What to write after a `ThingPatch` field to get the `Option<T>` it sets: `.flatten()`
+    /// after an `Option<Option<T>>`, else nothing.
+    pub patch_option_close: &'static str,
+    /// What to write around a `NewThing` field to get its `ThingPatch` value (a `PUT` body
+    /// as an update): `Some(` and `)`, or nothing when a database default makes it optional
+    /// in both (left out: stays as it is).
+    pub new_to_patch_open: &'static str,
+    pub new_to_patch_close: &'static str,
 }
 
 /// See [`FieldTypes`].
@@ -340,6 +353,16 @@ fn field_types(rust_type: &str, nullable: bool, has_default: bool) -> FieldTypes
     } else {
         (option.clone(), "required_field", "Some(value)")
     };
+    let (new_option_open, new_option_close) = match new_present {
+        "" => ("Some(", ")"),
+        "Some(value)" => ("", ""),
+        _ => ("", ".flatten()"),
+    };
+    let (new_to_patch_open, new_to_patch_close) = if has_default {
+        ("", "")
+    } else {
+        ("Some(", ")")
+    };
     FieldTypes {
         row: if nullable {
             option
@@ -352,6 +375,11 @@ fn field_types(rust_type: &str, nullable: bool, has_default: bool) -> FieldTypes
         patch,
         patch_serde,
         patch_present,
+        new_option_open,
+        new_option_close,
+        patch_option_close: if nullable { ".flatten()" } else { "" },
+        new_to_patch_open,
+        new_to_patch_close,
     }
 }
 
@@ -1028,6 +1056,31 @@ mod tests {
         assert_eq!(
             (t.patch.as_str(), t.patch_serde, t.patch_present),
             ("Option<Option<i32>>", "nullable_field", "Some(Some(value))")
+        );
+        // The Option<T> each body sets, and a PUT body as a patch.
+        let wrap = |t: &FieldTypes| {
+            (
+                format!("{}new.x{}", t.new_option_open, t.new_option_close),
+                format!("changes.x{}", t.patch_option_close),
+                format!("{}new.x{}", t.new_to_patch_open, t.new_to_patch_close),
+            )
+        };
+        let exprs = |a: &str, b: &str, c: &str| (a.to_string(), b.to_string(), c.to_string());
+        assert_eq!(
+            wrap(&field_types("i32", false, false)),
+            exprs("Some(new.x)", "changes.x", "Some(new.x)")
+        );
+        assert_eq!(
+            wrap(&field_types("i32", true, false)),
+            exprs("new.x", "changes.x.flatten()", "Some(new.x)")
+        );
+        assert_eq!(
+            wrap(&field_types("i32", false, true)),
+            exprs("new.x", "changes.x", "new.x")
+        );
+        assert_eq!(
+            wrap(&field_types("i32", true, true)),
+            exprs("new.x.flatten()", "changes.x.flatten()", "new.x")
         );
         let ctx = build(&model(include_str!("../../examples/bookstore.toml")));
         let title = &ctx.resources[1].fields[0];
