@@ -65,7 +65,7 @@ pub fn rustfmt(
         .unwrap_or_default();
     let config: Vec<u8> = configs
         .iter()
-        .flat_map(|(_, bytes)| bytes.clone())
+        .flat_map(|(_, bytes)| bytes.iter().copied())
         .collect();
     let mut todo = Vec::new();
     let mut to_format = vec![false; files.len()];

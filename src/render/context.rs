@@ -306,7 +306,7 @@ pub struct FieldCtx {
 /// A field's type in the row and in the bodies of `POST`/`PUT` (`NewThing`) and `PATCH`
 /// (`ThingPatch`), how serde reads it there, and the pattern that binds a value the body
 /// holds (`value`), for the generated checks.
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct FieldTypes {
     /// `T`, or `Option<T>` when nullable.
     pub row: String,
@@ -342,21 +342,23 @@ pub struct FieldTypes {
 fn field_types(rust_type: &str, nullable: bool, has_default: bool) -> FieldTypes {
     let option = format!("Option<{rust_type}>");
     let option2 = format!("Option<Option<{rust_type}>>");
-    let (new, new_serde, new_present) = match (nullable, has_default) {
-        (true, true) => (option2.clone(), "nullable_field", "Some(Some(value))"),
-        (false, true) => (option.clone(), "required_field", "Some(value)"),
-        (true, false) => (option.clone(), "", "Some(value)"),
-        (false, false) => (rust_type.to_string(), "", ""),
-    };
+    let (new, new_serde, new_present, new_option_open, new_option_close) =
+        match (nullable, has_default) {
+            (true, true) => (
+                option2.clone(),
+                "nullable_field",
+                "Some(Some(value))",
+                "",
+                ".flatten()",
+            ),
+            (false, true) => (option.clone(), "required_field", "Some(value)", "", ""),
+            (true, false) => (option.clone(), "", "Some(value)", "", ""),
+            (false, false) => (rust_type.to_string(), "", "", "Some(", ")"),
+        };
     let (patch, patch_serde, patch_present) = if nullable {
         (option2, "nullable_field", "Some(Some(value))")
     } else {
         (option.clone(), "required_field", "Some(value)")
-    };
-    let (new_option_open, new_option_close) = match new_present {
-        "" => ("Some(", ")"),
-        "Some(value)" => ("", ""),
-        _ => ("", ".flatten()"),
     };
     let (new_to_patch_open, new_to_patch_close) = if has_default {
         ("", "")
@@ -539,7 +541,8 @@ fn api_type(ty: &FieldType) -> (String, bool) {
     (name.to_string(), copy)
 }
 
-fn relation(field: &str, resource: &Resource) -> RelationCtx {
+/// The relation through `field` to `resource`, seen from the resource named `owner`.
+fn relation(field: &str, resource: &Resource, owner: &str) -> RelationCtx {
     RelationCtx {
         field: field.to_string(),
         resource: resource.name.clone(),
@@ -549,7 +552,7 @@ fn relation(field: &str, resource: &Resource) -> RelationCtx {
         segment: String::new(),
         delete_rule: String::new(),
         on_delete: crate::spec::OnDelete::default(),
-        is_self: false,
+        is_self: resource.name == owner,
     }
 }
 
@@ -580,7 +583,10 @@ fn field_doc(f: &FieldCtx) -> FieldDoc {
         notes.push("unique".to_string());
     }
     if let Some(r) = &f.references {
-        notes.push(format!("when that row is deleted: {}", r.on_delete.words()));
+        notes.push(format!(
+            "when that row is deleted: {}",
+            r.on_delete.sql().to_lowercase()
+        ));
     }
     FieldDoc {
         kind,
@@ -706,16 +712,22 @@ pub fn build(model: &Model) -> Context {
                         field.nullable,
                         references.is_none().then_some(&sample_a),
                     );
+                    let max_length = match field.ty {
+                        FieldType::String { max_length } => Some(max_length),
+                        _ => None,
+                    };
                     let mut ctx = FieldCtx {
+                        types: field_types(&rust_type, field.nullable, field.default.is_some()),
+                        max_length_literal: match max_length {
+                            Some(max) => format!("Some({max})"),
+                            None => "None".to_string(),
+                        },
                         name: column,
                         kind: kind(&field.ty),
                         nullable: field.nullable,
                         unique: field.unique,
                         has_default: field.default.is_some(),
-                        max_length: match field.ty {
-                            FieldType::String { max_length } => Some(max_length),
-                            _ => None,
-                        },
+                        max_length,
                         rust_type,
                         copy,
                         diesel_type: rust::diesel_type(&sql_type, backend),
@@ -730,14 +742,8 @@ pub fn build(model: &Model) -> Context {
                         sample_a,
                         sample_b,
                         references,
+                        // Described from the rest of the field, just below.
                         doc: FieldDoc::default(),
-                        types: FieldTypes::default(),
-                        max_length_literal: String::new(),
-                    };
-                    ctx.types = field_types(&ctx.rust_type, ctx.nullable, ctx.has_default);
-                    ctx.max_length_literal = match ctx.max_length {
-                        Some(max) => format!("Some({max})"),
-                        None => "None".to_string(),
                     };
                     ctx.doc = field_doc(&ctx);
                     ctx
@@ -746,10 +752,9 @@ pub fn build(model: &Model) -> Context {
             let parents = resource
                 .references()
                 .filter_map(|(field, target)| {
-                    model.resource(target).map(|r| RelationCtx {
-                        is_self: r.name == resource.name,
-                        ..relation(&field.column(), r)
-                    })
+                    model
+                        .resource(target)
+                        .map(|r| relation(&field.column(), r, &resource.name))
                 })
                 .collect();
             let children = with_segments(
@@ -762,8 +767,7 @@ pub fn build(model: &Model) -> Context {
                             .filter(|(_, target)| *target == resource.name)
                             .map(|(field, _)| RelationCtx {
                                 on_delete: field.on_delete.unwrap_or_default(),
-                                is_self: other.name == resource.name,
-                                ..relation(&field.column(), other)
+                                ..relation(&field.column(), other, &resource.name)
                             })
                             .collect::<Vec<_>>()
                     })
@@ -813,9 +817,10 @@ pub fn build(model: &Model) -> Context {
                 .filter(|t| **t != struct_name)
                 .cloned()
                 .collect();
+            let patch_type = format!("{struct_name}Patch");
             let query_types: Vec<String> = model_types
                 .iter()
-                .filter(|t| **t != format!("{struct_name}Patch"))
+                .filter(|t| **t != patch_type)
                 .cloned()
                 .collect();
             ResourceCtx {

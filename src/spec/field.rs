@@ -54,13 +54,6 @@ impl OnDelete {
             OnDelete::SetNull => "SET NULL",
         }
     }
-    /// The rule in words, for prose: `restrict`, `cascade`, `set null`.
-    pub fn words(self) -> &'static str {
-        match self {
-            OnDelete::SetNull => "set null",
-            other => other.keyword(),
-        }
-    }
     fn keyword(self) -> &'static str {
         match self {
             OnDelete::Restrict => "restrict",

@@ -44,21 +44,12 @@ struct Tally {
 async fn one(conn: &mut AsyncPgConnection, id: i32, in_tx: bool) -> QueryResult<(String, String)> {
     use dk_probe_items::dsl;
     let tz = diesel::dsl::sql::<diesel::sql_types::Text>("current_setting('TimeZone')");
+    let query = dsl::dk_probe_items.find(id).select((dsl::name, tz));
     if in_tx {
-        conn.transaction(async move |conn| {
-            dsl::dk_probe_items
-                .find(id)
-                .select((dsl::name, tz))
-                .first::<(String, String)>(conn)
-                .await
-        })
-        .await
-    } else {
-        dsl::dk_probe_items
-            .find(id)
-            .select((dsl::name, tz))
-            .first::<(String, String)>(conn)
+        conn.transaction(async move |conn| query.first::<(String, String)>(conn).await)
             .await
+    } else {
+        query.first::<(String, String)>(conn).await
     }
 }
 
