@@ -142,6 +142,11 @@ table="| clients | load | run | pgbench -S -M prepared tps | pgbench p50 / p99 /
 for row in "${rows[@]}"; do table+=$'\n'"$row"; done
 echo "$table"
 out="bench/results/latency-$(date +%F).md"
+# A second run on the same day gets its own file (-b, -c, ...), never overwriting the first.
+for suffix in b c d e f g h; do
+  [ -e "$out" ] || break
+  out="bench/results/latency-$(date +%F)$suffix.md"
+done
 {
   echo "# latency.sh, $(date -u +'%F %H:%M') UTC"
   echo
