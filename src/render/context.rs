@@ -416,6 +416,9 @@ pub struct RelationCtx {
     /// child's table, or `<table>_by_<field without _id>` for a second reference from the
     /// same table. Empty for a parent.
     pub segment: String,
+    /// For a child: the name of the generated function that serves its nested list,
+    /// `list_<table>_by_<field>`. Empty for a parent.
+    pub handler: String,
     /// For a child: what the generated tests expect deleting the parent to do to it, as
     /// their `OnDelete` variant (`Cascade`, `SetNull`, `Restrict`); empty when the child's
     /// table refers to the parent more than once (which rule applies is then ambiguous),
@@ -550,6 +553,7 @@ fn relation(field: &str, resource: &Resource, owner: &str) -> RelationCtx {
         struct_name: names::pascal(&resource.name),
         table: resource.table.clone(),
         segment: String::new(),
+        handler: String::new(),
         delete_rule: String::new(),
         on_delete: crate::spec::OnDelete::default(),
         is_self: resource.name == owner,
@@ -648,10 +652,12 @@ fn with_delete_rules(mut resources: Vec<ResourceCtx>) -> Vec<ResourceCtx> {
 }
 
 /// Gives each child its nested list's URL segment, in order: the first reference from a
-/// table gets the table's name, later ones `<table>_by_<field>`.
+/// table gets the table's name, later ones `<table>_by_<field>`; and the name of the
+/// function serving that list, `list_<table>_by_<field>`.
 fn with_segments(mut children: Vec<RelationCtx>) -> Vec<RelationCtx> {
     let mut seen: Vec<String> = Vec::new();
     for child in &mut children {
+        child.handler = format!("list_{}_by_{}", child.table, child.field);
         child.segment = if seen.contains(&child.table) {
             format!("{}_by_{}", child.table, child.field.trim_end_matches("_id"))
         } else {
@@ -917,6 +923,7 @@ mod tests {
             struct_name: String::new(),
             table: table.into(),
             segment: String::new(),
+            handler: String::new(),
             delete_rule: String::new(),
             on_delete: crate::spec::OnDelete::default(),
             is_self: false,
@@ -941,6 +948,15 @@ mod tests {
         ]);
         let segments: Vec<&str> = children.iter().map(|c| c.segment.as_str()).collect();
         assert_eq!(segments, ["messages", "books", "messages_by_recipient"]);
+        let handlers: Vec<&str> = children.iter().map(|c| c.handler.as_str()).collect();
+        assert_eq!(
+            handlers,
+            [
+                "list_messages_by_sender_id",
+                "list_books_by_author_id",
+                "list_messages_by_recipient_id"
+            ]
+        );
     }
 
     fn model(toml_text: &str) -> Model {
