@@ -1122,16 +1122,7 @@ fn project_without_routes_still_seeds() {
         .current_dir(&project)
         .run()
         .success();
-    let refused = Command::new(env!("CARGO"))
-        .args(["run", "--quiet", "--bin", "seed"])
-        .current_dir(&project)
-        .env("CARGO_TARGET_DIR", generated_target_dir())
-        .env_remove("RUSTFLAGS")
-        .env("DATABASE_URL", &db)
-        .output()
-        .expect("run cargo");
-    let stderr = String::from_utf8_lossy(&refused.stderr);
-    assert!(!refused.status.success(), "{stderr}");
+    let stderr = seed_fails(&project, &db);
     for expected in [
         "a sample row for `authors` is rejected",
         "must be a real name",
@@ -1140,6 +1131,19 @@ fn project_without_routes_still_seeds() {
         assert!(stderr.contains(expected), "{expected}:\n{stderr}");
     }
     assert!(!stderr.contains("migrate run"), "{stderr}");
+    // A hook that leaves a parent table without rows: the children have nothing to point
+    // at, and the seed says whose hook to change, and inserts nothing.
+    std::fs::write(&models, format!("{theirs}{NO_SAMPLE_AUTHORS}")).expect("write");
+    let stderr = seed_fails(&project, &db);
+    for expected in [
+        "`books.author_id` needs a row of `authors`, which has none",
+        "hint: change the sample rows with `impl NewAuthor {",
+    ] {
+        assert!(stderr.contains(expected), "{expected}:\n{stderr}");
+    }
+    let rows =
+        "SELECT (SELECT COUNT(*) FROM authors) || ' ' || (SELECT COUNT(*) FROM books) AS line";
+    assert_eq!(crate::evolve::query(Path::new(&db), rows), ["0 0"]);
     // Then the user's own sample rows, through the hook: the seed inserts those.
     std::fs::write(&models, format!("{theirs}{MY_SAMPLE_AUTHORS}")).expect("write");
     build_without_warnings(&project);
@@ -1153,6 +1157,30 @@ fn project_without_routes_still_seeds() {
         ["Ada Lovelace", "Alan Turing"]
     );
 }
+
+/// Runs the project's seed program, which must fail; returns what it printed on stderr.
+fn seed_fails(project: &Path, db: &str) -> String {
+    let refused = Command::new(env!("CARGO"))
+        .args(["run", "--quiet", "--bin", "seed"])
+        .current_dir(project)
+        .env("CARGO_TARGET_DIR", generated_target_dir())
+        .env_remove("RUSTFLAGS")
+        .env("DATABASE_URL", db)
+        .output()
+        .expect("run cargo");
+    let stderr = String::from_utf8_lossy(&refused.stderr).into_owned();
+    assert!(!refused.status.success(), "{stderr}");
+    stderr
+}
+
+/// A seed hook that drops every sample author.
+const NO_SAMPLE_AUTHORS: &str = r#"
+impl NewAuthor {
+    pub fn seed_rows(_rows: Vec<Self>) -> Vec<Self> {
+        Vec::new()
+    }
+}
+"#;
 
 /// A validation rule of the user's that dieselkit's sample rows do not pass.
 const NO_DIGITS_IN_NAMES: &str = r#"pub fn validate_new(new: &NewAuthor, errors: &mut Vec<FieldError>) {
