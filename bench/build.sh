@@ -9,6 +9,7 @@
 # Debug builds (`cargo build`), as after `dieselkit new-project`.
 #
 #   bench/build.sh      (prints a Markdown table; takes several minutes on 2 cores)
+#   MODELS=bookstore bench/build.sh   (only bookstore; or MODELS=fifty)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work="$(mktemp -d)"
@@ -25,7 +26,12 @@ model fifty 50 > "$work/fifty.toml"
 
 echo "| project | dependencies alone, cold (s) | generated code on built deps (s) | whole project, cold (s) | generated code share |"
 echo "|---|---|---|---|---|"
-for model in examples/bookstore.toml "$work/fifty.toml"; do
+for which in ${MODELS:-bookstore fifty}; do
+  case "$which" in
+    bookstore) model=examples/bookstore.toml ;;
+    fifty) model="$work/fifty.toml" ;;
+    *) echo "MODELS: unknown model \`$which\` (bookstore, fifty)" >&2; exit 2 ;;
+  esac
   name="$(basename "$model" .toml)"
   "$DK" -q new-project --from "$model" --output "$work/$name"
   deps="$work/$name-deps"

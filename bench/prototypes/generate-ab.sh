@@ -21,7 +21,7 @@ for r in 1 2 3 4 5; do
   done
 done
 med() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-echo "| measurement | 757e3b8 runs (ms) | median | this change runs (ms) | median |"
+echo "| measurement | OLD runs (ms) | median | NEW runs (ms) | median |"
 echo "|---|---|---|---|---|"
 for k in np:"new-project, 50 resources" npn:"new-project --no-fmt, 50 resources" gf:"generate field, 200 resources/migrations" gfn:"generate field --no-fmt, 200 resources/migrations"; do
   key=${k%%:*}; name=${k#*:}
