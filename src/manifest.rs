@@ -80,6 +80,11 @@ impl Manifest {
         }
     }
 
+    /// [`Manifest::record`] for a file dieselkit writes.
+    pub fn record_file(&mut self, file: &crate::render::PlannedFile) {
+        self.record(&file.key(), &file.contents, file.rendered.as_deref());
+    }
+
     pub fn forget(&mut self, path: &str) {
         self.files.remove(path);
         self.layout_free.remove(path);
@@ -105,8 +110,17 @@ impl Manifest {
             .find(|bytes| sha256_hex(bytes) == *recorded)
     }
 
+    /// The recorded paths that name a file inside the project: relative, without `..` (the
+    /// manifest is a file in the project, and a path it lists must never lead dieselkit to
+    /// remove or move a file elsewhere).
     pub fn paths(&self) -> impl Iterator<Item = &String> {
-        self.files.keys()
+        self.files.keys().filter(|key| {
+            let path = std::path::Path::new(key.as_str());
+            !path.is_absolute()
+                && !path
+                    .components()
+                    .any(|c| matches!(c, std::path::Component::ParentDir))
+        })
     }
 
     /// Whether `existing` is the file as dieselkit generated it, up to `cargo fmt`.
@@ -311,6 +325,22 @@ fn f() {
         ] {
             assert_ne!(layout_free_rust(base), layout_free_rust(edited), "{edited}");
         }
+    }
+
+    #[test]
+    fn paths_outside_the_project_are_never_listed() {
+        let mut m = Manifest::default();
+        for key in [
+            "src/a.rs",
+            "../outside.rs",
+            "/etc/passwd",
+            "src/../../up.rs",
+            "a/b.md",
+        ] {
+            m.record(key, b"x", None);
+        }
+        let listed: Vec<&String> = m.paths().collect();
+        assert_eq!(listed, ["a/b.md", "src/a.rs"]);
     }
 
     #[test]

@@ -32,8 +32,7 @@ impl Drop for MovingGuard {
 /// Record `files`' user-owned ones under [`crate::ownership::BASE_DIR`], as written.
 pub fn write_bases(project_dir: &std::path::Path, files: &[PlannedFile]) -> Result<()> {
     for f in files {
-        let key = f.path.to_string_lossy().replace('\\', "/");
-        if crate::ownership::merged_by_update(&key) {
+        if crate::ownership::merged_by_update(&f.key()) {
             let target = project_dir.join(crate::ownership::BASE_DIR).join(&f.path);
             if let Some(dir) = target.parent() {
                 fs_err::create_dir_all(dir)?;
@@ -48,11 +47,7 @@ pub fn write_bases(project_dir: &std::path::Path, files: &[PlannedFile]) -> Resu
 pub fn manifest(files: &[PlannedFile]) -> PlannedFile {
     let mut m = crate::manifest::Manifest::default();
     for f in files {
-        m.record(
-            &f.path.to_string_lossy().replace('\\', "/"),
-            &f.contents,
-            f.rendered.as_deref(),
-        );
+        m.record_file(f);
     }
     PlannedFile {
         path: PathBuf::from(MANIFEST_PATH),
@@ -168,13 +163,6 @@ fn stale_generated_files(dest: &Path, planned: &[PlannedFile]) -> Vec<PathBuf> {
         .paths()
         .filter_map(|path| {
             let rel = PathBuf::from(path);
-            if rel.is_absolute()
-                || rel
-                    .components()
-                    .any(|c| matches!(c, std::path::Component::ParentDir))
-            {
-                return None;
-            }
             if planned.iter().any(|p| p.path == rel) {
                 return None;
             }
@@ -214,7 +202,7 @@ pub fn describe_tree(dest: &Path, files: &[PlannedFile]) -> String {
     for f in &all {
         out.push_str(&format!(
             "  {:<56} {:>7} bytes\n",
-            f.path.to_string_lossy().replace('\\', "/"),
+            f.key(),
             f.contents.len()
         ));
     }

@@ -521,8 +521,9 @@ pub fn regenerate(
     fmt: bool,
 ) -> Result<Vec<FileOutcome>> {
     refuse_0_1_layout(project_dir)?;
-    let planned = plan_files(project_dir, model, schema_after, extra, fmt)?;
-    apply(project_dir, &planned, Vec::new(), false)
+    let manifest = Manifest::read(project_dir);
+    let planned = plan_files(project_dir, &manifest, model, schema_after, extra, fmt)?;
+    apply(project_dir, &manifest, &planned, Vec::new(), false)
 }
 
 /// [`update`] run on a copy of the project (in a temporary directory, returned with the
@@ -567,7 +568,15 @@ pub fn update(project_dir: &Path, fmt: bool, templates: Option<&Path>) -> Result
         path: schema_rs.clone(),
         error: e,
     })?;
-    let mut planned = plan_files(project_dir, &model, &Schema::default(), Vec::new(), fmt)?;
+    let manifest = Manifest::read(project_dir);
+    let mut planned = plan_files(
+        project_dir,
+        &manifest,
+        &model,
+        &Schema::default(),
+        Vec::new(),
+        fmt,
+    )?;
     if let Some(f) = planned
         .iter_mut()
         .find(|f| f.path == Path::new("src/schema.rs"))
@@ -577,9 +586,9 @@ pub fn update(project_dir: &Path, fmt: bool, templates: Option<&Path>) -> Result
     let mut outcomes = Vec::new();
     let mut replaced = Vec::new();
     if has_0_1_layout(project_dir) {
-        (outcomes, replaced) = leave_0_1_layout(project_dir, &planned)?;
+        (outcomes, replaced) = leave_0_1_layout(project_dir, &manifest, &planned)?;
     }
-    let outcomes = apply(project_dir, &planned, outcomes, true)?;
+    let outcomes = apply(project_dir, &manifest, &planned, outcomes, true)?;
     // A 0.1 file cleared away and written again was replaced, not created.
     Ok(outcomes
         .into_iter()
@@ -614,8 +623,10 @@ fn adopt_templates(project_dir: &Path, dir: &Path) -> Result<()> {
 
 /// The files `model` produces in this project (its `.dieselkit/templates` overrides
 /// applied), with `src/schema.rs` for `schema_after`, the model file and `extra`.
+/// `manifest` is the project's (what was written last time).
 fn plan_files(
     project_dir: &Path,
+    manifest: &Manifest,
     model: &Model,
     schema_after: &Schema,
     extra: Vec<PlannedFile>,
@@ -638,11 +649,13 @@ fn plan_files(
     if fmt {
         // What rustfmt made of an unchanged render last time: the file as written (a
         // user-owned one: its base copy, if the user edited it).
-        let manifest = Manifest::read(project_dir);
         let base = project_dir.join(crate::ownership::BASE_DIR);
         let previous = |path: &Path, rendered: &str| {
-            let key = path.to_string_lossy().replace('\\', "/");
-            manifest.formatted(&key, rendered, &[project_dir.join(path), base.join(path)])
+            manifest.formatted(
+                &render::path_key(path),
+                rendered,
+                &[project_dir.join(path), base.join(path)],
+            )
         };
         crate::format::rustfmt(&mut planned, Some(project_dir), &previous)?;
     }
@@ -658,13 +671,13 @@ fn plan_files(
 /// Returns what it did, and the planned paths it cleared (written again by `apply`).
 fn leave_0_1_layout(
     project_dir: &Path,
+    manifest: &Manifest,
     planned: &[PlannedFile],
 ) -> Result<(Vec<FileOutcome>, Vec<PathBuf>)> {
-    let manifest = Manifest::read(project_dir);
     let mut outcomes = Vec::new();
     let mut replaced = Vec::new();
     for key in manifest.paths() {
-        if key.starts_with("migrations/") || key == MODEL_FILE || !is_relative_inside(key) {
+        if key.starts_with("migrations/") || key == MODEL_FILE {
             continue;
         }
         let owner = crate::ownership::owner(key);
@@ -708,14 +721,6 @@ fn leave_0_1_layout(
         fs_err::remove_dir(&docs)?;
     }
     Ok((outcomes, replaced))
-}
-
-fn is_relative_inside(key: &str) -> bool {
-    let rel = Path::new(key);
-    !rel.is_absolute()
-        && !rel
-            .components()
-            .any(|c| matches!(c, std::path::Component::ParentDir))
 }
 
 /// `update` on one of the user's files: the new version of its template is merged in,
@@ -766,14 +771,14 @@ fn merge_user_file(
 /// [`merge_user_file`]).
 fn apply(
     project_dir: &Path,
+    manifest: &Manifest,
     planned: &[PlannedFile],
     mut outcomes: Vec<FileOutcome>,
     merge: bool,
 ) -> Result<Vec<FileOutcome>> {
-    let manifest = Manifest::read(project_dir);
     let mut recorded = manifest.clone();
     for f in planned {
-        let key = f.path.to_string_lossy().replace('\\', "/");
+        let key = f.key();
         let target = project_dir.join(&f.path);
         let Ok(existing) = fs_err::read(&target) else {
             write_atomically(&target, &f.contents)?;
@@ -782,17 +787,17 @@ fn apply(
                 write_atomically(&base, &f.contents)?;
             }
             outcomes.push(FileOutcome::Created(f.path.clone()));
-            recorded.record(&key, &f.contents, f.rendered.as_deref());
+            recorded.record_file(f);
             continue;
         };
         if same_up_to_layout(&key, &existing, &f.contents) {
             // Already the new version, or the new version after `cargo fmt`.
-            recorded.record(&key, &f.contents, f.rendered.as_deref());
+            recorded.record_file(f);
             continue;
         }
         if key == MODEL_FILE {
             write_atomically(&target, &f.contents)?;
-            recorded.record(&key, &f.contents, f.rendered.as_deref());
+            recorded.record_file(f);
             continue;
         }
         match crate::ownership::owner(&key) {
@@ -808,7 +813,7 @@ fn apply(
                     });
                 }
                 write_atomically(&target, &f.contents)?;
-                recorded.record(&key, &f.contents, f.rendered.as_deref());
+                recorded.record_file(f);
             }
             // The user's files are never rewritten, but Cargo.toml gains what the generated
             // code needs. The manifest keeps the version dieselkit created.
@@ -826,7 +831,7 @@ fn apply(
             Owner::User if merge && crate::ownership::merged_by_update(&key) => {
                 if let Some(outcome) = merge_user_file(project_dir, f, &existing)? {
                     if matches!(outcome, FileOutcome::Updated(_)) {
-                        recorded.record(&key, &f.contents, f.rendered.as_deref());
+                        recorded.record_file(f);
                     }
                     outcomes.push(outcome);
                 }
@@ -839,10 +844,7 @@ fn apply(
         planned.iter().map(|p| p.path.as_path()).collect();
     for key in manifest.paths() {
         let rel = PathBuf::from(key);
-        if in_plan.contains(rel.as_path())
-            || key.starts_with("migrations/")
-            || !is_relative_inside(key)
-        {
+        if in_plan.contains(rel.as_path()) || key.starts_with("migrations/") {
             continue;
         }
         let target = project_dir.join(&rel);

@@ -23,7 +23,7 @@ struct TemplateFile {
 
 fn collect_embedded(dir: &Dir<'static>, out: &mut BTreeMap<String, TemplateFile>) {
     for file in dir.files() {
-        let path = file.path().to_string_lossy().replace('\\', "/");
+        let path = path_key(file.path());
         out.insert(
             path.clone(),
             TemplateFile {
@@ -45,11 +45,10 @@ fn collect_dir(root: &Path, dir: &Path, out: &mut BTreeMap<String, TemplateFile>
         if path.is_dir() {
             collect_dir(root, &path, out)?;
         } else {
-            let rel = path
-                .strip_prefix(root)
-                .map_err(|e| Error::Internal(e.to_string()))?
-                .to_string_lossy()
-                .replace('\\', "/");
+            let rel = path_key(
+                path.strip_prefix(root)
+                    .map_err(|e| Error::Internal(e.to_string()))?,
+            );
             let bytes = fs_err::read(&path)?;
             out.insert(rel.clone(), TemplateFile { path: rel, bytes });
         }
@@ -192,6 +191,19 @@ pub struct PlannedFile {
     /// formatting, with the project's rustfmt configuration (recorded in the manifest, so an
     /// unchanged render is not formatted again).
     pub rendered: Option<String>,
+}
+
+impl PlannedFile {
+    /// The file's path as the manifest keys it: relative, with `/` on every platform.
+    pub fn key(&self) -> String {
+        path_key(&self.path)
+    }
+}
+
+/// A relative path (of a project's file or a template) with `/` on every platform, as the
+/// manifest and the template sets key it.
+pub fn path_key(path: &std::path::Path) -> String {
+    path.to_string_lossy().replace('\\', "/")
 }
 
 /// Split `templates` into `n` groups of about equal size (parsing and rendering cost grow
