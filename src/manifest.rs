@@ -114,12 +114,11 @@ impl Manifest {
     /// manifest is a file in the project, and a path it lists must never lead dieselkit to
     /// remove or move a file elsewhere).
     pub fn paths(&self) -> impl Iterator<Item = &String> {
+        use std::path::{Component, Path};
         self.files.keys().filter(|key| {
-            let path = std::path::Path::new(key.as_str());
-            !path.is_absolute()
-                && !path
-                    .components()
-                    .any(|c| matches!(c, std::path::Component::ParentDir))
+            Path::new(key.as_str())
+                .components()
+                .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
         })
     }
 
